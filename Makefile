@@ -1,0 +1,95 @@
+# mote: build, test and demo. `make` builds build/mote and the test guests.
+# `make check` and `make demo` first install missing Debian packages (scripts/deps.sh).
+
+CC        ?= gcc
+CLANG     ?= clang
+BUILD     ?= build
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings \
+             -Wstrict-prototypes -Wmissing-prototypes -Wimplicit-fallthrough -Wformat=2 \
+             -Wno-format-nonliteral
+HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+CFLAGS    ?= -O2 -g
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
+             -DMOTE_VERSION='"$(VERSION)"'
+LDFLAGS   += -pie -Wl,-z,relro,-z,now
+LDLIBS    += -lpthread
+
+SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
+MAIN_SRC  := src/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+ASAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit-asan/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc \
+              -DMOTE_VERSION='"$(VERSION)"'
+
+.PHONY: all mote guests unit unit-asan fuzz check check-slow demo deps bench clean fuzz-long format-check
+all: $(BUILD)/mote guests
+
+mote: $(BUILD)/mote
+
+$(BUILD)/mote: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+# Unit tests link every source file except main.c.
+unit: $(UNIT_BINS)
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+# The same unit tests under ASan+UBSan (clang), built from source in one step.
+unit-asan: $(ASAN_BINS)
+$(BUILD)/unit-asan/%: tests/unit/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+# libFuzzer targets (clang), each linked with every library source.
+fuzz: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	  -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+include tests/guests/guests.mk
+include bench/bench.mk
+
+deps:
+	@sh scripts/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins
+	@sh tests/run.sh
+
+check-slow: deps
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins
+	@MOTE_SLOW=1 sh tests/run.sh
+
+fuzz-long: fuzz
+	@for f in $(FUZZ_BINS); do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-300} \
+	  -print_final_stats=1 tests/fuzz/corpus/$$(basename $$f) || exit 1; done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@sh bench/startup.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d)

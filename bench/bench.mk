@@ -1,0 +1,2 @@
+# Benchmark helper programs.
+bench-bins:

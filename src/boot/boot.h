@@ -1,0 +1,32 @@
+/* What a guest loader produces: the CPU state the first vCPU enters with.
+ * Loaders (ELF/PVH today, bzImage later) fill this; the KVM layer turns it into registers.
+ * No KVM here. */
+#ifndef MOTE_BOOT_BOOT_H
+#define MOTE_BOOT_BOOT_H
+
+#include <stdint.h>
+
+enum boot_mode {
+	BOOT_NONE = 0,
+	/* PVH: 32-bit protected mode, paging off, flat CS/DS/ES/SS, EFLAGS.IF = 0,
+	 * rip = 32-bit entry, rbx = guest-physical address of struct hvm_start_info. */
+	BOOT_PVH32,
+};
+
+struct boot_entry {
+	enum boot_mode mode;
+	uint64_t rip;
+	uint64_t rbx;
+	uint64_t rsi;
+	uint64_t gdt_gpa; /* where the boot GDT was written (PVH: flat code/data/TSS) */
+};
+
+/* A memory map entry as the guest sees it (E820 / hvm_memmap_table_entry types). */
+enum mem_type { MEM_RAM = 1, MEM_RESERVED = 2 };
+struct mem_map_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+};
+
+#endif

@@ -1,0 +1,163 @@
+/* Guest RAM: one memfd mapping between PROT_NONE guard pages, and the gate (gm_ptr).
+ * Every guest-physical range that the VMM touches passes through gm_ptr(); it checks
+ * start, length and overflow before any host pointer exists. */
+#define _GNU_SOURCE
+#include "core/guest_mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static bool aligned(uint64_t v) { return (v & (GM_PAGE_SIZE - 1)) == 0; }
+
+static int check_layout(const struct gm_region *r, size_t n, uint64_t *total, char *err,
+			size_t errlen)
+{
+	uint64_t sum = 0;
+
+	if (n == 0 || n > GM_MAX_REGIONS) {
+		snprintf(err, errlen, "guest memory needs 1 to %d regions, got %zu", GM_MAX_REGIONS, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].size == 0 || !aligned(r[i].gpa) || !aligned(r[i].size)) {
+			snprintf(err, errlen, "guest memory region %zu is empty or not page aligned", i);
+			return -1;
+		}
+		if (r[i].gpa + r[i].size < r[i].gpa) {
+			snprintf(err, errlen, "guest memory region %zu wraps the address space", i);
+			return -1;
+		}
+		if (i > 0 && r[i].gpa < r[i - 1].gpa + r[i - 1].size) {
+			snprintf(err, errlen, "guest memory regions %zu and %zu overlap or are unsorted",
+				 i - 1, i);
+			return -1;
+		}
+		if (sum + r[i].size < sum) {
+			snprintf(err, errlen, "guest memory size overflows");
+			return -1;
+		}
+		sum += r[i].size;
+	}
+	*total = sum;
+	return 0;
+}
+
+int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, char *err,
+	      size_t errlen)
+{
+	uint64_t total;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+	if (check_layout(regions, n, &total, err, errlen) < 0)
+		return -1;
+	if (total > SIZE_MAX - 2 * (uint64_t)GM_PAGE_SIZE) {
+		snprintf(err, errlen, "guest memory too large for this host");
+		return -1;
+	}
+
+	int fd = memfd_create("mote-guest-ram", MFD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, (off_t)total) < 0) {
+		snprintf(err, errlen, "cannot size guest memory (%llu bytes): %s",
+			 (unsigned long long)total, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Reserve guard + RAM + guard as PROT_NONE, then map the memfd over the middle. */
+	size_t map_len = (size_t)total + 2 * GM_PAGE_SIZE;
+	void *map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "cannot reserve %zu bytes of address space: %s", map_len,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	uint8_t *base = (uint8_t *)map + GM_PAGE_SIZE;
+	if (mmap(base, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+		 fd, 0) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map guest memory: %s", strerror(errno));
+		munmap(map, map_len);
+		close(fd);
+		return -1;
+	}
+	/* Guest RAM is not worth dumping with the VMM, and must not leak into a fork. */
+	(void)madvise(base, (size_t)total, MADV_DONTDUMP);
+	(void)madvise(base, (size_t)total, MADV_DONTFORK);
+
+	uint64_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		gm->regions[i] = regions[i];
+		gm->regions[i].offset = off;
+		off += regions[i].size;
+	}
+	gm->nregions = n;
+	gm->base = base;
+	gm->size = total;
+	gm->fd = fd;
+	gm->map = map;
+	gm->map_len = map_len;
+	return 0;
+}
+
+void gm_destroy(struct guest_mem *gm)
+{
+	if (gm->map)
+		munmap(gm->map, gm->map_len);
+	if (gm->fd >= 0)
+		close(gm->fd);
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa + len < gpa)
+		return NULL;
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		/* gpa >= r->gpa, so gpa - r->gpa cannot wrap; compare lengths, not ends. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return gm->base + r->offset + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(p, src, len);
+	return 0;
+}
+
+void *gm_region_host(const struct guest_mem *gm, size_t i)
+{
+	return i < gm->nregions ? gm->base + gm->regions[i].offset : NULL;
+}
+
+uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa)
+{
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->size)
+			return r->gpa + r->size;
+	}
+	return 0;
+}

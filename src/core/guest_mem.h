@@ -1,0 +1,54 @@
+/* Guest RAM and the one gate into it.
+ * Owns: the memfd-backed host mapping of all guest RAM (one mapping, guard pages on both sides)
+ * and the guest-physical layout (a few regions, e.g. below and above the 4 GiB device hole).
+ * Contract: gm_ptr() is the only way to turn a guest-physical address into a host pointer;
+ * no other file adds a guest address to a host base. Guest-controlled addresses are hostile. */
+#ifndef MOTE_CORE_GUEST_MEM_H
+#define MOTE_CORE_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 4
+#define GM_PAGE_SIZE 4096u
+
+struct gm_region {
+	uint64_t gpa;    /* guest-physical start, page aligned */
+	uint64_t size;   /* bytes, page aligned, > 0 */
+	uint64_t offset; /* offset of this region inside the memfd / host mapping */
+};
+
+struct guest_mem {
+	uint8_t *base;  /* host address of memfd offset 0 (just after the low guard page) */
+	uint64_t size;  /* total RAM bytes (sum of region sizes) */
+	int fd;         /* the memfd; -1 when not created */
+	size_t nregions;
+	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
+	void *map;      /* whole reservation, guards included */
+	size_t map_len;
+};
+
+/* Creates guest RAM for the given regions (gpa, size; offsets are assigned here, in order).
+ * Regions must be page aligned, non-empty, sorted, non-overlapping and must not wrap.
+ * Returns 0, or -1 with a one-line reason in err. The memory starts zero-filled. */
+int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, char *err,
+	      size_t errlen);
+void gm_destroy(struct guest_mem *gm);
+
+/* THE GATE. Host pointer for the guest-physical range [gpa, gpa + len), or NULL when
+ * len == 0, when gpa + len overflows, or when the range is not wholly inside one region.
+ * The pointer is valid for exactly len bytes. */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copies through the gate: 0 on success, -1 (nothing copied) when the range is refused. */
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
+
+/* Host address of region i, for registering memory slots with the hypervisor. */
+void *gm_region_host(const struct guest_mem *gm, size_t i);
+
+/* End of the region containing gpa (exclusive), or 0 when gpa is not RAM. */
+uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa);
+
+#endif

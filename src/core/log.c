@@ -1,0 +1,85 @@
+/* Logging to stderr, and the guest-error rate limiter (a token bucket refilled at 1/s). */
+#include "core/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+static enum log_level cur_level = LOG_WARN;
+static pthread_mutex_t guest_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	double tokens;
+	double last;
+	uint64_t total;
+	uint64_t suppressed;
+	int started;
+} ge;
+
+void log_set_level(enum log_level level) { cur_level = level; }
+enum log_level log_get_level(void) { return cur_level; }
+
+static void vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* One fprintf call so lines from different threads do not interleave. */
+	fprintf(stderr, "mote: %s%s\n", prefix, buf);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level > cur_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void guest_error(const char *fmt, ...)
+{
+	pthread_mutex_lock(&guest_lock);
+	double t = now_s();
+	if (!ge.started) {
+		ge.started = 1;
+		ge.tokens = GUEST_ERROR_BURST;
+		ge.last = t;
+	}
+	ge.tokens += t - ge.last;
+	if (ge.tokens > GUEST_ERROR_BURST)
+		ge.tokens = GUEST_ERROR_BURST;
+	ge.last = t;
+	ge.total++;
+	if (ge.tokens < 1.0 || cur_level < LOG_WARN) {
+		ge.suppressed++;
+		pthread_mutex_unlock(&guest_lock);
+		return;
+	}
+	ge.tokens -= 1.0;
+	uint64_t dropped = ge.suppressed;
+	ge.suppressed = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	if (dropped)
+		fprintf(stderr, "mote: guest error: (%llu similar messages suppressed)\n",
+			(unsigned long long)dropped);
+	vlog("guest error: ", fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&guest_lock);
+}
+
+uint64_t guest_error_count(void)
+{
+	pthread_mutex_lock(&guest_lock);
+	uint64_t n = ge.total;
+	pthread_mutex_unlock(&guest_lock);
+	return n;
+}

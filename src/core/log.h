@@ -1,0 +1,28 @@
+/* Host logging and rate-limited guest-error reporting.
+ * Owns: the process-wide log level and the guest-error token bucket (the one piece of
+ * process-global state, because stderr is process-global). Thread-safe. */
+#ifndef MOTE_CORE_LOG_H
+#define MOTE_CORE_LOG_H
+
+#include <stdint.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* "mote: <message>\n" on stderr when level <= the current level. */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Something the guest did wrong. Printed as "mote: guest error: <message>" at warning
+ * level, at most GUEST_ERROR_BURST lines at once and then one per second; suppressed
+ * lines are counted and reported with the next printed one. */
+#define GUEST_ERROR_BURST 10
+void guest_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t guest_error_count(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* Stop requests: first one wins, signalled through an eventfd. */
+#include "core/stop.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int stop_init(struct vm_stop *s)
+{
+	memset(s, 0, sizeof(*s));
+	atomic_init(&s->requested, false);
+	pthread_mutex_init(&s->lock, NULL);
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return s->efd < 0 ? -1 : 0;
+}
+
+void stop_destroy(struct vm_stop *s)
+{
+	if (s->efd >= 0)
+		close(s->efd);
+	s->efd = -1;
+	pthread_mutex_destroy(&s->lock);
+}
+
+void stop_request(struct vm_stop *s, int status, const char *fmt, ...)
+{
+	pthread_mutex_lock(&s->lock);
+	if (atomic_load_explicit(&s->requested, memory_order_relaxed)) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->status = status;
+	s->reason[0] = '\0';
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+		va_end(ap);
+	}
+	atomic_store_explicit(&s->requested, true, memory_order_release);
+	pthread_mutex_unlock(&s->lock);
+	uint64_t one = 1;
+	ssize_t r = write(s->efd, &one, sizeof(one));
+	(void)r; /* EAGAIN only if already signalled 2^64-2 times */
+}

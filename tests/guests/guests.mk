@@ -1,0 +1,2 @@
+# Test guests (see tests/guests/README.md). Placeholder until the runtime lands.
+guests:
