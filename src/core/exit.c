@@ -17,7 +17,7 @@ static void do_io(const struct exit_ctx *ctx, const struct exit_info *e)
 			continue;
 		if (!e->is_write)
 			memset(p, 0xff, e->size);
-		guest_error("vCPU %u: unhandled %s %s at 0x%llx (%u bytes)%s", ctx->vcpu,
+		guest_error("vCPU %u: unhandled %s %s at 0x%llx (size %u)%s", ctx->vcpu,
 			    e->kind == EXIT_IO ? "port" : "MMIO", e->is_write ? "write" : "read",
 			    (unsigned long long)e->addr, e->size,
 			    e->is_write ? ", dropped" : ", reads as all ones");

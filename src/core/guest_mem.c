@@ -1,7 +1,6 @@
 /* Guest RAM: one memfd mapping between PROT_NONE guard pages, and the gate (gm_ptr).
  * Every guest-physical range that the VMM touches passes through gm_ptr(); it checks
  * start, length and overflow before any host pointer exists. */
-#define _GNU_SOURCE
 #include "core/guest_mem.h"
 
 #include <errno.h>

@@ -3,10 +3,11 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
-static enum log_level cur_level = LOG_WARN;
+static _Atomic int cur_level = LOG_WARN; /* read by every thread, set rarely */
 static pthread_mutex_t guest_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	double tokens;
@@ -16,8 +17,8 @@ static struct {
 	int started;
 } ge;
 
-void log_set_level(enum log_level level) { cur_level = level; }
-enum log_level log_get_level(void) { return cur_level; }
+void log_set_level(enum log_level level) { atomic_store_explicit(&cur_level, (int)level, memory_order_relaxed); }
+enum log_level log_get_level(void) { return (enum log_level)atomic_load_explicit(&cur_level, memory_order_relaxed); }
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
@@ -29,7 +30,7 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	if (level > cur_level)
+	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -58,7 +59,11 @@ void guest_error(const char *fmt, ...)
 		ge.tokens = GUEST_ERROR_BURST;
 	ge.last = t;
 	ge.total++;
-	if (ge.tokens < 1.0 || cur_level < LOG_WARN) {
+	if (log_get_level() < LOG_WARN) { /* not shown at this level: counted, not "suppressed" */
+		pthread_mutex_unlock(&guest_lock);
+		return;
+	}
+	if (ge.tokens < 1.0) { /* rate-limited */
 		ge.suppressed++;
 		pthread_mutex_unlock(&guest_lock);
 		return;
