@@ -1,0 +1,78 @@
+/* The x86 board. The device inventory is the body of machine_init(), in port order. */
+#include "arch/x86/machine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86/layout.h"
+#include "devices/debug_exit.h"
+
+size_t machine_mem_layout(uint64_t mem, struct gm_region *r)
+{
+	uint64_t low = mem < X86_HOLE_START ? mem : X86_HOLE_START;
+	size_t n = 0;
+	r[n++] = (struct gm_region){.gpa = 0, .size = low};
+	if (mem > low)
+		r[n++] = (struct gm_region){.gpa = X86_HOLE_END, .size = mem - low};
+	return n;
+}
+
+size_t machine_mem_map(const struct guest_mem *gm, struct mem_map_entry *map, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < gm->nregions && n < max; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (r->gpa == 0) {
+			/* Low RAM: the first 640 KiB (minus the EBDA) and from 1 MiB up. */
+			map[n++] = (struct mem_map_entry){0, X86_EBDA_START, MEM_RAM};
+			if (r->size > X86_HIMEM_START && n < max)
+				map[n++] = (struct mem_map_entry){X86_HIMEM_START,
+								  r->size - X86_HIMEM_START, MEM_RAM};
+		} else {
+			map[n++] = (struct mem_map_entry){r->gpa, r->size, MEM_RAM};
+		}
+	}
+	return n;
+}
+
+static int reg(struct bus *bus, uint64_t base, uint64_t size, const struct bus_ops *ops,
+	       void *dev, const char *name, char *err, size_t errlen)
+{
+	if (bus_register(bus, base, size, ops, dev, name) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot place %s at %s 0x%llx: %s", name, bus->name,
+		 (unsigned long long)base, strerror(errno));
+	return -1;
+}
+
+int machine_init(struct machine *m, struct vm_stop *stop,
+		 void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
+		 const struct uart_host *console, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	bus_init(&m->pio, "port");
+	bus_init(&m->mmio, "MMIO address");
+
+	const struct irq_line com1_irq = {.set = set_irq, .ctx = irq_ctx, .gsi = MACHINE_COM1_IRQ};
+	uart_init(&m->com1, &com1_irq, console);
+	i8042_init(&m->kbc, stop);
+
+	if (reg(&m->pio, MACHINE_I8042_DATA_PORT, 1, &i8042_data_ops, &m->kbc, "i8042 data", err, errlen) ||
+	    reg(&m->pio, MACHINE_I8042_CMD_PORT, 1, &i8042_cmd_ops, &m->kbc, "i8042 command", err, errlen) ||
+	    reg(&m->pio, MACHINE_POST_PORT, 1, &post_code_ops, NULL, "POST code", err, errlen) ||
+	    reg(&m->pio, MACHINE_DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, stop, "debug-exit", err, errlen) ||
+	    reg(&m->pio, MACHINE_COM1_PORT, UART_REG_COUNT, &uart8250_ops, &m->com1, "COM1", err, errlen)) {
+		machine_destroy(m);
+		return -1;
+	}
+	return 0;
+}
+
+void machine_destroy(struct machine *m)
+{
+	bus_free(&m->pio);
+	bus_free(&m->mmio);
+	uart_destroy(&m->com1);
+	i8042_destroy(&m->kbc);
+}

@@ -1,0 +1,48 @@
+/* The x86 board: RAM layout around the device hole, the port map and the device inventory.
+ * This is the one visible place that lists every device and picks its address and IRQ. */
+#ifndef MOTE_ARCH_X86_MACHINE_H
+#define MOTE_ARCH_X86_MACHINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "core/bus.h"
+#include "core/guest_mem.h"
+#include "core/irq.h"
+#include "core/stop.h"
+#include "devices/i8042.h"
+#include "devices/uart8250.h"
+
+#define MACHINE_COM1_PORT 0x3f8
+#define MACHINE_COM1_IRQ 4
+#define MACHINE_I8042_DATA_PORT 0x60
+#define MACHINE_I8042_CMD_PORT 0x64
+#define MACHINE_POST_PORT 0x80
+#define MACHINE_DEBUG_EXIT_PORT 0xf4
+
+#define MACHINE_MEM_MIN (2ull << 20)   /* 2 MiB */
+#define MACHINE_MEM_MAX (256ull << 30) /* 256 GiB */
+
+struct machine {
+	struct bus pio;
+	struct bus mmio;
+	struct uart8250 com1;
+	struct i8042 kbc;
+};
+
+/* Guest RAM regions for mem bytes: [0, min(mem, 3 GiB)) and, above the device hole,
+ * [4 GiB, 4 GiB + rest). Returns the number of regions written to r (at most 2). */
+size_t machine_mem_layout(uint64_t mem, struct gm_region *r);
+
+/* The memory map the guest is told about (RAM below 640 KiB, from 1 MiB, above 4 GiB).
+ * Returns the number of entries written (at most max). */
+size_t machine_mem_map(const struct guest_mem *gm, struct mem_map_entry *map, size_t max);
+
+/* Creates the devices and registers them on the buses. set_irq/irq_ctx deliver interrupts. */
+int machine_init(struct machine *m, struct vm_stop *stop,
+		 void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
+		 const struct uart_host *console, char *err, size_t errlen);
+void machine_destroy(struct machine *m);
+
+#endif

@@ -1,0 +1,243 @@
+/* CLI parsing: `mote run [options] KERNEL`, `mote --help`, `mote --version`.
+ * Hand-written (no getopt global state) so it can be unit-tested call after call. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86/layout.h"
+#include "arch/x86/machine.h"
+
+void config_usage(FILE *out)
+{
+	char names[1024];
+	cpuid_feature_names(names, sizeof(names));
+	fprintf(out,
+		"usage: mote run [options] KERNEL\n"
+		"       mote --help | --version\n"
+		"\n"
+		"Boots KERNEL (an ELF file with a PVH entry note) in a KVM virtual machine whose\n"
+		"serial console (COM1) is this terminal. Ctrl-A x quits; Ctrl-A Ctrl-A sends Ctrl-A.\n"
+		"\n"
+		"options:\n"
+		"  --mem SIZE           guest RAM: MiB, or with a suffix K, M, G (default 128M, 2M..256G)\n"
+		"  --cpus N             number of vCPUs (default 1, at most %d)\n"
+		"  --cmdline STR        kernel command line (at most %llu bytes)\n"
+		"  --initrd FILE        initial ramdisk, passed as the first PVH module\n"
+		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
+		"  -v, --verbose        more messages (repeat for debug)\n"
+		"  -q, --quiet          only errors\n"
+		"\n"
+		"exit status: the guest's debug-exit value v as (v << 1) | 1 (odd), 0 when the guest\n"
+		"resets or powers off, 2 usage error, 4 bad kernel/initrd file, 6 host lacks KVM support,\n"
+		"8 guest crashed (triple fault etc.), 10 VMM resource failure, 12 stopped by the user.\n"
+		"\n"
+		"features --cpu-features can hide: %s\n",
+		CONFIG_MAX_CPUS, (unsigned long long)(X86_CMDLINE_MAX - 1), names);
+}
+
+int config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint64_t v = 0;
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	while (isdigit((unsigned char)*p)) {
+		unsigned d = (unsigned)(*p++ - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			goto too_big;
+		v = v * 10 + d;
+	}
+	unsigned shift = 20; /* no suffix: MiB */
+	switch (toupper((unsigned char)*p)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		p++;
+		break;
+	case 'M':
+		shift = 20;
+		p++;
+		break;
+	case 'G':
+		shift = 30;
+		p++;
+		break;
+	default:
+		goto bad;
+	}
+	if (*p && strcmp(p, "iB") != 0 && strcmp(p, "B") != 0)
+		goto bad;
+	if (v > (UINT64_MAX >> shift))
+		goto too_big;
+	*bytes = v << shift;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid size '%s': use a number of MiB or a size like 512M or 2G", s);
+	return -1;
+too_big:
+	snprintf(err, errlen, "size '%s' is too large", s);
+	return -1;
+}
+
+static int parse_mem(const char *s, uint64_t *mem, char *err, size_t errlen)
+{
+	if (config_parse_size(s, mem, err, errlen) < 0) {
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "--mem: %s", err);
+		snprintf(err, errlen, "%s", tmp);
+		return -1;
+	}
+	if (*mem < MACHINE_MEM_MIN) {
+		snprintf(err, errlen, "--mem %s is too small: mote needs at least 2 MiB", s);
+		return -1;
+	}
+	if (*mem > MACHINE_MEM_MAX) {
+		snprintf(err, errlen, "--mem %s is too large: the limit is 256 GiB", s);
+		return -1;
+	}
+	if (*mem % 4096) {
+		snprintf(err, errlen, "--mem %s is not a whole number of 4 KiB pages", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_cpus(const char *s, unsigned *cpus, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno || v < 1 || v > CONFIG_MAX_CPUS) {
+		snprintf(err, errlen, "--cpus '%s': give a number from 1 to %d", s, CONFIG_MAX_CPUS);
+		return -1;
+	}
+	*cpus = (unsigned)v;
+	return 0;
+}
+
+/* Matches "--name VALUE" or "--name=VALUE"; advances *i past a separate value. */
+static int take_value(const char *opt, int argc, char *const argv[], int *i, const char **val,
+		      char *err, size_t errlen, int *matched)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(opt);
+	*matched = 0;
+	if (strncmp(a, opt, n) != 0 || (a[n] != '\0' && a[n] != '='))
+		return 0;
+	*matched = 1;
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return 0;
+	}
+	if (*i + 1 >= argc) {
+		snprintf(err, errlen, "option %s needs a value (see mote --help)", opt);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 0;
+}
+
+enum config_action config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
+				size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = CONFIG_DEFAULT_MEM;
+	cfg->cpus = 1;
+	cfg->cmdline = "";
+
+	if (argc < 2) {
+		snprintf(err, errlen, "no command given: try 'mote run KERNEL' or 'mote --help'");
+		return CONFIG_ERROR;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
+		return CONFIG_HELP;
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version"))
+		return CONFIG_VERSION;
+	if (strcmp(cmd, "run") != 0) {
+		snprintf(err, errlen, "unknown command '%s': try 'mote run KERNEL' or 'mote --help'", cmd);
+		return CONFIG_ERROR;
+	}
+
+	bool opts_done = false;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		int m;
+		if (opts_done || a[0] != '-' || a[1] == '\0') {
+			if (cfg->kernel) {
+				snprintf(err, errlen, "unexpected argument '%s': give one KERNEL file", a);
+				return CONFIG_ERROR;
+			}
+			cfg->kernel = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			opts_done = true;
+			continue;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return CONFIG_HELP;
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cfg->verbosity++;
+			continue;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cfg->verbosity = -1;
+			continue;
+		}
+		if (take_value("--mem", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (parse_mem(val, &cfg->mem_size, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
+		if (take_value("--cpus", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (parse_cpus(val, &cfg->cpus, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
+		if (take_value("--cmdline", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (strlen(val) > X86_CMDLINE_MAX - 1) {
+				snprintf(err, errlen, "--cmdline is too long: %zu bytes, the limit is %llu",
+					 strlen(val), (unsigned long long)(X86_CMDLINE_MAX - 1));
+				return CONFIG_ERROR;
+			}
+			cfg->cmdline = val;
+			continue;
+		}
+		if (take_value("--initrd", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (!*val) {
+				snprintf(err, errlen, "--initrd needs a file name");
+				return CONFIG_ERROR;
+			}
+			cfg->initrd = val;
+			continue;
+		}
+		if (take_value("--cpu-features", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (cpuid_parse_features(val, &cfg->hide, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
+		snprintf(err, errlen, "unknown option '%s' (see mote --help)", a);
+		return CONFIG_ERROR;
+	}
+	if (!cfg->kernel) {
+		snprintf(err, errlen, "no KERNEL given: usage: mote run [options] KERNEL");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}

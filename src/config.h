@@ -1,0 +1,34 @@
+/* Command line -> struct vm_config. Pure: no files opened, no KVM; every value checked here
+ * is reported as a one-line message naming the option and how to fix it. */
+#ifndef MOTE_CONFIG_H
+#define MOTE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arch/x86/cpuid.h"
+
+#define CONFIG_DEFAULT_MEM (128ull << 20)
+#define CONFIG_MAX_CPUS 64
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;  /* NULL: none */
+	const char *cmdline; /* never NULL after parsing ("" by default) */
+	uint64_t mem_size;   /* bytes, a multiple of 4 KiB */
+	unsigned cpus;
+	struct cpuid_hide hide; /* --cpu-features */
+	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
+};
+
+enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };
+
+enum config_action config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
+				size_t errlen);
+
+/* "128" (MiB), "512M", "2G", "65536K", "1GiB". Returns 0, or -1 with err set. */
+int config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
+
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,163 @@
+/* Host console: raw mode with guaranteed restore, Ctrl-A escapes, stdin -> UART with
+ * back-pressure, UART -> stdout. The saved terminal state is the one file-level variable:
+ * a fatal-signal handler must be able to reach it. */
+#include "console.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "status.h"
+
+static struct {
+	volatile sig_atomic_t active;
+	int fd;
+	struct termios saved;
+} term_state;
+
+void console_restore(void)
+{
+	if (term_state.active) {
+		tcsetattr(term_state.fd, TCSAFLUSH, &term_state.saved);
+		term_state.active = 0;
+	}
+}
+
+static void fatal_signal(int sig)
+{
+	console_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int console_init(struct console *c, int in_fd, int out_fd, struct vm_stop *stop)
+{
+	memset(c, 0, sizeof(*c));
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->stop = stop;
+	c->in_tty = isatty(in_fd);
+	c->room_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return c->room_efd < 0 ? -1 : 0;
+}
+
+void console_attach(struct console *c, struct uart8250 *uart) { c->uart = uart; }
+
+int console_raw_enter(struct console *c)
+{
+	if (!c->in_tty || term_state.active)
+		return 0;
+	struct termios t;
+	if (tcgetattr(c->in_fd, &t) < 0)
+		return -1;
+	term_state.saved = t;
+	term_state.fd = c->in_fd;
+	/* Restore on every way out: normal exit, exit() from anywhere, and fatal signals. */
+	static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
+	atexit(console_restore);
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR; /* host messages printed while raw still start at column 0 */
+	if (tcsetattr(c->in_fd, TCSAFLUSH, &t) < 0)
+		return -1;
+	term_state.active = 1;
+	return 0;
+}
+
+void console_tx(void *ctx, const uint8_t *buf, size_t n)
+{
+	struct console *c = ctx;
+	while (n) {
+		ssize_t w = write(c->out_fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* stdout gone: the guest's output is lost, the guest is not stopped */
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+void console_rx_room(void *ctx)
+{
+	struct console *c = ctx;
+	uint64_t one = 1;
+	ssize_t r = write(c->room_efd, &one, sizeof(one));
+	(void)r;
+}
+
+int console_wait_fd(struct console *c)
+{
+	if (c->pend_len)
+		return c->room_efd; /* waiting for the guest to drain its FIFO */
+	if (c->in_eof)
+		return -1;
+	return c->in_fd;
+}
+
+/* Escape handling: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A other sends both. */
+static size_t filter_escapes(struct console *c, const uint8_t *in, size_t n, uint8_t *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = in[i];
+		if (c->esc) {
+			c->esc = false;
+			if (b == 'x' || b == 'X') {
+				stop_request(c->stop, MOTE_EXIT_USER, "quit from the console (Ctrl-A x)");
+				return o;
+			}
+			if (b != CONSOLE_ESCAPE)
+				out[o++] = CONSOLE_ESCAPE;
+			out[o++] = b;
+		} else if (b == CONSOLE_ESCAPE) {
+			c->esc = true;
+		} else {
+			out[o++] = b;
+		}
+	}
+	return o;
+}
+
+void console_on_ready(struct console *c)
+{
+	if (!c->pend_len) {
+		uint8_t raw[128];
+		ssize_t r = read(c->in_fd, raw, sizeof(raw));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (r <= 0) {
+			c->in_eof = true;
+			return;
+		}
+		c->pend_off = 0;
+		c->pend_len = c->in_tty ? filter_escapes(c, raw, (size_t)r, c->pend)
+					: (memcpy(c->pend, raw, (size_t)r), (size_t)r);
+	} else {
+		uint64_t v;
+		ssize_t r = read(c->room_efd, &v, sizeof(v));
+		(void)r;
+	}
+	if (c->uart && c->pend_len) {
+		size_t took = uart_rx_push(c->uart, c->pend + c->pend_off, c->pend_len);
+		c->pend_off += took;
+		c->pend_len -= took;
+	}
+}
+
+void console_destroy(struct console *c)
+{
+	if (c->room_efd >= 0)
+		close(c->room_efd);
+	c->room_efd = -1;
+}

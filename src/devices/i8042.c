@@ -1,0 +1,113 @@
+/* i8042: a guest reset through the keyboard controller ends the VM with status 0
+ * (mote has no reboot; a reset is the guest asking to go away). */
+#include "devices/i8042.h"
+
+#include <string.h>
+
+#include "core/log.h"
+#include "status.h"
+
+#define ST_OBF 0x01
+#define ST_SYS 0x04
+#define ST_CMD 0x08
+
+static void reset(struct i8042 *k)
+{
+	log_info("guest reset through the i8042 controller");
+	stop_request(k->stop, MOTE_EXIT_OK, NULL);
+}
+
+static void put_out(struct i8042 *k, uint8_t v)
+{
+	k->out = v;
+	k->out_full = 1;
+}
+
+static void data_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct i8042 *k = dev;
+	(void)off;
+	pthread_mutex_lock(&k->lock);
+	memset(data, 0, len);
+	data[0] = k->out;
+	k->out_full = 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void data_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct i8042 *k = dev;
+	(void)off;
+	(void)len;
+	int do_reset = 0;
+	pthread_mutex_lock(&k->lock);
+	k->status_cmd = 0;
+	if (k->pending == 0x60)
+		k->cmd_byte = data[0];
+	else if (k->pending == 0xd1 && !(data[0] & 1)) /* output port bit 0 low = reset */
+		do_reset = 1;
+	else if (k->pending == 0)
+		put_out(k, 0xfe); /* a byte for the keyboard: no keyboard, "resend" */
+	k->pending = 0;
+	pthread_mutex_unlock(&k->lock);
+	if (do_reset)
+		reset(k);
+}
+
+static void cmd_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct i8042 *k = dev;
+	(void)off;
+	pthread_mutex_lock(&k->lock);
+	memset(data, 0, len);
+	data[0] = (uint8_t)((k->out_full ? ST_OBF : 0) | ST_SYS | (k->status_cmd ? ST_CMD : 0));
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void cmd_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct i8042 *k = dev;
+	(void)off;
+	(void)len;
+	int do_reset = 0;
+	pthread_mutex_lock(&k->lock);
+	k->status_cmd = 1;
+	k->pending = 0;
+	switch (data[0]) {
+	case 0x20: /* read configuration byte */
+		put_out(k, k->cmd_byte);
+		break;
+	case 0x60: /* write configuration byte: next data byte */
+	case 0xd1: /* write output port: next data byte */
+		k->pending = data[0];
+		break;
+	case 0xaa: /* controller self-test */
+		put_out(k, 0x55);
+		break;
+	case 0xa9: /* aux interface test */
+	case 0xab: /* keyboard interface test */
+		put_out(k, 0x00);
+		break;
+	case 0xfe: /* pulse reset line */
+		do_reset = 1;
+		break;
+	default: /* enable/disable keyboard and aux, and the rest: accepted, no effect */
+		break;
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (do_reset)
+		reset(k);
+}
+
+const struct bus_ops i8042_data_ops = {.read = data_read, .write = data_write};
+const struct bus_ops i8042_cmd_ops = {.read = cmd_read, .write = cmd_write};
+
+void i8042_init(struct i8042 *k, struct vm_stop *stop)
+{
+	memset(k, 0, sizeof(*k));
+	pthread_mutex_init(&k->lock, NULL);
+	k->stop = stop;
+	k->cmd_byte = 0x45; /* keyboard interrupt enabled, system flag, translation */
+}
+
+void i8042_destroy(struct i8042 *k) { pthread_mutex_destroy(&k->lock); }

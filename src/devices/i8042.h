@@ -1,0 +1,29 @@
+/* i8042 keyboard controller, only as much as a guest needs: the reset line (command 0xFE,
+ * or pulsing bit 0 of the output port) and harmless answers to probes. No keyboard or mouse.
+ * Ports: data at offset 0 of its "data" window, status/command at offset 0 of "cmd". */
+#ifndef MOTE_DEVICES_I8042_H
+#define MOTE_DEVICES_I8042_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/stop.h"
+
+struct i8042 {
+	pthread_mutex_t lock;
+	struct vm_stop *stop;
+	uint8_t cmd_byte;   /* controller configuration byte */
+	uint8_t out;        /* output buffer */
+	int out_full;
+	uint8_t pending;    /* command waiting for its data byte (0x60, 0xd1), or 0 */
+	uint8_t status_cmd; /* last write went to the command port */
+};
+
+extern const struct bus_ops i8042_data_ops; /* 1 byte window at the data port (0x60) */
+extern const struct bus_ops i8042_cmd_ops;  /* 1 byte window at the command port (0x64) */
+
+void i8042_init(struct i8042 *k, struct vm_stop *stop);
+void i8042_destroy(struct i8042 *k);
+
+#endif

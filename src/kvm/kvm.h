@@ -1,0 +1,77 @@
+/* The KVM layer: the only code that talks to /dev/kvm (and the only includer of <linux/kvm.h>).
+ * Owns: the system and VM file descriptors, memory slots, the in-kernel irqchip and PIT,
+ * vCPU fds, their run pages and threads. It decodes each exit into a plain struct exit_info
+ * and hands it to core/exit; it knows no device. */
+#ifndef MOTE_KVM_KVM_H
+#define MOTE_KVM_KVM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86/cpuid.h"
+#include "boot/boot.h"
+#include "core/exit.h"
+#include "core/guest_mem.h"
+
+struct kvm_run;
+struct kvm_cpuid2;
+
+struct kvm {
+	int sys_fd;
+	int vm_fd;
+	size_t run_size;               /* bytes of each vCPU's shared run page(s) */
+	unsigned max_vcpus;
+	struct kvm_cpuid2 *supported;  /* KVM_GET_SUPPORTED_CPUID, fetched once */
+};
+
+/* Opens /dev/kvm and checks the API version and every capability mote relies on.
+ * Returns 0, or -1 with a one-line reason (what is missing and what to do) in err. */
+int kvm_open(struct kvm *k, char *err, size_t errlen);
+
+/* Creates the VM: TSS and identity-map addresses, in-kernel irqchip and PIT, and one memory
+ * slot per guest RAM region. Returns 0, or -1 with err set. */
+int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
+
+void kvm_close(struct kvm *k);
+
+/* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */
+void kvm_irq_set(void *kvm, unsigned gsi, int level);
+
+struct vcpu {
+	struct kvm *kvm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	struct exit_ctx ctx;
+	uint64_t exits; /* exits handled, for --verbose statistics */
+};
+
+/* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */
+int vcpu_create(struct vcpu *v, struct kvm *k, unsigned id, unsigned ncpus,
+		const struct cpuid_hide *hide, const struct exit_ctx *ctx, char *err, size_t errlen);
+
+/* Puts the boot vCPU into the state a loader asked for (e.g. PVH 32-bit entry). */
+int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen);
+
+/* Starts the vCPU thread (KVM_RUN loop until a stop is requested). The calling thread must
+ * have the VM's control signals blocked; the vCPU thread unblocks only its kick signal. */
+int vcpu_start(struct vcpu *v);
+
+/* Makes a running vCPU leave KVM_RUN soon (immediate_exit + a signal); safe from any thread. */
+void vcpu_kick(struct vcpu *v);
+
+/* Joins the thread (if started) and releases the fd and run page. */
+void vcpu_destroy(struct vcpu *v);
+
+/* Installs the process-wide handler for the kick signal; call once before vcpu_start. */
+int vcpu_signals_init(void);
+
+/* Prints the vCPU's registers (one block on stderr), for fatal exits. */
+void vcpu_dump_regs(struct vcpu *v);
+
+#endif

@@ -1,0 +1,348 @@
+/* vCPUs: creation (CPUID, MSRs, FPU), the boot register state, and the KVM_RUN loop that
+ * decodes each exit from the run page into a plain struct exit_info for core/exit.
+ * The run page is shared with the kernel: offsets read from it are checked before use. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "kvm/kvm.h"
+#include "status.h"
+
+#define KICK_SIGNAL (SIGRTMIN + 1)
+#define MAX_CPUID_ENTRIES 256
+
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MISC_ENABLE_FAST_STRING 1ull
+
+static void kick_handler(int sig) { (void)sig; }
+
+int vcpu_signals_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(KICK_SIGNAL, &sa, NULL);
+}
+
+static int set_cpuid(struct vcpu *v, unsigned ncpus, const struct cpuid_hide *hide, char *err,
+		     size_t errlen)
+{
+	const struct kvm_cpuid2 *sup = v->kvm->supported;
+	struct cpuid_entry tmp[MAX_CPUID_ENTRIES];
+	size_t n = sup->nent < MAX_CPUID_ENTRIES ? sup->nent : MAX_CPUID_ENTRIES;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct kvm_cpuid_entry2 *s = &sup->entries[i];
+		tmp[i] = (struct cpuid_entry){
+			.function = s->function, .index = s->index,
+			.flags = (s->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? CPUID_FLAG_SIGNIFICANT_INDEX : 0,
+			.eax = s->eax, .ebx = s->ebx, .ecx = s->ecx, .edx = s->edx};
+	}
+	if (cpuid_filter(tmp, &n, MAX_CPUID_ENTRIES, v->id, ncpus, hide) < 0) {
+		snprintf(err, errlen, "too many CPUID entries");
+		return -1;
+	}
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->nent = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		c->entries[i] = (struct kvm_cpuid_entry2){
+			.function = tmp[i].function, .index = tmp[i].index,
+			.flags = (tmp[i].flags & CPUID_FLAG_SIGNIFICANT_INDEX) ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
+			.eax = tmp[i].eax, .ebx = tmp[i].ebx, .ecx = tmp[i].ecx, .edx = tmp[i].edx};
+	}
+	int r = ioctl(v->fd, KVM_SET_CPUID2, c);
+	free(c);
+	if (r < 0) {
+		snprintf(err, errlen, "KVM_SET_CPUID2: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_boot_msrs_fpu(struct vcpu *v, char *err, size_t errlen)
+{
+	union {
+		struct kvm_msrs hdr;
+		uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs;
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = 1;
+	msrs.hdr.entries[0].index = MSR_IA32_MISC_ENABLE;
+	msrs.hdr.entries[0].data = MISC_ENABLE_FAST_STRING;
+	if (ioctl(v->fd, KVM_SET_MSRS, &msrs.hdr) != 1) {
+		snprintf(err, errlen, "KVM_SET_MSRS (IA32_MISC_ENABLE) failed");
+		return -1;
+	}
+	struct kvm_fpu fpu;
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;     /* x87 reset value: all exceptions masked, 64-bit precision */
+	fpu.mxcsr = 0x1f80;  /* SSE reset value: all exceptions masked */
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
+		snprintf(err, errlen, "KVM_SET_FPU: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vcpu_create(struct vcpu *v, struct kvm *k, unsigned id, unsigned ncpus,
+		const struct cpuid_hide *hide, const struct exit_ctx *ctx, char *err, size_t errlen)
+{
+	memset(v, 0, sizeof(*v));
+	v->kvm = k;
+	v->id = id;
+	v->ctx = *ctx;
+	v->ctx.vcpu = id;
+	v->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		return -1;
+	}
+	void *run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of vCPU %u run page: %s", id, strerror(errno));
+		close(v->fd);
+		v->fd = -1;
+		return -1;
+	}
+	v->run = run;
+	if (set_cpuid(v, ncpus, hide, err, errlen) < 0 || set_boot_msrs_fpu(v, err, errlen) < 0) {
+		vcpu_destroy(v);
+		return -1;
+	}
+	return 0;
+}
+
+static struct kvm_segment flat_segment(uint16_t sel, uint8_t type, uint8_t s, uint8_t db)
+{
+	return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+				    .present = 1, .dpl = 0, .db = db, .s = s, .l = 0, .g = 1};
+}
+
+int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (b->mode != BOOT_PVH32) {
+		snprintf(err, errlen, "unsupported boot mode %d", (int)b->mode);
+		return -1;
+	}
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	/* PVH entry: 32-bit protected mode, paging off, flat segments matching the boot GDT. */
+	sregs.cs = flat_segment(0x08, 0xb, 1, 1);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(0x18, 0x3, 1, 1);
+	sregs.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = 0x20, .type = 0xb,
+					.present = 1, .s = 0};
+	sregs.gdt.base = b->gdt_gpa;
+	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	sregs.cr0 = 0x11; /* PE | ET */
+	sregs.cr3 = 0;
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
+		snprintf(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = b->rip;
+	regs.rbx = b->rbx;
+	regs.rsi = b->rsi;
+	regs.rflags = 0x2;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
+		snprintf(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void vcpu_dump_regs(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		log_error("vCPU %u: cannot read registers: %s", v->id, strerror(errno));
+		return;
+	}
+	fprintf(stderr,
+		"mote: vCPU %u registers:\n"
+		"  rip %016llx  rsp %016llx  rflags %08llx\n"
+		"  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n"
+		"  rsi %016llx  rdi %016llx  rbp %016llx\n"
+		"  r8  %016llx  r9  %016llx  r10 %016llx  r11 %016llx\n"
+		"  r12 %016llx  r13 %016llx  r14 %016llx  r15 %016llx\n"
+		"  cr0 %016llx  cr2 %016llx  cr3 %016llx  cr4 %016llx  efer %llx\n"
+		"  cs %04x (base %llx, dpl %u, l %u, db %u)  ss %04x  tr %04x\n"
+		"  gdt %llx/%x  idt %llx/%x\n",
+		v->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8,
+		r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
+		s.cs.selector, s.cs.base, s.cs.dpl, s.cs.l, s.cs.db, s.ss.selector, s.tr.selector,
+		s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+}
+
+/* Turns the run page into a plain exit. Returns false (and *why) when the page is malformed. */
+static bool decode_exit(struct vcpu *v, struct exit_info *e, const char **why)
+{
+	struct kvm_run *run = v->run;
+	memset(e, 0, sizeof(*e));
+	e->raw_reason = run->exit_reason;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO: {
+		uint64_t size = run->io.size, count = run->io.count, off = run->io.data_offset;
+		/* The data lives inside the run mapping; check before trusting the offset. */
+		if (size == 0 || size > 8 || count == 0 || off > v->kvm->run_size ||
+		    size * count > v->kvm->run_size - off) {
+			*why = "KVM reported a port I/O exit with an impossible data area";
+			return false;
+		}
+		e->kind = EXIT_IO;
+		e->addr = run->io.port;
+		e->size = (uint32_t)size;
+		e->count = (uint32_t)count;
+		e->is_write = run->io.direction == KVM_EXIT_IO_OUT;
+		e->data = (uint8_t *)run + off;
+		return true;
+	}
+	case KVM_EXIT_MMIO:
+		e->kind = EXIT_MMIO;
+		e->addr = run->mmio.phys_addr;
+		e->size = run->mmio.len;
+		e->count = 1;
+		e->is_write = run->mmio.is_write;
+		e->data = run->mmio.data;
+		return true;
+	case KVM_EXIT_HLT:
+		e->kind = EXIT_HLT;
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		e->kind = EXIT_SHUTDOWN;
+		return true;
+	case KVM_EXIT_FAIL_ENTRY:
+		e->kind = EXIT_FAIL_ENTRY;
+		e->code = run->fail_entry.hardware_entry_failure_reason;
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		e->kind = EXIT_INTERNAL_ERROR;
+		e->code = run->internal.suberror;
+		return true;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			e->kind = EXIT_SYSTEM_SHUTDOWN;
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			e->kind = EXIT_SYSTEM_RESET;
+			break;
+		default:
+			e->kind = EXIT_SYSTEM_CRASH;
+			break;
+		}
+		e->code = run->system_event.type;
+		return true;
+	case KVM_EXIT_INTR:
+		e->kind = EXIT_INTR;
+		return true;
+	default:
+		e->kind = EXIT_UNKNOWN;
+		return true;
+	}
+}
+
+static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *why)
+{
+	struct kvm_run *run = v->run;
+	log_error("vCPU %u: %s (exit reason %u, code 0x%llx)", v->id, why, e->raw_reason,
+		  (unsigned long long)e->code);
+	if (e->kind == EXIT_INTERNAL_ERROR) {
+		uint32_t nd = run->internal.ndata;
+		if (nd > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
+			nd = sizeof(run->internal.data) / sizeof(run->internal.data[0]);
+		for (uint32_t i = 0; i < nd; i++)
+			fprintf(stderr, "mote:   internal error data[%u] = 0x%llx\n", i,
+				(unsigned long long)run->internal.data[i]);
+	}
+	vcpu_dump_regs(v);
+	stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, NULL); /* already reported above */
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!stop_requested(v->ctx.stop)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: KVM_RUN failed", v->id);
+			break;
+		}
+		struct exit_info e;
+		const char *why = NULL;
+		v->exits++;
+		if (!decode_exit(v, &e, &why)) {
+			report_fatal(v, &e, why);
+			break;
+		}
+		enum exit_action act = exit_handle(&v->ctx, &e, &why);
+		if (act == EXIT_ACT_FATAL) {
+			report_fatal(v, &e, why);
+			break;
+		}
+		if (act == EXIT_ACT_STOP)
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	v->started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	v->started = false;
+	if (v->run)
+		munmap(v->run, v->kvm->run_size);
+	v->run = NULL;
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}

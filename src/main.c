@@ -1,0 +1,217 @@
+/* mote: the boot story, top to bottom.
+ * config -> files -> KVM -> guest memory -> load the guest -> machine -> vCPUs -> console ->
+ * run until a stop is requested -> tear down -> exit status (see status.h). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/machine.h"
+#include "boot/image.h"
+#include "config.h"
+#include "console.h"
+#include "core/guest_mem.h"
+#include "core/log.h"
+#include "core/stop.h"
+#include "kvm/kvm.h"
+#include "status.h"
+
+#ifndef MOTE_VERSION
+#define MOTE_VERSION "unknown"
+#endif
+
+#define ERRLEN 512
+
+struct vm {
+	struct vm_config cfg;
+	struct image kernel, initrd;
+	struct kvm kvm;
+	struct guest_mem gm;
+	struct vm_stop stop;
+	struct machine machine;
+	struct console console;
+	struct vcpu vcpus[CONFIG_MAX_CPUS];
+	unsigned nvcpus; /* created so far */
+	bool machine_ready;
+	int sig_fd;
+};
+
+/* Waits for the stop request while moving console input; signals become stop requests. */
+static void run_loop(struct vm *vm)
+{
+	while (!stop_requested(&vm->stop)) {
+		struct pollfd p[3] = {
+			{.fd = vm->stop.efd, .events = POLLIN},
+			{.fd = vm->sig_fd, .events = POLLIN},
+			{.fd = console_wait_fd(&vm->console), .events = POLLIN},
+		};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "poll: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				stop_request(&vm->stop, MOTE_EXIT_USER, "stopped by signal %s",
+					     strsignal((int)si.ssi_signo));
+		}
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR))
+			console_on_ready(&vm->console);
+	}
+}
+
+static int setup_signals(struct vm *vm)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked here, so every vCPU thread inherits the block; only the main loop reads them. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->sig_fd < 0 || vcpu_signals_init() < 0)
+		return -1;
+	return 0;
+}
+
+static int fail(int status, const char *msg)
+{
+	log_error("%s", msg);
+	return status;
+}
+
+static int boot_and_run(struct vm *vm)
+{
+	char err[ERRLEN];
+	struct gm_region regions[GM_MAX_REGIONS];
+	struct boot_entry entry;
+
+	if (image_map(vm->cfg.kernel, "kernel", &vm->kernel, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_IMAGE, err);
+	if (vm->cfg.initrd && image_map(vm->cfg.initrd, "initrd", &vm->initrd, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_IMAGE, err);
+	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_HOST, err);
+	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
+		snprintf(err, sizeof(err), "--cpus %u: this host's KVM allows at most %u vCPUs",
+			 vm->cfg.cpus, vm->kvm.max_vcpus);
+		return fail(MOTE_EXIT_USAGE, err);
+	}
+	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
+	if (gm_create(&vm->gm, regions, nreg, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_INTERNAL, err);
+	if (x86_boot_load(&vm->kernel, vm->cfg.initrd ? &vm->initrd : NULL, vm->cfg.cmdline,
+			  &vm->gm, &entry, err, sizeof(err)) < 0) {
+		char msg[ERRLEN + 64];
+		snprintf(msg, sizeof(msg), "%s: %s", vm->cfg.kernel, err);
+		return fail(MOTE_EXIT_IMAGE, msg);
+	}
+	/* Image files are in guest memory now; drop the mappings before the guest runs. */
+	image_unmap(&vm->kernel);
+	image_unmap(&vm->initrd);
+
+	if (kvm_create_vm(&vm->kvm, &vm->gm, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_HOST, err);
+	if (stop_init(&vm->stop) < 0 || setup_signals(vm) < 0 ||
+	    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->stop) < 0)
+		return fail(MOTE_EXIT_INTERNAL, "cannot create event descriptors");
+	const struct uart_host host = {.tx = console_tx, .rx_room = console_rx_room, .ctx = &vm->console};
+	if (machine_init(&vm->machine, &vm->stop, kvm_irq_set, &vm->kvm, &host, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_INTERNAL, err);
+	vm->machine_ready = true;
+	console_attach(&vm->console, &vm->machine.com1);
+
+	const struct exit_ctx ctx = {.pio = &vm->machine.pio, .mmio = &vm->machine.mmio, .stop = &vm->stop};
+	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
+		if (vcpu_create(&vm->vcpus[i], &vm->kvm, i, vm->cfg.cpus, &vm->cfg.hide, &ctx, err,
+				sizeof(err)) < 0)
+			return fail(MOTE_EXIT_HOST, err);
+		vm->nvcpus++;
+	}
+	if (vcpu_set_boot_state(&vm->vcpus[0], &entry, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_HOST, err);
+
+	if (console_raw_enter(&vm->console) < 0)
+		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vcpu_start(&vm->vcpus[i]) < 0) {
+			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start vCPU thread %u: %s", i,
+				     strerror(errno));
+			break;
+		}
+	}
+	run_loop(vm);
+	return vm->stop.status;
+}
+
+static void teardown(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	console_restore();
+	if (vm->stop.reason[0])
+		log_msg(vm->stop.status == MOTE_EXIT_USER ? LOG_INFO : LOG_ERROR, "%s", vm->stop.reason);
+	if (log_get_level() >= LOG_INFO) {
+		uint64_t exits = 0;
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			exits += vm->vcpus[i].exits;
+		log_info("guest ended with status %d after %llu exits", vm->stop.status,
+			 (unsigned long long)exits);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vm; /* large (vCPU array); lives for the whole process */
+	char err[ERRLEN];
+
+	switch (config_parse(argc, argv, &vm.cfg, err, sizeof(err))) {
+	case CONFIG_HELP:
+		config_usage(stdout);
+		return MOTE_EXIT_OK;
+	case CONFIG_VERSION:
+		printf("mote %s\n", MOTE_VERSION);
+		return MOTE_EXIT_OK;
+	case CONFIG_ERROR:
+		log_error("%s", err);
+		return MOTE_EXIT_USAGE;
+	case CONFIG_RUN:
+		break;
+	}
+	log_set_level(vm.cfg.verbosity < 0 ? LOG_ERROR
+			: vm.cfg.verbosity == 0 ? LOG_WARN
+			: vm.cfg.verbosity == 1 ? LOG_INFO : LOG_DEBUG);
+	/* Everything teardown may release starts as "not created". */
+	vm.sig_fd = -1;
+	vm.stop.efd = -1;
+	vm.console.room_efd = -1;
+	vm.kvm.sys_fd = vm.kvm.vm_fd = -1;
+	vm.gm.fd = -1;
+
+	int status = boot_and_run(&vm);
+	teardown(&vm);
+	if (vm.machine_ready)
+		machine_destroy(&vm.machine);
+	console_destroy(&vm.console);
+	if (vm.sig_fd >= 0)
+		close(vm.sig_fd);
+	if (vm.stop.efd >= 0)
+		stop_destroy(&vm.stop);
+	gm_destroy(&vm.gm);
+	kvm_close(&vm.kvm);
+	image_unmap(&vm.kernel);
+	image_unmap(&vm.initrd);
+	return status;
+}
