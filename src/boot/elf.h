@@ -18,7 +18,7 @@
 
 struct elf_image {
 	uint64_t pvh_entry; /* 32-bit physical entry from the PVH note */
-	uint64_t load_lo;   /* lowest guest-physical byte loaded (p_paddr of first PT_LOAD) */
+	uint64_t load_lo;   /* lowest guest-physical byte loaded (lowest p_paddr of all PT_LOADs) */
 	uint64_t load_hi;   /* one past the highest byte loaded (max p_paddr + p_memsz) */
 };
 
