@@ -1,0 +1,131 @@
+/* CLI parsing: accepted forms, defaults, and every refusal with its message. */
+#include "config.h"
+#include "test.h"
+
+static struct vm_config cfg;
+static char err[512];
+
+static enum config_action parse(int argc, const char *const *argv)
+{
+	err[0] = '\0';
+	return config_parse(argc, (char *const *)(uintptr_t)argv, &cfg, err, sizeof(err));
+}
+#define P(...)                                                                   \
+	({                                                                       \
+		const char *const a_[] = {"mote", __VA_ARGS__};                  \
+		parse((int)(sizeof(a_) / sizeof(a_[0])), a_);                    \
+	})
+
+static void defaults(void)
+{
+	CHECK_EQ(P("run", "k.elf"), CONFIG_RUN);
+	CHECK(!strcmp(cfg.kernel, "k.elf"));
+	CHECK_EQ(cfg.mem_size, 128ull << 20);
+	CHECK_EQ(cfg.cpus, 1u);
+	CHECK(!strcmp(cfg.cmdline, ""));
+	CHECK(cfg.initrd == NULL);
+	CHECK_EQ(cfg.hide.n, 0u);
+}
+
+static void all_options(void)
+{
+	CHECK_EQ(P("run", "--mem", "2G", "--cpus=4", "--cmdline", "a b", "--initrd=i.img",
+		   "--cpu-features", "-xsave,-avx2", "-v", "-v", "k.elf"),
+		 CONFIG_RUN);
+	CHECK_EQ(cfg.mem_size, 2ull << 30);
+	CHECK_EQ(cfg.cpus, 4u);
+	CHECK(!strcmp(cfg.cmdline, "a b"));
+	CHECK(!strcmp(cfg.initrd, "i.img"));
+	CHECK_EQ(cfg.hide.n, 2u);
+	CHECK_EQ(cfg.verbosity, 2);
+	CHECK_EQ(P("run", "-q", "--", "-weird-name.elf"), CONFIG_RUN);
+	CHECK(!strcmp(cfg.kernel, "-weird-name.elf"));
+	CHECK_EQ(cfg.verbosity, -1);
+}
+
+static void help_version(void)
+{
+	CHECK_EQ(P("--help"), CONFIG_HELP);
+	CHECK_EQ(P("-h"), CONFIG_HELP);
+	CHECK_EQ(P("run", "--help"), CONFIG_HELP);
+	CHECK_EQ(P("--version"), CONFIG_VERSION);
+}
+
+static void sizes(void)
+{
+	uint64_t v;
+	CHECK(config_parse_size("128", &v, err, sizeof(err)) == 0 && v == 128ull << 20);
+	CHECK(config_parse_size("512K", &v, err, sizeof(err)) == 0 && v == 512ull << 10);
+	CHECK(config_parse_size("3g", &v, err, sizeof(err)) == 0 && v == 3ull << 30);
+	CHECK(config_parse_size("1GiB", &v, err, sizeof(err)) == 0 && v == 1ull << 30);
+	CHECK(config_parse_size("64MB", &v, err, sizeof(err)) == 0 && v == 64ull << 20);
+	CHECK(config_parse_size("", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("M", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("12X", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("12MiBs", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size(" 12", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("1.5G", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("18446744073709551615", &v, err, sizeof(err)) < 0);
+	CHECK(config_parse_size("17179869184G", &v, err, sizeof(err)) < 0); /* 2^34 G overflows */
+	CHECK_STR_CONTAINS(err, "too large");
+	CHECK(config_parse_size("17179869183G", &v, err, sizeof(err)) == 0);
+}
+
+static void refusals(void)
+{
+	CHECK_EQ(parse(1, (const char *const[]){"mote"}), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "no command");
+	CHECK_EQ(P("start"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "unknown command 'start'");
+	CHECK_EQ(P("run"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "no KERNEL");
+	CHECK_EQ(P("run", "a", "b"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "unexpected argument 'b'");
+	CHECK_EQ(P("run", "--nope", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "unknown option '--nope'");
+	CHECK_EQ(P("run", "--memory", "1G", "k"), CONFIG_ERROR); /* prefix of no option */
+	CHECK_EQ(P("run", "k", "--mem"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "--mem needs a value");
+	CHECK_EQ(P("run", "--mem", "1M", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "too small");
+	CHECK_EQ(P("run", "--mem", "2M", "k"), CONFIG_RUN);
+	CHECK_EQ(P("run", "--mem", "256G", "k"), CONFIG_RUN);
+	CHECK_EQ(P("run", "--mem", "257G", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "too large");
+	CHECK_EQ(P("run", "--mem", "4097K", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpus", "0", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpus", "64", "k"), CONFIG_RUN);
+	CHECK_EQ(P("run", "--cpus", "65", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpus", "-1", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpus", "4x", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpus", "99999999999999999999", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--initrd=", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpu-features", "xsave", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpu-features", "-nosuch", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "nosuch");
+	CHECK_EQ(P("run", "--cpu-features", "-", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--cpu-features", "-xsave,,", "k"), CONFIG_ERROR);
+}
+
+static void cmdline_limit(void)
+{
+	static char longest[4096], too_long[4097];
+	memset(longest, 'a', 4095);
+	memset(too_long, 'a', 4096);
+	CHECK_EQ(P("run", "--cmdline", longest, "k"), CONFIG_RUN);
+	CHECK_EQ(strlen(cfg.cmdline), 4095u);
+	CHECK_EQ(P("run", "--cmdline", too_long, "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "too long");
+}
+
+int main(void)
+{
+	test_suite_name = "config";
+	RUN(defaults);
+	RUN(all_options);
+	RUN(help_version);
+	RUN(sizes);
+	RUN(refusals);
+	RUN(cmdline_limit);
+	TEST_MAIN_END();
+}
