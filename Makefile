@@ -60,7 +60,7 @@ $(BUILD)/unit-asan/%: tests/unit/%.c $(LIB_SRCS)
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	  -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 include tests/guests/guests.mk
