@@ -1,0 +1,26 @@
+# The architecture's include rules (docs/architecture.md), checked on the source tree.
+. "$(dirname "$0")/lib.sh"
+
+# rule NAME FILES PATTERN WHY: no line of FILES may match PATTERN.
+rule() {
+	local name=$1 files=$2 pattern=$3 why=$4 hits
+	# shellcheck disable=SC2086
+	hits=$(grep -nE "$pattern" $files 2>/dev/null)
+	if [ -n "$hits" ]; then fail "$name" "$why: $(echo "$hits" | head -3 | tr '\n' ' ')"
+	else pass "$name"; fi
+}
+
+rule core-is-leaf "src/core/*.c src/core/*.h" '#include "(kvm|devices|arch|boot|console|config)/' \
+	"core/ must not include kvm/, devices/, arch/, boot/"
+rule kvm-header-only-in-kvm "$(find src -name '*.[ch]' ! -path 'src/kvm/*')" '#include <linux/kvm.h>' \
+	"only src/kvm/ may include <linux/kvm.h>"
+rule devices-know-no-kvm "src/devices/*.c src/devices/*.h" '#include "(kvm)/|#include <linux/kvm.h>' \
+	"devices must not know KVM"
+rule boot-writes-through-gate "src/boot/*.c src/arch/x86/*.c" '(gm|mem)->(base|map)\b' \
+	"loaders must use gm_ptr/gm_write, not the host mapping"
+rule one-gate "$(find src -name '*.c' ! -name guest_mem.c)" 'gm->base|\.base \+ |->regions\[[^]]*\]\.offset' \
+	"only core/guest_mem.c turns guest addresses into host pointers"
+rule no-assert-on-guest-paths "src/core/*.c src/devices/*.c src/kvm/*.c" '\<assert\(' \
+	"no assert() on paths that handle guest input"
+rule no-constructors "$(find src -name '*.c')" '__attribute__\(\(constructor' \
+	"no constructor attributes: the machine file is the inventory"
