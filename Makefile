@@ -37,30 +37,38 @@ all: $(BUILD)/mote guests
 
 mote: $(BUILD)/mote
 
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/mote: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLCFLAGS) -c -o $@ $<
 
 # Unit tests link every source file except main.c.
 unit: $(UNIT_BINS)
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@echo "  UNIT    $@"
+	$(Q)$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # The same unit tests under ASan+UBSan (clang), built from source in one step.
 unit-asan: $(ASAN_BINS)
 $(BUILD)/unit-asan/%: tests/unit/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	@echo "  ASAN    $@"
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 # libFuzzer targets (clang), each linked with every library source.
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	  -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 include tests/guests/guests.mk
@@ -77,9 +85,8 @@ check-slow: deps
 	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins
 	@MOTE_SLOW=1 sh tests/run.sh
 
-fuzz-long: fuzz
-	@for f in $(FUZZ_BINS); do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-300} \
-	  -print_final_stats=1 tests/fuzz/corpus/$$(basename $$f) || exit 1; done
+fuzz-long: fuzz guests
+	@FUZZ_SMOKE_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/smoke.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -4,12 +4,12 @@
 set -u
 BUILD=${BUILD:-build}
 secs=${FUZZ_SMOKE_SECONDS:-15}
+python3 "$(dirname "$0")/make_seeds.py" "$BUILD/fuzz-corpus"
 for f in "$BUILD"/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	name=$(basename "$f")
 	corpus="$BUILD/fuzz-corpus/$name"
 	mkdir -p "$corpus"
-	[ -d tests/fuzz/seeds/"$name" ] && cp tests/fuzz/seeds/"$name"/* "$corpus"/ 2>/dev/null
 	case "$name" in fuzz_elf) cp "$BUILD"/guests/*.elf "$corpus"/ 2>/dev/null ;; esac
 	if "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 "$corpus" \
 		>"$BUILD/fuzz-corpus/$name.log" 2>&1; then
