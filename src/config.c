@@ -17,6 +17,7 @@ void config_usage(FILE *out)
 	cpuid_feature_names(names, sizeof(names));
 	fprintf(out,
 		"usage: mote run [options] KERNEL\n"
+		"       mote [-v|-q] run ...   (verbosity may also come first)\n"
 		"       mote --help | --version\n"
 		"\n"
 		"Boots KERNEL (an ELF file with a PVH entry note) in a KVM virtual machine whose\n"
@@ -150,11 +151,21 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 	cfg->cpus = 1;
 	cfg->cmdline = "";
 
-	if (argc < 2) {
+	/* -v / -q may also come before the command: mote -v run KERNEL. */
+	int first = 1;
+	for (; first < argc; first++) {
+		if (!strcmp(argv[first], "-v") || !strcmp(argv[first], "--verbose"))
+			cfg->verbosity++;
+		else if (!strcmp(argv[first], "-q") || !strcmp(argv[first], "--quiet"))
+			cfg->verbosity = -1;
+		else
+			break;
+	}
+	if (first >= argc) {
 		snprintf(err, errlen, "no command given: try 'mote run KERNEL' or 'mote --help'");
 		return CONFIG_ERROR;
 	}
-	const char *cmd = argv[1];
+	const char *cmd = argv[first];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
 		return CONFIG_HELP;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version"))
@@ -165,7 +176,7 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 	}
 
 	bool opts_done = false;
-	for (int i = 2; i < argc; i++) {
+	for (int i = first + 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		int m;
 		if (opts_done || a[0] != '-' || a[1] == '\0') {

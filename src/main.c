@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
+#include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "boot/image.h"
 #include "config.h"
@@ -110,12 +111,19 @@ static int boot_and_run(struct vm *vm)
 	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
 	if (gm_create(&vm->gm, regions, nreg, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
-	if (x86_boot_load(&vm->kernel, vm->cfg.initrd ? &vm->initrd : NULL, vm->cfg.cmdline,
-			  &vm->gm, &entry, err, sizeof(err)) < 0) {
+	const struct x86_boot_request req = {
+		.kernel = &vm->kernel,
+		.initrd = vm->cfg.initrd ? &vm->initrd : NULL,
+		.cmdline = vm->cfg.cmdline,
+		.ncpus = vm->cfg.cpus,
+	};
+	static char cmdline[X86_CMDLINE_MAX];
+	if (x86_boot_load(&req, &vm->gm, &entry, cmdline, err, sizeof(err)) < 0) {
 		char msg[ERRLEN + 64];
 		snprintf(msg, sizeof(msg), "%s: %s", vm->cfg.kernel, err);
 		return fail(MOTE_EXIT_IMAGE, msg);
 	}
+	log_info("kernel command line: %s", cmdline);
 	/* Image files are in guest memory now; drop the mappings before the guest runs. */
 	image_unmap(&vm->kernel);
 	image_unmap(&vm->initrd);

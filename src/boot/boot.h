@@ -11,6 +11,10 @@ enum boot_mode {
 	/* PVH: 32-bit protected mode, paging off, flat CS/DS/ES/SS, EFLAGS.IF = 0,
 	 * rip = 32-bit entry, rbx = guest-physical address of struct hvm_start_info. */
 	BOOT_PVH32,
+	/* Linux 64-bit boot protocol: long mode, paging on with identity page tables at cr3,
+	 * flat 64-bit CS (selector 0x10) and data (0x18), rip = 64-bit entry (startup_64),
+	 * rsi = guest-physical address of the zero page (struct boot_params). */
+	BOOT_LINUX64,
 };
 
 struct boot_entry {
@@ -18,11 +22,12 @@ struct boot_entry {
 	uint64_t rip;
 	uint64_t rbx;
 	uint64_t rsi;
-	uint64_t gdt_gpa; /* where the boot GDT was written (PVH: flat code/data/TSS) */
+	uint64_t gdt_gpa; /* where the boot GDT was written (flat code32/code64/data/TSS) */
+	uint64_t cr3;     /* BOOT_LINUX64: the identity page tables' PML4 */
 };
 
 /* A memory map entry as the guest sees it (E820 / hvm_memmap_table_entry types). */
-enum mem_type { MEM_RAM = 1, MEM_RESERVED = 2 };
+enum mem_type { MEM_RAM = 1, MEM_RESERVED = 2, MEM_ACPI = 3 };
 struct mem_map_entry {
 	uint64_t addr;
 	uint64_t size;

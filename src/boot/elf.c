@@ -27,6 +27,7 @@ struct elf_ctx {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[ELF_MAX_PHDRS];
 	unsigned nph;
+	bool linux_note; /* a note named "Linux" was seen */
 	char *err;
 	size_t errlen;
 };
@@ -247,6 +248,8 @@ static int elf_walk_notes(struct elf_ctx *c, unsigned i, uint64_t *entry, bool *
 					" bytes run past the segment end",
 					i, off, nh.n_namesz, nh.n_descsz);
 		const uint8_t *note = seg + off;
+		if (nh.n_namesz == 6 && memcmp(note + sizeof(nh), "Linux", 6) == 0)
+			c->linux_note = true;
 		if (!*found && nh.n_type == ELF_NOTE_XEN_PHYS32_ENTRY && nh.n_namesz == 4 &&
 		    memcmp(note + sizeof(nh), "Xen", 4) == 0) {
 			if (elf_take_entry(c, i, note + desc_off, nh.n_descsz, entry) < 0)
@@ -332,5 +335,6 @@ int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_
 	if (elf_copy_segments(&c, out) < 0)
 		return -1;
 	out->pvh_entry = entry;
+	out->is_linux = c.linux_note;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef MOTE_BOOT_ELF_H
 #define MOTE_BOOT_ELF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ struct elf_image {
 	uint64_t pvh_entry; /* 32-bit physical entry from the PVH note */
 	uint64_t load_lo;   /* lowest guest-physical byte loaded (lowest p_paddr of all PT_LOADs) */
 	uint64_t load_hi;   /* one past the highest byte loaded (max p_paddr + p_memsz) */
+	bool is_linux;      /* carries a note named "Linux" (every vmlinux since 4.20 does) */
 };
 
 /* Returns 1 when buf starts with the ELF magic (a cheap sniff, no validation). */

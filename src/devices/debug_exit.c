@@ -1,5 +1,5 @@
 /* debug-exit: the guest's value becomes the exit status (v << 1) | 1 (truncated to 8 bits by
- * the OS, as with QEMU). post-code: writes are swallowed, reads return 0xff. */
+ * the OS, as with QEMU). absent: writes are swallowed, reads return all ones. */
 #include "devices/debug_exit.h"
 
 #include <string.h>
@@ -22,14 +22,14 @@ static void dbg_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len
 
 const struct bus_ops debug_exit_ops = {.read = dbg_read, .write = dbg_write};
 
-static void post_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+static void absent_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 {
 	(void)dev;
 	(void)off;
 	memset(data, 0xff, len);
 }
 
-static void post_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+static void absent_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
 {
 	(void)dev;
 	(void)off;
@@ -37,4 +37,4 @@ static void post_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 	(void)len;
 }
 
-const struct bus_ops post_code_ops = {.read = post_read, .write = post_write};
+const struct bus_ops absent_ops = {.read = absent_read, .write = absent_write};

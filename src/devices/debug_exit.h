@@ -1,6 +1,7 @@
 /* The isa-debug-exit convention (as QEMU's device): a write of value v ends the VM with
  * process status (v << 1) | 1, so test guests report results through the exit status.
- * Also the POST-code port sink (0x80), which guests write for I/O delays. */
+ * Also absent_ops: a window where the board has nothing but guests are known to look
+ * (the POST-code port, PCI configuration without PCI): reads all ones, writes dropped, silently. */
 #ifndef MOTE_DEVICES_DEBUG_EXIT_H
 #define MOTE_DEVICES_DEBUG_EXIT_H
 
@@ -10,6 +11,6 @@
 #define DEBUG_EXIT_SIZE 4 /* bytes of port space, as iosize=4 */
 
 extern const struct bus_ops debug_exit_ops; /* dev: struct vm_stop * */
-extern const struct bus_ops post_code_ops;  /* dev: unused */
+extern const struct bus_ops absent_ops;     /* dev: unused */
 
 #endif

@@ -11,12 +11,21 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86/layout.h"
+#include "arch/x86/pvh.h"
 #include "core/log.h"
 #include "kvm/kvm.h"
 #include "status.h"
 
 #define KICK_SIGNAL (SIGRTMIN + 1)
 #define MAX_CPUID_ENTRIES 256
+
+#define CR0_PE 0x1ull
+#define CR0_ET 0x10ull
+#define CR0_PG 0x80000000ull
+#define CR4_PAE 0x20ull
+#define EFER_LME 0x100ull
+#define EFER_LMA 0x400ull
 
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MISC_ENABLE_FAST_STRING 1ull
@@ -135,7 +144,7 @@ int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, s
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
-	if (b->mode != BOOT_PVH32) {
+	if (b->mode != BOOT_PVH32 && b->mode != BOOT_LINUX64) {
 		snprintf(err, errlen, "unsupported boot mode %d", (int)b->mode);
 		return -1;
 	}
@@ -143,28 +152,41 @@ int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, s
 		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
 		return -1;
 	}
-	/* PVH entry: 32-bit protected mode, paging off, flat segments matching the boot GDT. */
-	sregs.cs = flat_segment(0x08, 0xb, 1, 1);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(0x18, 0x3, 1, 1);
-	sregs.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = 0x20, .type = 0xb,
-					.present = 1, .s = 0};
+	/* Flat segments matching the boot GDT the loader wrote at b->gdt_gpa. */
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+		flat_segment(X86_SEL_DATA, 0x3, 1, 1);
+	sregs.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = X86_SEL_TSS,
+					.type = 0xb, .present = 1, .s = 0};
 	sregs.gdt.base = b->gdt_gpa;
 	sregs.gdt.limit = 5 * 8 - 1;
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
-	sregs.cr0 = 0x11; /* PE | ET */
-	sregs.cr3 = 0;
-	sregs.cr4 = 0;
-	sregs.efer = 0;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
-		snprintf(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));
-		return -1;
-	}
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = b->rip;
 	regs.rbx = b->rbx;
 	regs.rsi = b->rsi;
 	regs.rflags = 0x2;
+	if (b->mode == BOOT_PVH32) {
+		/* 32-bit protected mode, paging off. */
+		sregs.cs = flat_segment(X86_SEL_CODE32, 0xb, 1, 1);
+		sregs.cr0 = CR0_PE | CR0_ET;
+		sregs.cr3 = 0;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+	} else {
+		/* Long mode with the loader's identity page tables. */
+		sregs.cs = flat_segment(X86_SEL_CODE64, 0xb, 1, 0);
+		sregs.cs.l = 1;
+		sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+		sregs.cr3 = b->cr3;
+		sregs.cr4 = CR4_PAE;
+		sregs.efer = EFER_LME | EFER_LMA;
+		regs.rsp = regs.rbp = X86_BOOT_STACK_GPA;
+	}
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
+		snprintf(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));
+		return -1;
+	}
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
 		snprintf(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
 		return -1;
@@ -270,6 +292,9 @@ static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *
 	log_error("vCPU %u: %s (exit reason %u, code 0x%llx)", v->id, why, e->raw_reason,
 		  (unsigned long long)e->code);
 	if (e->kind == EXIT_INTERNAL_ERROR) {
+		log_error("vCPU %u: hosts without hardware virtualization (nested or PVM KVM) emulate "
+			  "guest kernel code and stop here; hiding features with --cpu-features "
+			  "(e.g. -xsave,-cx16) can get a guest further", v->id);
 		uint32_t nd = run->internal.ndata;
 		if (nd > sizeof(run->internal.data) / sizeof(run->internal.data[0]))
 			nd = sizeof(run->internal.data) / sizeof(run->internal.data[0]);

@@ -20,14 +20,17 @@ GUEST_ELFS   := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)
 guests: $(GUEST_ELFS)
 
 $(GUEST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.o $(GUEST_RT_OBJS) $(GUEST_LD)
-	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS)
+	@echo "  GUEST   $@"
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS)
 
 $(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o: $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(GUEST_OUT)/obj/rt/entry.o: $(GUEST_DIR)/rt/entry.S
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 -include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d)

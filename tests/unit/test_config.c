@@ -38,6 +38,10 @@ static void all_options(void)
 	CHECK(!strcmp(cfg.initrd, "i.img"));
 	CHECK_EQ(cfg.hide.n, 2u);
 	CHECK_EQ(cfg.verbosity, 2);
+	CHECK_EQ(P("-v", "-v", "run", "k.elf"), CONFIG_RUN);
+	CHECK_EQ(cfg.verbosity, 2);
+	CHECK_EQ(P("-v"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "no command");
 	CHECK_EQ(P("run", "-q", "--", "-weird-name.elf"), CONFIG_RUN);
 	CHECK(!strcmp(cfg.kernel, "-weird-name.elf"));
 	CHECK_EQ(cfg.verbosity, -1);

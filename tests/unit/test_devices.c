@@ -210,8 +210,8 @@ static void debug_exit_status(void)
 		stop_destroy(&stop);
 	}
 	uint8_t r = 0x55;
-	post_code_ops.write(NULL, 0, &r, 1);
-	post_code_ops.read(NULL, 0, &r, 1);
+	absent_ops.write(NULL, 0, &r, 1);
+	absent_ops.read(NULL, 0, &r, 1);
 	CHECK_EQ(r, 0xff);
 }
 

@@ -1,55 +1,93 @@
-/* x86 boot: ELF with a PVH note -> segments in RAM, initrd above the kernel in low RAM,
- * hvm_start_info with command line and memory map. */
+/* x86 boot: ACPI tables for every guest; then a bzImage through the Linux boot protocol, or
+ * an ELF with a PVH note (test guests, unikernels, vmlinux) with its initrd and start info. */
 #include "arch/x86/boot.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "arch/x86/linux.h"
 #include "arch/x86/machine.h"
 #include "arch/x86/pvh.h"
 #include "boot/elf.h"
 
-static int is_bzimage(const struct image *k)
+/* final = [X86_LINUX_CMDLINE " "] user, checked against the buffer size. */
+static int build_cmdline(bool is_linux, const char *user, char *final, char *err, size_t errlen)
 {
-	return k->size >= 0x206 && memcmp(k->data + 0x202, "HdrS", 4) == 0;
+	int n = snprintf(final, X86_CMDLINE_MAX, "%s%s%s", is_linux ? X86_LINUX_CMDLINE : "",
+			 is_linux && *user ? " " : "", user);
+	if (n < 0 || (size_t)n >= X86_CMDLINE_MAX) {
+		snprintf(err, errlen,
+			 "kernel command line too long with mote's additions: %d bytes, the limit "
+			 "is %llu",
+			 n, (unsigned long long)(X86_CMDLINE_MAX - 1));
+		return -1;
+	}
+	return 0;
 }
 
-int x86_boot_load(const struct image *kernel, const struct image *initrd, const char *cmdline,
-		  const struct guest_mem *gm, struct boot_entry *out, char *err, size_t errlen)
+static int load_pvh(const struct x86_boot_request *r, const struct guest_mem *gm,
+		    uint64_t rsdp, const struct mem_map_entry *map, size_t nmap,
+		    struct boot_entry *out, char *final, char *err, size_t errlen)
 {
 	struct elf_image elf;
 	struct pvh_params p;
 
-	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
-	if (!elf_is_elf(kernel->data, kernel->size)) {
-		if (is_bzimage(kernel))
-			snprintf(err, errlen, "this is a Linux bzImage; this version of mote boots "
-					      "ELF kernels with a PVH entry note (e.g. vmlinux)");
-		else
-			snprintf(err, errlen, "not a bootable image: mote boots ELF kernels with a PVH "
-					      "entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
+	if (elf_load(r->kernel->data, r->kernel->size, gm, X86_HIMEM_START, &elf, err, errlen) < 0)
 		return -1;
-	}
-	if (elf_load(kernel->data, kernel->size, gm, X86_HIMEM_START, &elf, err, errlen) < 0)
+	if (build_cmdline(elf.is_linux, r->cmdline, final, err, errlen) < 0)
 		return -1;
-
-	if (initrd) {
+	if (r->initrd) {
 		uint64_t min = (elf.load_hi + GM_PAGE_SIZE - 1) & ~(uint64_t)(GM_PAGE_SIZE - 1);
-		if (x86_place_initrd(gm, initrd->size, min, X86_HOLE_START, &p.initrd_gpa, err, errlen) < 0)
+		if (x86_place_initrd(gm, r->initrd->size, min, X86_HOLE_START, &p.initrd_gpa, err,
+				     errlen) < 0)
 			return -1;
-		if (gm_write(gm, p.initrd_gpa, initrd->data, initrd->size) < 0) {
+		if (gm_write(gm, p.initrd_gpa, r->initrd->data, r->initrd->size) < 0) {
 			snprintf(err, errlen, "cannot copy the initrd into guest memory");
 			return -1;
 		}
-		p.initrd_size = initrd->size;
+		p.initrd_size = r->initrd->size;
 	}
-
-	struct mem_map_entry map[X86_PVH_MEMMAP_MAX];
 	p.entry = elf.pvh_entry;
-	p.cmdline = cmdline;
+	p.cmdline = final;
+	p.rsdp_gpa = rsdp;
 	p.map = map;
-	p.map_len = machine_mem_map(gm, map, X86_PVH_MEMMAP_MAX);
+	p.map_len = nmap;
 	return pvh_setup(gm, &p, out, err, errlen);
+}
+
+int x86_boot_load(const struct x86_boot_request *r, const struct guest_mem *gm,
+		  struct boot_entry *out, char *final, char *err, size_t errlen)
+{
+	const struct image *k = r->kernel;
+	struct mem_map_entry map[X86_PVH_MEMMAP_MAX];
+	uint64_t rsdp;
+
+	memset(out, 0, sizeof(*out));
+	final[0] = '\0';
+	bool bz = linux_is_bzimage(k->data, k->size);
+	if (!bz && !elf_is_elf(k->data, k->size)) {
+		snprintf(err, errlen, "not a bootable image: mote boots Linux bzImages and ELF "
+				      "kernels with a PVH entry note");
+		return -1;
+	}
+	const struct acpi_config acpi = {.ncpus = r->ncpus, .virtio = r->virtio, .nvirtio = r->nvirtio};
+	if (acpi_build(gm, &acpi, &rsdp, err, errlen) < 0)
+		return -1;
+	size_t nmap = machine_mem_map(gm, map, X86_PVH_MEMMAP_MAX);
+	if (!bz)
+		return load_pvh(r, gm, rsdp, map, nmap, out, final, err, errlen);
+
+	if (build_cmdline(true, r->cmdline, final, err, errlen) < 0)
+		return -1;
+	const struct linux_params lp = {
+		.cmdline = final,
+		.initrd = r->initrd ? r->initrd->data : NULL,
+		.initrd_size = r->initrd ? r->initrd->size : 0,
+		.rsdp_gpa = rsdp,
+		.map = map,
+		.map_len = nmap,
+	};
+	return linux_load_bzimage(k->data, k->size, gm, &lp, out, err, errlen);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "arch/x86/acpi.h"
 #include "devices/debug_exit.h"
 
 size_t machine_mem_layout(uint64_t mem, struct gm_region *r)
@@ -24,8 +25,13 @@ size_t machine_mem_map(const struct guest_mem *gm, struct mem_map_entry *map, si
 	for (size_t i = 0; i < gm->nregions && n < max; i++) {
 		const struct gm_region *r = &gm->regions[i];
 		if (r->gpa == 0) {
-			/* Low RAM: the first 640 KiB (minus the EBDA) and from 1 MiB up. */
+			/* Low RAM: the first 640 KiB (minus the EBDA) and from 1 MiB up; between
+			 * them the legacy BIOS area, which holds mote's ACPI tables. */
 			map[n++] = (struct mem_map_entry){0, X86_EBDA_START, MEM_RAM};
+			if (n < max)
+				map[n++] = (struct mem_map_entry){X86_EBDA_START,
+								  X86_HIMEM_START - X86_EBDA_START,
+								  MEM_RESERVED};
 			if (r->size > X86_HIMEM_START && n < max)
 				map[n++] = (struct mem_map_entry){X86_HIMEM_START,
 								  r->size - X86_HIMEM_START, MEM_RAM};
@@ -57,12 +63,15 @@ int machine_init(struct machine *m, struct vm_stop *stop,
 	const struct irq_line com1_irq = {.set = set_irq, .ctx = irq_ctx, .gsi = MACHINE_COM1_IRQ};
 	uart_init(&m->com1, &com1_irq, console);
 	i8042_init(&m->kbc, stop);
+	acpi_pm_init(&m->pm, stop);
 
 	if (reg(&m->pio, MACHINE_I8042_DATA_PORT, 1, &i8042_data_ops, &m->kbc, "i8042 data", err, errlen) ||
 	    reg(&m->pio, MACHINE_I8042_CMD_PORT, 1, &i8042_cmd_ops, &m->kbc, "i8042 command", err, errlen) ||
-	    reg(&m->pio, MACHINE_POST_PORT, 1, &post_code_ops, NULL, "POST code", err, errlen) ||
+	    reg(&m->pio, MACHINE_POST_PORT, 1, &absent_ops, NULL, "POST code", err, errlen) ||
 	    reg(&m->pio, MACHINE_DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, stop, "debug-exit", err, errlen) ||
-	    reg(&m->pio, MACHINE_COM1_PORT, UART_REG_COUNT, &uart8250_ops, &m->com1, "COM1", err, errlen)) {
+	    reg(&m->pio, MACHINE_COM1_PORT, UART_REG_COUNT, &uart8250_ops, &m->com1, "COM1", err, errlen) ||
+	    reg(&m->pio, ACPI_SLEEP_CONTROL_PORT, ACPI_PM_PORTS, &acpi_pm_ops, &m->pm, "ACPI PM", err, errlen) ||
+	    reg(&m->pio, MACHINE_PCI_CONF_PORT, 8, &absent_ops, NULL, "PCI config (no PCI)", err, errlen)) {
 		machine_destroy(m);
 		return -1;
 	}

@@ -11,6 +11,7 @@
 #include "core/guest_mem.h"
 #include "core/irq.h"
 #include "core/stop.h"
+#include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/uart8250.h"
 
@@ -20,6 +21,7 @@
 #define MACHINE_I8042_CMD_PORT 0x64
 #define MACHINE_POST_PORT 0x80
 #define MACHINE_DEBUG_EXIT_PORT 0xf4
+#define MACHINE_PCI_CONF_PORT 0xcf8 /* config mechanism #1: no PCI, reads all ones */
 
 #define MACHINE_MEM_MIN (2ull << 20)   /* 2 MiB */
 #define MACHINE_MEM_MAX (256ull << 30) /* 256 GiB */
@@ -29,6 +31,7 @@ struct machine {
 	struct bus mmio;
 	struct uart8250 com1;
 	struct i8042 kbc;
+	struct acpi_pm pm;
 };
 
 /* Guest RAM regions for mem bytes: [0, min(mem, 3 GiB)) and, above the device hole,
