@@ -7,10 +7,11 @@
 
 #include <elf.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core/log.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "elf.c reads little-endian ELF fields with memcpy and needs a little-endian host"
@@ -32,17 +33,8 @@ struct elf_ctx {
 	size_t errlen;
 };
 
-__attribute__((format(printf, 2, 3))) static int elf_fail(struct elf_ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->err && c->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* Refuses the image: one-line message into the caller's buffer, returns -1. */
+#define elf_fail(c, ...) err_set((c)->err, (c)->errlen, __VA_ARGS__)
 
 /* True when [off, off + n) lies inside [0, total); never computes a sum that can wrap. */
 static bool range_inside(uint64_t off, uint64_t n, uint64_t total)

@@ -4,6 +4,7 @@
 #ifndef MOTE_CORE_LOG_H
 #define MOTE_CORE_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
@@ -17,6 +18,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Formats a one-line error into err (when err is not NULL and errlen > 0) and returns -1, so
+ * that validators can write `return err_set(err, errlen, "...", ...);`. */
+int err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Something the guest did wrong. Printed as "mote: guest error: <message>" at warning
  * level, at most GUEST_ERROR_BURST lines at once and then one per second; suppressed

@@ -6,13 +6,13 @@
 #include "arch/x86/linux.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "core/log.h"
 #include "arch/x86/pvh.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -173,17 +173,8 @@ struct lx_ctx {
 	size_t errlen;
 };
 
-__attribute__((format(printf, 2, 3))) static int lx_fail(struct lx_ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->err && c->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* Refuses the image: one-line message into the caller's buffer, returns -1. */
+#define lx_fail(c, ...) err_set((c)->err, (c)->errlen, __VA_ARGS__)
 
 static uint64_t mib_up(uint64_t bytes) { return (bytes >> 20) + ((bytes & (MIB - 1)) != 0); }
 

@@ -5,12 +5,12 @@
 #include "arch/x86/pvh.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "core/log.h"
 
 /* Sizes fixed by Xen's public start_info.h ABI. */
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info is 56 bytes");
@@ -43,18 +43,6 @@ _Static_assert(X86_PVH_MEMMAP_GPA + X86_PVH_MEMMAP_MAX * sizeof(struct hvm_memma
 #define PVH_ENTRY_LIMIT 0x100000000ull /* the PVH entry is a 32-bit physical address */
 #define MIB             (1ull << 20)
 
-__attribute__((format(printf, 3, 4))) static int pvh_fail(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (err && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 int x86_write_boot_gdt(const struct guest_mem *gm)
 {
@@ -80,7 +68,7 @@ static int pvh_check_targets(const struct guest_mem *gm, uint64_t cmdline_bytes,
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (t[i].len > 0 && !gm_ptr(gm, t[i].gpa, t[i].len))
-			return pvh_fail(err, errlen,
+			return err_set(err, errlen,
 					"guest memory has no room for the %s at 0x%" PRIx64,
 					t[i].what, t[i].gpa);
 	return 0;
@@ -91,28 +79,28 @@ static int pvh_check_params(const struct guest_mem *gm, const struct pvh_params 
 			    uint64_t *cmdline_bytes, char *err, size_t errlen)
 {
 	if (p->entry >= PVH_ENTRY_LIMIT)
-		return pvh_fail(err, errlen, "PVH entry 0x%" PRIx64 " is above 4 GiB", p->entry);
+		return err_set(err, errlen, "PVH entry 0x%" PRIx64 " is above 4 GiB", p->entry);
 	*cmdline_bytes = 0;
 	if (p->cmdline) {
 		size_t n = strlen(p->cmdline);
 		if (n >= X86_CMDLINE_MAX)
-			return pvh_fail(
+			return err_set(
 				err, errlen,
 				"kernel command line too long: %zu bytes, the limit is %llu", n,
 				X86_CMDLINE_MAX - 1);
 		*cmdline_bytes = n + 1;
 	}
 	if (p->map_len == 0 || p->map_len > X86_PVH_MEMMAP_MAX || !p->map)
-		return pvh_fail(err, errlen, "memory map has %zu entries; PVH boot takes 1 to %d",
+		return err_set(err, errlen, "memory map has %zu entries; PVH boot takes 1 to %d",
 				p->map ? p->map_len : 0, X86_PVH_MEMMAP_MAX);
 	for (size_t i = 0; i < p->map_len; i++)
 		if (p->map[i].addr + p->map[i].size < p->map[i].addr)
-			return pvh_fail(err, errlen,
+			return err_set(err, errlen,
 					"memory map entry %zu (0x%" PRIx64 " + 0x%" PRIx64
 					") wraps the address space",
 					i, p->map[i].addr, p->map[i].size);
 	if (p->initrd_size > 0 && !gm_ptr(gm, p->initrd_gpa, p->initrd_size))
-		return pvh_fail(err, errlen,
+		return err_set(err, errlen,
 				"initrd (0x%" PRIx64 " + 0x%" PRIx64
 				" bytes) is not inside guest memory",
 				p->initrd_gpa, p->initrd_size);
@@ -156,7 +144,7 @@ int pvh_setup(const struct guest_mem *gm, const struct pvh_params *p, struct boo
 	rc |= gm_write(gm, X86_PVH_INFO_GPA, &si, sizeof(si));
 	rc |= x86_write_boot_gdt(gm);
 	if (rc < 0)
-		return pvh_fail(err, errlen,
+		return err_set(err, errlen,
 				"internal error: PVH boot structures refused by guest memory");
 
 	memset(out, 0, sizeof(*out));
@@ -177,9 +165,9 @@ int x86_place_initrd(const struct guest_mem *gm, uint64_t size, uint64_t min_gpa
 	uint64_t limit = region_end < max_end ? region_end : max_end;
 
 	if (size == 0)
-		return pvh_fail(err, errlen, "initrd is empty (0 bytes)");
+		return err_set(err, errlen, "initrd is empty (0 bytes)");
 	if (region_end == 0)
-		return pvh_fail(err, errlen,
+		return err_set(err, errlen,
 				"initrd (%" PRIu64 " MiB) does not fit in guest memory: 0x%" PRIx64
 				", the lowest place for it, is not guest RAM; give the VM more "
 				"memory (--mem)",
@@ -187,7 +175,7 @@ int x86_place_initrd(const struct guest_mem *gm, uint64_t size, uint64_t min_gpa
 	/* limit - size cannot wrap once size <= limit - min_gpa; align down, then re-check. */
 	if (limit <= min_gpa || size > limit - min_gpa ||
 	    ((limit - size) & ~(uint64_t)(GM_PAGE_SIZE - 1)) < min_gpa)
-		return pvh_fail(err, errlen,
+		return err_set(err, errlen,
 				"initrd (%" PRIu64
 				" MiB) does not fit in guest memory below 0x%" PRIx64
 				": give the VM more memory (--mem)",
