@@ -1,0 +1,121 @@
+/* A virtio device as the transport sees it: a const ops table (the device's facts and
+ * callbacks) plus the common state every device has (status, features, queues, interrupt).
+ * Owns: the device-status rules shared by every device, and device failure (NEEDS_RESET).
+ * Knows neither KVM nor its own address: the transport calls it with register offsets, the
+ * machine wires its interrupt line and its kick. Devices include this, the virtqueue API,
+ * core/bus and core/irq, and their backend's vtable; never guest_mem internals or KVM. */
+#ifndef MOTE_VIRTIO_DEVICE_H
+#define MOTE_VIRTIO_DEVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+#include "core/irq.h"
+#include "virtio/virtqueue.h"
+
+#define VIRTIO_MAX_QUEUES 8
+
+/* Device status bits (virtio 1.2, 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Reserved feature bits (virtio 1.2, 6). */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* InterruptStatus bits. */
+#define VIRTIO_ISR_USED 1
+#define VIRTIO_ISR_CONFIG 2
+
+/* Device IDs (virtio 1.2, 5). */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	const char *kind;        /* "blk", "rng", ... for messages */
+	uint32_t device_id;
+	uint64_t features;       /* offered: device bits | the VIRTIO_F_* it supports (VERSION_1 always) */
+	uint16_t num_queues;     /* <= VIRTIO_MAX_QUEUES */
+	uint16_t queue_max_size; /* power of two <= VQ_MAX_SIZE */
+	uint32_t config_size;    /* bytes of device-specific configuration space */
+	/* [off, off + len) lies inside config_size (the transport checked). write may be NULL. */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *data, uint32_t len);
+	/* DRIVER_OK was set and every ready queue is enabled. Non-zero: the device fails. May be NULL. */
+	int (*activate)(struct virtio_dev *d);
+	/* Queue q may have new buffers. Called on the I/O thread with d->lock held. */
+	void (*notify)(struct virtio_dev *d, uint16_t q);
+	/* The driver reset the device (status 0): forget in-flight work. d->lock held. May be NULL. */
+	void (*reset)(struct virtio_dev *d);
+};
+
+/* Per-queue registers as the driver programs them (before QueueReady). */
+struct virtio_queue_regs {
+	uint16_t size;
+	bool ready;
+	uint64_t desc, avail, used;
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;               /* the device's own state */
+	const char *name;         /* e.g. "virtio-blk0", for messages */
+	const struct guest_mem *gm;
+	pthread_mutex_t lock;     /* serialises register accesses (vCPU threads) and notify (I/O thread) */
+	uint32_t status;
+	uint64_t driver_features;
+	uint32_t device_features_sel, driver_features_sel;
+	uint32_t queue_sel;
+	uint32_t config_generation;
+	struct virtio_queue_regs qregs[VIRTIO_MAX_QUEUES];
+	struct virtqueue vq[VIRTIO_MAX_QUEUES];
+	atomic_uint isr;          /* InterruptStatus */
+	struct irq_line irq;      /* an edge: irq_set(&irq, 1) injects one interrupt */
+	/* How a QueueNotify write that reached userspace wakes the I/O thread for queue q
+	 * (normally notifications arrive through ioeventfds and never get here). */
+	void (*kick)(void *ctx, uint16_t q);
+	void *kick_ctx;
+	/* Counters (for metrics and tests). */
+	atomic_ulong notifies, interrupts, guest_errors;
+};
+
+void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
+		     const char *name, const struct guest_mem *gm, const struct irq_line *irq);
+void virtio_dev_destroy(struct virtio_dev *d);
+
+/* After pushing used buffers on queue q: sets the used-buffer ISR bit and injects an interrupt
+ * when the queue asks for one (event index / NO_INTERRUPT). d->lock held. */
+void virtio_dev_used(struct virtio_dev *d, uint16_t q);
+
+/* A guest broke the rules: sets DEVICE_NEEDS_RESET, raises the configuration-change
+ * interrupt (when DRIVER_OK is set, 2.1.2), stops processing (until the driver resets the
+ * device), counts it and logs one rate-limited guest_error line naming the device and why.
+ * Idempotent: a second failure before the reset changes and logs nothing. d->lock held. */
+void virtio_dev_fail(struct virtio_dev *d, const char *why);
+
+/* The device changed its configuration space: bumps ConfigGeneration and, once DRIVER_OK is
+ * set, raises the configuration-change interrupt. d->lock held. */
+void virtio_dev_config_changed(struct virtio_dev *d);
+
+/* Whether the device may process queues (DRIVER_OK set, NEEDS_RESET not set). */
+bool virtio_dev_running(const struct virtio_dev *d);
+
+/* Whether the driver accepted feature bit `bit`. */
+static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
+{
+	return (d->driver_features >> bit) & 1;
+}
+
+#endif
