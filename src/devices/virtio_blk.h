@@ -1,0 +1,100 @@
+/* virtio-blk (virtio 1.2, 5.2): device id 2, one request queue of 256 entries, a disk behind
+ * a host-only blk_backend. Requests are served synchronously, in order, on the I/O thread.
+ * Owns: the backend (closed by virtio_blk_destroy), the configuration space, the serial,
+ * the counters. Knows neither KVM nor its address; hands the backend host iovecs only. */
+#ifndef MOTE_DEVICES_VIRTIO_BLK_H
+#define MOTE_DEVICES_VIRTIO_BLK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backends/blk.h"
+#include "virtio/device.h"
+#include "virtio/virtqueue.h"
+
+#define VIRTIO_BLK_QUEUE_SIZE 256
+#define VIRTIO_BLK_SECTOR 512u   /* the protocol's unit, whatever blk_size says */
+#define VIRTIO_BLK_ID_BYTES 20   /* GET_ID: a NUL-padded string, no NUL when 20 long */
+/* Data segments per request we advertise: what fits a 256-entry ring without indirect
+ * descriptors next to the header and status buffers. */
+#define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
+
+/* Feature bits (5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_GEOMETRY 4
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+
+/* Request types and status values (5.2.6). */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_REQ_HDR 16 /* le32 type, le32 reserved, le64 sector */
+
+/* The configuration space (5.2.4), little-endian as the guest reads it. Fields whose
+ * feature we do not offer (size_max, geometry, topology, writeback, num_queues) read 0. */
+struct virtio_blk_config {
+	uint64_t capacity; /* 512-byte sectors */
+	uint32_t size_max;
+	uint32_t seg_max;
+	uint16_t cylinders;
+	uint8_t heads;
+	uint8_t sectors;
+	uint32_t blk_size;
+	uint8_t physical_block_exp;
+	uint8_t alignment_offset;
+	uint16_t min_io_size;
+	uint32_t opt_io_size;
+	uint8_t writeback;
+	uint8_t unused0;
+	uint16_t num_queues;
+};
+#define VIRTIO_BLK_CONFIG_SIZE 36u /* bytes up to and including num_queues */
+
+struct virtio_blk {
+	/* The machine: virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, ...). */
+	struct virtio_dev dev;
+	struct blk_backend be;
+	uint64_t capacity;     /* 512-byte sectors: be.size / 512, rounded down */
+	struct virtio_blk_config cfg;
+	uint8_t serial[VIRTIO_BLK_ID_BYTES]; /* zero-padded */
+	int last_errno;        /* last backend error logged (logs once per kind, not per request) */
+	/* Scratch for the request being served (32 KiB: kept off the I/O thread's stack). */
+	struct vq_chain chain;
+	struct iovec iov[VQ_MAX_IOV];
+	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
+	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
+};
+
+/* Takes the backend (*be is cleared on success; on failure the caller still owns it).
+ * serial: NULL or at most 20 bytes. The backend needs a block size that is a power of two
+ * in 512..65536 and at least one such block. 0, or -1 with a one-line reason in err.
+ * Does not touch b->dev: call virtio_dev_init afterwards with virtio_blk_ops_for(b). */
+int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *serial, char *err,
+		    size_t errlen);
+
+/* Closes the backend (once). The caller destroys b->dev, which it initialised. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+/* The ops table: offered features are data, so a read-only disk (VIRTIO_BLK_F_RO) has its
+ * own table. Both are priv = struct virtio_blk *. */
+extern const struct virtio_dev_ops virtio_blk_ops;
+extern const struct virtio_dev_ops virtio_blk_ro_ops;
+const struct virtio_dev_ops *virtio_blk_ops_for(const struct virtio_blk *b);
+
+/* Bytes [off, off + len) of the buffers iov[0..n) as at most max host iovecs in out
+ * (buffers split at the right byte offsets). Returns the count (0 when len is 0), or -1 when
+ * the buffers hold fewer than off + len bytes or more than max iovecs would be needed. */
+int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uint64_t len,
+			 struct iovec *out, int max);
+
+#endif
