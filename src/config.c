@@ -27,7 +27,10 @@ void config_usage(FILE *out)
 		"  --mem SIZE           guest RAM: MiB, or with a suffix K, M, G (default 128M, 2M..256G)\n"
 		"  --cpus N             number of vCPUs (default 1, at most %d)\n"
 		"  --cmdline STR        kernel command line (at most %llu bytes)\n"
-		"  --initrd FILE        initial ramdisk, passed as the first PVH module\n"
+		"  --initrd FILE        initial ramdisk (PVH module / Linux initrd)\n"
+		"  --disk PATH[,ro][,direct][,serial=ID]\n"
+		"                       a virtio-blk disk on a raw image or block device (up to %d)\n"
+		"  --rng                a virtio-rng entropy device (host getrandom)\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
@@ -37,7 +40,7 @@ void config_usage(FILE *out)
 		"8 guest crashed (triple fault etc.), 10 VMM resource failure, 12 stopped by the user.\n"
 		"\n"
 		"features --cpu-features can hide: %s\n",
-		CONFIG_MAX_CPUS, (unsigned long long)(X86_CMDLINE_MAX - 1), names);
+		CONFIG_MAX_CPUS, (unsigned long long)(X86_CMDLINE_MAX - 1), CONFIG_MAX_DISKS, names);
 }
 
 int config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
@@ -118,6 +121,54 @@ static int parse_cpus(const char *s, unsigned *cpus, char *err, size_t errlen)
 		return -1;
 	}
 	*cpus = (unsigned)v;
+	return 0;
+}
+
+/* --disk PATH[,ro][,direct][,serial=ID]: PATH may not contain commas. */
+static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->ndisks == CONFIG_MAX_DISKS) {
+		snprintf(err, errlen, "too many --disk options: at most %d", CONFIG_MAX_DISKS);
+		return -1;
+	}
+	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	memset(d, 0, sizeof(*d));
+	const char *comma = strchr(val, ',');
+	size_t plen = comma ? (size_t)(comma - val) : strlen(val);
+	if (plen == 0) {
+		snprintf(err, errlen, "--disk needs a file: --disk PATH[,ro][,direct][,serial=ID]");
+		return -1;
+	}
+	if (plen >= sizeof(d->path)) {
+		snprintf(err, errlen, "--disk path is longer than %zu bytes", sizeof(d->path) - 1);
+		return -1;
+	}
+	memcpy(d->path, val, plen);
+	d->path[plen] = '\0';
+	for (const char *p = comma; p && *p;) {
+		p++; /* skip the comma */
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 2 && !strncmp(p, "ro", 2)) {
+			d->read_only = true;
+		} else if (n == 6 && !strncmp(p, "direct", 6)) {
+			d->direct = true;
+		} else if (n >= 7 && !strncmp(p, "serial=", 7)) {
+			if (n - 7 > CONFIG_SERIAL_MAX) {
+				snprintf(err, errlen, "--disk serial '%.*s' is longer than %d bytes",
+					 (int)(n - 7), p + 7, CONFIG_SERIAL_MAX);
+				return -1;
+			}
+			memcpy(d->serial, p + 7, n - 7);
+			d->serial[n - 7] = '\0';
+		} else {
+			snprintf(err, errlen,
+				 "unknown --disk option '%.*s': use ro, direct or serial=ID", (int)n, p);
+			return -1;
+		}
+		p = end;
+	}
+	cfg->ndisks++;
 	return 0;
 }
 
@@ -234,6 +285,17 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			}
 			cfg->initrd = val;
+			continue;
+		}
+		if (!strcmp(a, "--rng")) {
+			cfg->rng = true;
+			continue;
+		}
+		if (take_value("--disk", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (parse_disk(val, cfg, err, errlen) < 0)
+				return CONFIG_ERROR;
 			continue;
 		}
 		if (take_value("--cpu-features", argc, argv, &i, &val, err, errlen, &m) < 0)

@@ -3,6 +3,7 @@
 #ifndef MOTE_CONFIG_H
 #define MOTE_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -10,6 +11,17 @@
 
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_MAX_CPUS 64
+#define CONFIG_MAX_DISKS 6       /* with --rng, at most 8 virtio-mmio devices in all */
+#define CONFIG_SERIAL_MAX 20     /* virtio-blk GET_ID: 20 bytes */
+
+#define CONFIG_PATH_MAX 4096
+
+struct disk_config {
+	char path[CONFIG_PATH_MAX];
+	bool read_only;
+	bool direct;             /* O_DIRECT */
+	char serial[CONFIG_SERIAL_MAX + 1];
+};
 
 struct vm_config {
 	const char *kernel;
@@ -18,6 +30,9 @@ struct vm_config {
 	uint64_t mem_size;   /* bytes, a multiple of 4 KiB */
 	unsigned cpus;
 	struct cpuid_hide hide; /* --cpu-features */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned ndisks;
+	bool rng;               /* --rng: a virtio entropy device */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
 };
 

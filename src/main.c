@@ -1,6 +1,8 @@
 /* mote: the boot story, top to bottom.
- * config -> files -> KVM -> guest memory -> load the guest -> machine -> vCPUs -> console ->
- * run until a stop is requested -> tear down -> exit status (see status.h). */
+ * config -> files (kernel, initrd, disks) -> KVM -> guest memory -> machine and devices ->
+ * load the guest (ACPI, command line, kernel) -> VM -> wire devices (irqfd, ioeventfd, I/O
+ * thread) -> vCPUs -> console -> run until a stop is requested -> tear down -> exit status
+ * (see status.h). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,11 +13,16 @@
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
+#include "attach.h"
+#include "backends/blk.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "boot/image.h"
 #include "config.h"
 #include "console.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_rng.h"
+#include "core/event.h"
 #include "core/guest_mem.h"
 #include "core/log.h"
 #include "core/stop.h"
@@ -39,6 +46,17 @@ struct vm {
 	struct vcpu vcpus[CONFIG_MAX_CPUS];
 	unsigned nvcpus; /* created so far */
 	bool machine_ready;
+	struct blk_backend disk_be[CONFIG_MAX_DISKS];
+	unsigned ndisks; /* backends opened so far */
+	struct virtio_blk blk[CONFIG_MAX_DISKS];
+	char blk_names[CONFIG_MAX_DISKS][24];
+	unsigned nblk;   /* devices created so far */
+	struct virtio_rng rng;
+	bool rng_ready;
+	struct event_loop io;
+	bool io_ready;
+	struct attached attached[MACHINE_MAX_VIRTIO];
+	unsigned nattached;
 	int sig_fd;
 };
 
@@ -91,15 +109,114 @@ static int fail(int status, const char *msg)
 	return status;
 }
 
+/* Every file the user named, before anything else: a typo costs no VM setup. */
+static int open_files(struct vm *vm, char *err, size_t errlen)
+{
+	if (image_map(vm->cfg.kernel, "kernel", &vm->kernel, err, errlen) < 0)
+		return -1;
+	if (vm->cfg.initrd && image_map(vm->cfg.initrd, "initrd", &vm->initrd, err, errlen) < 0)
+		return -1;
+	for (; vm->ndisks < vm->cfg.ndisks; vm->ndisks++) {
+		const struct disk_config *d = &vm->cfg.disks[vm->ndisks];
+		if (blk_file_open(d->path, d->read_only, d->direct, &vm->disk_be[vm->ndisks], err,
+				  errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The board and its devices, placed but not yet connected to KVM. */
+static int create_machine(struct vm *vm, char *err, size_t errlen)
+{
+	const struct uart_host host = {.tx = console_tx, .rx_room = console_rx_room, .ctx = &vm->console};
+	if (machine_init(&vm->machine, &vm->stop, kvm_irq_set, &vm->kvm, &host, err, errlen) < 0)
+		return -1;
+	vm->machine_ready = true;
+	console_attach(&vm->console, &vm->machine.com1);
+
+	static const struct irq_line unwired = {0};
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		struct virtio_blk *b = &vm->blk[i];
+		snprintf(vm->blk_names[i], sizeof(vm->blk_names[i]), "virtio-blk%u", i);
+		if (virtio_blk_init(b, &vm->disk_be[i], vm->cfg.disks[i].serial, err, errlen) < 0)
+			return -1;
+		vm->nblk++;
+		virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, vm->blk_names[i], &vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &b->dev, err, errlen) < 0)
+			return -1;
+	}
+	if (vm->cfg.rng) {
+		if (virtio_rng_init(&vm->rng) < 0) {
+			snprintf(err, errlen, "cannot create the virtio-rng device");
+			return -1;
+		}
+		vm->rng_ready = true;
+		virtio_dev_init(&vm->rng.dev, &virtio_rng_ops, &vm->rng, "virtio-rng", &vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &vm->rng.dev, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ACPI tables, command line, kernel, initrd, boot structures: into guest memory. */
+static int load_guest(struct vm *vm, struct boot_entry *entry, char *err, size_t errlen)
+{
+	struct acpi_mmio_dev virtio[MACHINE_MAX_VIRTIO];
+	static char cmdline[X86_CMDLINE_MAX];
+	const struct x86_boot_request req = {
+		.kernel = &vm->kernel,
+		.initrd = vm->cfg.initrd ? &vm->initrd : NULL,
+		.cmdline = vm->cfg.cmdline,
+		.ncpus = vm->cfg.cpus,
+		.virtio = virtio,
+		.nvirtio = machine_virtio_list(&vm->machine, virtio, MACHINE_MAX_VIRTIO),
+	};
+	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0)
+		return -1;
+	log_info("kernel command line: %s", cmdline);
+	/* Image files are in guest memory now; drop the mappings before the guest runs. */
+	image_unmap(&vm->kernel);
+	image_unmap(&vm->initrd);
+	return 0;
+}
+
+/* Interrupts and notifications of every virtio device through KVM and the I/O thread. */
+static int attach_devices(struct vm *vm, char *err, size_t errlen)
+{
+	if (event_init(&vm->io) < 0) {
+		snprintf(err, errlen, "cannot create the I/O thread's event loop: %s", strerror(errno));
+		return -1;
+	}
+	vm->io_ready = true;
+	for (size_t i = 0; i < vm->machine.nvirtio; i++) {
+		const struct machine_virtio *v = &vm->machine.virtio[i];
+		if (attach_virtio(&vm->attached[i], v->dev, v->base, v->gsi, &vm->kvm, &vm->io, err,
+				  errlen) < 0)
+			return -1;
+		vm->nattached++;
+	}
+	return 0;
+}
+
+static int create_vcpus(struct vm *vm, const struct boot_entry *entry, char *err, size_t errlen)
+{
+	const struct exit_ctx ctx = {.pio = &vm->machine.pio, .mmio = &vm->machine.mmio, .stop = &vm->stop};
+	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
+		if (vcpu_create(&vm->vcpus[i], &vm->kvm, i, vm->cfg.cpus, &vm->cfg.hide, &ctx, err,
+				errlen) < 0)
+			return -1;
+		vm->nvcpus++;
+	}
+	return vcpu_set_boot_state(&vm->vcpus[0], entry, err, errlen);
+}
+
 static int boot_and_run(struct vm *vm)
 {
 	char err[ERRLEN];
 	struct gm_region regions[GM_MAX_REGIONS];
 	struct boot_entry entry;
 
-	if (image_map(vm->cfg.kernel, "kernel", &vm->kernel, err, sizeof(err)) < 0)
-		return fail(MOTE_EXIT_IMAGE, err);
-	if (vm->cfg.initrd && image_map(vm->cfg.initrd, "initrd", &vm->initrd, err, sizeof(err)) < 0)
+	if (open_files(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_IMAGE, err);
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
@@ -111,47 +228,25 @@ static int boot_and_run(struct vm *vm)
 	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
 	if (gm_create(&vm->gm, regions, nreg, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
-	const struct x86_boot_request req = {
-		.kernel = &vm->kernel,
-		.initrd = vm->cfg.initrd ? &vm->initrd : NULL,
-		.cmdline = vm->cfg.cmdline,
-		.ncpus = vm->cfg.cpus,
-	};
-	static char cmdline[X86_CMDLINE_MAX];
-	if (x86_boot_load(&req, &vm->gm, &entry, cmdline, err, sizeof(err)) < 0) {
-		char msg[ERRLEN + 64];
-		snprintf(msg, sizeof(msg), "%s: %s", vm->cfg.kernel, err);
-		return fail(MOTE_EXIT_IMAGE, msg);
-	}
-	log_info("kernel command line: %s", cmdline);
-	/* Image files are in guest memory now; drop the mappings before the guest runs. */
-	image_unmap(&vm->kernel);
-	image_unmap(&vm->initrd);
-
-	if (kvm_create_vm(&vm->kvm, &vm->gm, err, sizeof(err)) < 0)
-		return fail(MOTE_EXIT_HOST, err);
 	if (stop_init(&vm->stop) < 0 || setup_signals(vm) < 0 ||
 	    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->stop) < 0)
 		return fail(MOTE_EXIT_INTERNAL, "cannot create event descriptors");
-	const struct uart_host host = {.tx = console_tx, .rx_room = console_rx_room, .ctx = &vm->console};
-	if (machine_init(&vm->machine, &vm->stop, kvm_irq_set, &vm->kvm, &host, err, sizeof(err)) < 0)
-		return fail(MOTE_EXIT_INTERNAL, err);
-	vm->machine_ready = true;
-	console_attach(&vm->console, &vm->machine.com1);
-
-	const struct exit_ctx ctx = {.pio = &vm->machine.pio, .mmio = &vm->machine.mmio, .stop = &vm->stop};
-	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
-		if (vcpu_create(&vm->vcpus[i], &vm->kvm, i, vm->cfg.cpus, &vm->cfg.hide, &ctx, err,
-				sizeof(err)) < 0)
-			return fail(MOTE_EXIT_HOST, err);
-		vm->nvcpus++;
+	if (create_machine(vm, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_USAGE, err);
+	if (load_guest(vm, &entry, err, sizeof(err)) < 0) {
+		log_error("%s: %s", vm->cfg.kernel, err);
+		return MOTE_EXIT_IMAGE;
 	}
-	if (vcpu_set_boot_state(&vm->vcpus[0], &entry, err, sizeof(err)) < 0)
+	if (kvm_create_vm(&vm->kvm, &vm->gm, err, sizeof(err)) < 0 ||
+	    attach_devices(vm, err, sizeof(err)) < 0 || create_vcpus(vm, &entry, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 
 	if (console_raw_enter(&vm->console) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
+	if (event_start(&vm->io) < 0)
+		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start the I/O thread: %s",
+			     strerror(errno));
+	for (unsigned i = 0; i < vm->nvcpus && !stop_requested(&vm->stop); i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start vCPU thread %u: %s", i,
 				     strerror(errno));
@@ -168,6 +263,13 @@ static void teardown(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
+	if (vm->io_ready)
+		event_destroy(&vm->io); /* no device work runs after this */
+	for (unsigned i = 0; i < vm->nblk; i++) { /* what the guest wrote reaches the disk */
+		const struct blk_backend *be = &vm->blk[i].be; /* the device owns its backend */
+		if (!be->read_only && be->ops->flush(be->be) < 0)
+			log_warn("%s: flush at exit failed", vm->cfg.disks[i].path);
+	}
 	console_restore();
 	if (vm->stop.reason[0])
 		log_msg(vm->stop.status == MOTE_EXIT_USER ? LOG_INFO : LOG_ERROR, "%s", vm->stop.reason);
@@ -210,6 +312,16 @@ int main(int argc, char **argv)
 
 	int status = boot_and_run(&vm);
 	teardown(&vm);
+	for (unsigned i = 0; i < vm.nattached; i++)
+		attach_release(&vm.attached[i]);
+	for (unsigned i = 0; i < vm.nblk; i++) {
+		virtio_blk_destroy(&vm.blk[i]);
+		virtio_dev_destroy(&vm.blk[i].dev);
+	}
+	if (vm.rng_ready)
+		virtio_dev_destroy(&vm.rng.dev);
+	for (unsigned i = vm.nblk; i < vm.ndisks; i++) /* opened, but no device took them */
+		vm.disk_be[i].ops->close(vm.disk_be[i].be);
 	if (vm.machine_ready)
 		machine_destroy(&vm.machine);
 	console_destroy(&vm.console);

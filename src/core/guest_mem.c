@@ -107,10 +107,12 @@ int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, c
 
 void gm_destroy(struct guest_mem *gm)
 {
-	if (gm->map)
+	/* map and fd exist together (gm_create sets both or neither), so a zeroed or
+	 * never-created struct, whose fd may read 0, closes nothing. */
+	if (gm->map) {
 		munmap(gm->map, gm->map_len);
-	if (gm->fd >= 0)
 		close(gm->fd);
+	}
 	memset(gm, 0, sizeof(*gm));
 	gm->fd = -1;
 }

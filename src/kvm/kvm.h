@@ -40,6 +40,14 @@ void kvm_close(struct kvm *k);
 /* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */
 void kvm_irq_set(void *kvm, unsigned gsi, int level);
 
+/* A guest MMIO write of `len` bytes equal to `datamatch` at `addr` signals eventfd `fd` inside
+ * the kernel instead of exiting to userspace. Returns 0, or -1 with err set. */
+int kvm_add_ioeventfd(struct kvm *k, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+		      char *err, size_t errlen);
+
+/* Each write to eventfd `fd` injects one edge on `gsi`. Returns 0, or -1 with err set. */
+int kvm_add_irqfd(struct kvm *k, unsigned gsi, int fd, char *err, size_t errlen);
+
 struct vcpu {
 	struct kvm *kvm;
 	unsigned id;

@@ -26,6 +26,8 @@ static const struct {
 	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
 	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
 	{KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS"},
+	{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD (queue notifications without a userspace exit)"},
+	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD (interrupts from the I/O thread)"},
 };
 
 int kvm_open(struct kvm *k, char *err, size_t errlen)
@@ -151,4 +153,32 @@ void kvm_irq_set(void *ctx, unsigned gsi, int level)
 	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)(level != 0)};
 	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_warn("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
+}
+
+int kvm_add_ioeventfd(struct kvm *k, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+		      char *err, size_t errlen)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+	if (ioctl(k->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		snprintf(err, errlen, "KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)addr,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int kvm_add_irqfd(struct kvm *k, unsigned gsi, int fd, char *err, size_t errlen)
+{
+	struct kvm_irqfd irq = {.fd = (uint32_t)fd, .gsi = gsi};
+	if (ioctl(k->vm_fd, KVM_IRQFD, &irq) < 0) {
+		snprintf(err, errlen, "KVM_IRQFD for GSI %u: %s", gsi, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -18,7 +18,7 @@ rule devices-know-no-kvm "src/devices/*.c src/devices/*.h" '#include "(kvm)/|#in
 	"devices must not know KVM"
 rule boot-writes-through-gate "src/boot/*.c src/arch/x86/*.c" '(gm|mem)->(base|map)\b' \
 	"loaders must use gm_ptr/gm_write, not the host mapping"
-rule one-gate "$(find src -name '*.c' ! -name guest_mem.c)" 'gm->base|\.base \+ |->regions\[[^]]*\]\.offset' \
+rule one-gate "$(find src -name '*.c' ! -name guest_mem.c)" 'gm(->|\.)base|->regions\[[^]]*\]\.offset' \
 	"only core/guest_mem.c turns guest addresses into host pointers"
 rule no-assert-on-guest-paths "src/core/*.c src/devices/*.c src/kvm/*.c" '\<assert\(' \
 	"no assert() on paths that handle guest input"

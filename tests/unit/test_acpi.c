@@ -378,7 +378,7 @@ static void check_dsdt(const uint8_t *t, uint32_t len, size_t ndevs)
 		CHECK_EQ(d->mem_size, devs[i].size);
 		CHECK_EQ(d->mem_info, 1); /* read-write */
 		CHECK_EQ(d->irq, devs[i].gsi);
-		CHECK_EQ(d->irq_flags, 1); /* consumer, level, active high, exclusive */
+		CHECK_EQ(d->irq_flags, 3); /* consumer, edge, active high, exclusive */
 		for (size_t j = 0; j <= i; j++)
 			CHECK(memcmp(d->name, seen.devs[j].name, 4)); /* unique names */
 	}
@@ -484,7 +484,7 @@ static void dsdt_golden(void)
 		0x08, 0x5f, 0x43, 0x43, 0x41, 0x01, /* _CCA One */
 		0x08, 0x5f, 0x43, 0x52, 0x53, 0x11, 0x1a, 0x0a, 0x17, /* _CRS Buffer (23) */
 		0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10, 0x00, 0x00, /* Mem32Fixed */
-		0x89, 0x06, 0x00, 0x01, 0x01, 0x05, 0x00, 0x00, 0x00, /* Interrupt (Level) {5} */
+		0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00, /* Interrupt (Edge) {5} */
 		0x79, 0x00,                                           /* EndTag */
 	};
 	ram_reset(RAM_SIZE);

@@ -122,9 +122,39 @@ static void cmdline_limit(void)
 	CHECK_STR_CONTAINS(err, "too long");
 }
 
+static void disks(void)
+{
+	CHECK_EQ(P("run", "--disk", "a.img", "--disk=b.img,ro,serial=SN1,direct", "--rng", "k"), CONFIG_RUN);
+	CHECK_EQ(cfg.ndisks, 2u);
+	CHECK(!strcmp(cfg.disks[0].path, "a.img"));
+	CHECK(!cfg.disks[0].read_only && !cfg.disks[0].direct && cfg.disks[0].serial[0] == 0);
+	CHECK(!strcmp(cfg.disks[1].path, "b.img"));
+	CHECK(cfg.disks[1].read_only && cfg.disks[1].direct);
+	CHECK(!strcmp(cfg.disks[1].serial, "SN1"));
+	CHECK(cfg.rng);
+	CHECK_EQ(P("run", "--disk", "x,serial=12345678901234567890", "k"), CONFIG_RUN);
+	CHECK_EQ(strlen(cfg.disks[0].serial), 20u);
+	CHECK_EQ(P("run", "--disk", "x,serial=123456789012345678901", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "longer than 20");
+	CHECK_EQ(P("run", "--disk", ",ro", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "needs a file");
+	CHECK_EQ(P("run", "--disk", "", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--disk", "x,rw", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "unknown --disk option 'rw'");
+	CHECK_EQ(P("run", "--disk", "x,", "k"), CONFIG_ERROR);
+	CHECK_EQ(P("run", "--disk", "1", "--disk", "2", "--disk", "3", "--disk", "4", "--disk", "5",
+		   "--disk", "6", "--disk", "7", "k"),
+		 CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "too many --disk");
+	static char longpath[5000];
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	CHECK_EQ(P("run", "--disk", longpath, "k"), CONFIG_ERROR);
+}
+
 int main(void)
 {
 	test_suite_name = "config";
+	RUN(disks);
 	RUN(defaults);
 	RUN(all_options);
 	RUN(help_version);

@@ -328,7 +328,9 @@ static void aml_com1(struct img *m)
 }
 
 /* Device (Vnnn) { _HID "LNRO0005", _UID n, _CCA One, _CRS { Memory32Fixed (ReadWrite, base,
- * size), Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi } } }. */
+ * size), Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } } }. Edge,
+ * because mote injects virtio interrupts through irqfds: one edge per eventfd write, with
+ * InterruptStatus holding the reasons until the driver acknowledges them. */
 static void aml_virtio_dev(struct img *m, const struct acpi_mmio_dev *d, unsigned n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -339,7 +341,7 @@ static void aml_virtio_dev(struct img *m, const struct acpi_mmio_dev *d, unsigne
 	res[3] = RES_MEM32_RW;
 	le32(res + 4, (uint32_t)d->base);
 	le32(res + 8, d->size);
-	res_ext_irq(res + 3 + RES_MEM32_FIXED_LEN, RES_EXT_IRQ_CONSUMER, d->gsi);
+	res_ext_irq(res + 3 + RES_MEM32_FIXED_LEN, RES_EXT_IRQ_CONSUMER | RES_EXT_IRQ_EDGE, d->gsi);
 
 	put8(m, AML_EXT);
 	put8(m, AML_EXT_DEVICE);

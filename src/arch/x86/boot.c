@@ -11,16 +11,25 @@
 #include "arch/x86/pvh.h"
 #include "boot/elf.h"
 
-/* final = [X86_LINUX_CMDLINE " "] user, checked against the buffer size. */
-static int build_cmdline(bool is_linux, const char *user, char *final, char *err, size_t errlen)
+/* final = [X86_LINUX_CMDLINE " "] user [" virtio_mmio.device=SIZE@BASE:GSI" ...]: the
+ * fragments name each virtio-mmio window the way Linux's command-line option (and the test
+ * guests) find them. Checked against the buffer size. */
+static int build_cmdline(const struct x86_boot_request *r, bool is_linux, char *final, char *err,
+			 size_t errlen)
 {
-	int n = snprintf(final, X86_CMDLINE_MAX, "%s%s%s", is_linux ? X86_LINUX_CMDLINE : "",
-			 is_linux && *user ? " " : "", user);
-	if (n < 0 || (size_t)n >= X86_CMDLINE_MAX) {
+	size_t len = X86_CMDLINE_MAX;
+	int n = snprintf(final, len, "%s%s%s", is_linux ? X86_LINUX_CMDLINE : "",
+			 is_linux && *r->cmdline ? " " : "", r->cmdline);
+	for (size_t i = 0; i < r->nvirtio && n >= 0 && (size_t)n < len; i++) {
+		int w = snprintf(final + n, len - (size_t)n, "%svirtio_mmio.device=%u@0x%llx:%u",
+				 n ? " " : "", r->virtio[i].size,
+				 (unsigned long long)r->virtio[i].base, r->virtio[i].gsi);
+		n = w < 0 ? w : n + w;
+	}
+	if (n < 0 || (size_t)n >= len) {
 		snprintf(err, errlen,
-			 "kernel command line too long with mote's additions: %d bytes, the limit "
-			 "is %llu",
-			 n, (unsigned long long)(X86_CMDLINE_MAX - 1));
+			 "kernel command line too long with mote's additions: the limit is %llu bytes",
+			 (unsigned long long)(X86_CMDLINE_MAX - 1));
 		return -1;
 	}
 	return 0;
@@ -36,7 +45,7 @@ static int load_pvh(const struct x86_boot_request *r, const struct guest_mem *gm
 	memset(&p, 0, sizeof(p));
 	if (elf_load(r->kernel->data, r->kernel->size, gm, X86_HIMEM_START, &elf, err, errlen) < 0)
 		return -1;
-	if (build_cmdline(elf.is_linux, r->cmdline, final, err, errlen) < 0)
+	if (build_cmdline(r, elf.is_linux, final, err, errlen) < 0)
 		return -1;
 	if (r->initrd) {
 		uint64_t min = (elf.load_hi + GM_PAGE_SIZE - 1) & ~(uint64_t)(GM_PAGE_SIZE - 1);
@@ -79,7 +88,7 @@ int x86_boot_load(const struct x86_boot_request *r, const struct guest_mem *gm,
 	if (!bz)
 		return load_pvh(r, gm, rsdp, map, nmap, out, final, err, errlen);
 
-	if (build_cmdline(true, r->cmdline, final, err, errlen) < 0)
+	if (build_cmdline(r, true, final, err, errlen) < 0)
 		return -1;
 	const struct linux_params lp = {
 		.cmdline = final,

@@ -8,6 +8,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/acpi.h"
 #include "devices/debug_exit.h"
+#include "virtio/mmio.h"
 
 size_t machine_mem_layout(uint64_t mem, struct gm_region *r)
 {
@@ -84,4 +85,30 @@ void machine_destroy(struct machine *m)
 	bus_free(&m->mmio);
 	uart_destroy(&m->com1);
 	i8042_destroy(&m->kbc);
+}
+
+int machine_add_virtio(struct machine *m, struct virtio_dev *d, char *err, size_t errlen)
+{
+	if (m->nvirtio == MACHINE_MAX_VIRTIO) {
+		snprintf(err, errlen, "too many virtio devices: the machine has %d slots",
+			 MACHINE_MAX_VIRTIO);
+		return -1;
+	}
+	struct machine_virtio *v = &m->virtio[m->nvirtio];
+	v->dev = d;
+	v->base = MACHINE_VIRTIO_BASE + m->nvirtio * MACHINE_VIRTIO_STRIDE;
+	v->gsi = MACHINE_VIRTIO_GSI + (unsigned)m->nvirtio;
+	if (reg(&m->mmio, v->base, VIRTIO_MMIO_WINDOW, &virtio_mmio_ops, d, d->name, err, errlen) < 0)
+		return -1;
+	m->nvirtio++;
+	return 0;
+}
+
+size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, size_t max)
+{
+	size_t n = 0;
+	for (; n < m->nvirtio && n < max; n++)
+		out[n] = (struct acpi_mmio_dev){
+			.base = m->virtio[n].base, .size = VIRTIO_MMIO_WINDOW, .gsi = m->virtio[n].gsi};
+	return n;
 }

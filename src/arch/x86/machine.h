@@ -11,9 +11,11 @@
 #include "core/guest_mem.h"
 #include "core/irq.h"
 #include "core/stop.h"
+#include "arch/x86/acpi.h"
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/uart8250.h"
+#include "virtio/device.h"
 
 #define MACHINE_COM1_PORT 0x3f8
 #define MACHINE_COM1_IRQ 4
@@ -23,8 +25,21 @@
 #define MACHINE_DEBUG_EXIT_PORT 0xf4
 #define MACHINE_PCI_CONF_PORT 0xcf8 /* config mechanism #1: no PCI, reads all ones */
 
+/* virtio-mmio windows in the device hole, one GSI each (IOAPIC pins 16-23, away from the ISA
+ * IRQs the in-kernel 8259 also sees). */
+#define MACHINE_VIRTIO_BASE 0xd0000000ull
+#define MACHINE_VIRTIO_STRIDE 0x1000ull
+#define MACHINE_VIRTIO_GSI 16
+#define MACHINE_MAX_VIRTIO 8
+
 #define MACHINE_MEM_MIN (2ull << 20)   /* 2 MiB */
 #define MACHINE_MEM_MAX (256ull << 30) /* 256 GiB */
+
+struct machine_virtio {
+	struct virtio_dev *dev;
+	uint64_t base; /* window of VIRTIO_MMIO_WINDOW bytes */
+	unsigned gsi;
+};
 
 struct machine {
 	struct bus pio;
@@ -32,6 +47,8 @@ struct machine {
 	struct uart8250 com1;
 	struct i8042 kbc;
 	struct acpi_pm pm;
+	struct machine_virtio virtio[MACHINE_MAX_VIRTIO];
+	size_t nvirtio;
 };
 
 /* Guest RAM regions for mem bytes: [0, min(mem, 3 GiB)) and, above the device hole,
@@ -47,5 +64,12 @@ int machine_init(struct machine *m, struct vm_stop *stop,
 		 void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
 		 const struct uart_host *console, char *err, size_t errlen);
 void machine_destroy(struct machine *m);
+
+/* Places a virtio device in the next window with the next GSI and registers its transport on
+ * the MMIO bus. Returns 0, or -1 with err set (too many devices). */
+int machine_add_virtio(struct machine *m, struct virtio_dev *d, char *err, size_t errlen);
+
+/* The placed virtio windows, as ACPI describes them (and the command line names them). */
+size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, size_t max);
 
 #endif

@@ -1,0 +1,31 @@
+/* Connects placed virtio devices to the hypervisor and the I/O thread: one irqfd per device
+ * (its interrupt line writes the eventfd, KVM injects the edge), one ioeventfd per queue (a
+ * QueueNotify write signals the eventfd inside KVM, the I/O thread runs the device). The only
+ * file that knows both KVM and the device model; neither knows the other. */
+#ifndef MOTE_ATTACH_H
+#define MOTE_ATTACH_H
+
+#include <stdint.h>
+
+#include "core/event.h"
+#include "kvm/kvm.h"
+#include "virtio/device.h"
+
+struct attach_queue {
+	struct attached *a;
+	uint16_t q;
+	int fd;
+};
+
+struct attached {
+	struct virtio_dev *dev;
+	int irq_fd;
+	struct attach_queue queues[VIRTIO_MAX_QUEUES];
+};
+
+/* Wires device d (window at base, interrupt gsi). Returns 0, or -1 with err set. */
+int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsigned gsi,
+		  struct kvm *kvm, struct event_loop *loop, char *err, size_t errlen);
+void attach_release(struct attached *a);
+
+#endif

@@ -1,0 +1,34 @@
+/* The I/O thread: one epoll loop that runs device work (queue notifications, backend
+ * completions, timers) off the vCPU threads. Owns: the epoll fd, its thread, its stop fd.
+ * Handlers are registered before the loop starts and run on the I/O thread only. */
+#ifndef MOTE_CORE_EVENT_H
+#define MOTE_CORE_EVENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#define EVENT_MAX_HANDLERS 64
+
+struct event_handler {
+	int fd;
+	void (*cb)(void *ctx, int fd); /* fd is readable; the handler drains it */
+	void *ctx;
+};
+
+struct event_loop {
+	int epfd;
+	int stop_efd;
+	pthread_t thread;
+	bool started;
+	unsigned n;
+	struct event_handler h[EVENT_MAX_HANDLERS];
+};
+
+int event_init(struct event_loop *l);
+/* Registers a handler (before event_start). Returns 0, or -1 with errno. */
+int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void *ctx);
+int event_start(struct event_loop *l);
+/* Stops and joins the thread (if started) and closes the loop's own fds. */
+void event_destroy(struct event_loop *l);
+
+#endif
