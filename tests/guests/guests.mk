@@ -3,7 +3,10 @@
 # Included by the top-level Makefile; all variables here are prefixed GUEST_.
 
 GUEST_DIR    := tests/guests
-GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring
+GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
+                rng blk hostile
+# Guests that also link the virtio-mmio driver (rt/virtio.c).
+GUEST_VIRTIO_NAMES := rng blk hostile
 GUEST_OUT    := $(BUILD)/guests
 GUEST_CC     := gcc
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-red-zone \
@@ -14,16 +17,20 @@ GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-
 GUEST_LD     := $(GUEST_DIR)/rt/guest.ld
 GUEST_LDFLAGS := -T $(GUEST_LD) -Wl,--build-id=none -Wl,-z,max-page-size=4096
 GUEST_RT_OBJS := $(GUEST_OUT)/obj/rt/entry.o $(GUEST_OUT)/obj/rt/rt.o
+GUEST_VIRTIO_OBJ := $(GUEST_OUT)/obj/rt/virtio.o
 GUEST_OBJS   := $(GUEST_NAMES:%=$(GUEST_OUT)/obj/%.o)
 GUEST_ELFS   := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)
 
 guests: $(GUEST_ELFS)
 
+$(GUEST_VIRTIO_NAMES:%=$(GUEST_OUT)/%.elf): GUEST_EXTRA_OBJS := $(GUEST_VIRTIO_OBJ)
+$(GUEST_VIRTIO_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VIRTIO_OBJ)
+
 $(GUEST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.o $(GUEST_RT_OBJS) $(GUEST_LD)
 	@echo "  GUEST   $@"
-	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS) $(GUEST_EXTRA_OBJS)
 
-$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o: $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
+$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o $(GUEST_VIRTIO_OBJ): $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
@@ -33,7 +40,7 @@ $(GUEST_OUT)/obj/rt/entry.o: $(GUEST_DIR)/rt/entry.S
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
--include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d)
+-include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d)
 
 # The bzImage test guest (tests/guests/bzimage/): a hand-made Linux boot-protocol image,
 # $(BUILD)/guests/bzimage.bin, for mote's 64-bit Linux boot path. head.S holds the setup

@@ -1,0 +1,57 @@
+# virtio-mmio devices through real KVM exits (ioeventfd notifications, irqfd interrupts):
+# virtio-rng, virtio-blk (checked on the host afterwards), read-only disks, hostile drivers.
+. "$(dirname "$0")/lib.sh"
+
+check rng 1 "rng: ok" "" run --rng "$G/rng.elf"
+has_err rng "guest error" && fail rng-clean "$(cat "$TMP/rng.err")" || pass rng-clean
+
+truncate -s 16M "$TMP/disk.img"
+check blk 1 "blk: ok" "" run --disk "$TMP/disk.img,serial=MOTEDISK" "$G/blk.elf"
+has blk "blk: serial 'MOTEDISK'" && pass blk-serial || fail blk-serial "$(grep serial "$TMP/blk.out")"
+has blk "capacity 32768 sectors" && pass blk-capacity || fail blk-capacity "$(grep capacity "$TMP/blk.out")"
+# The host file holds exactly what the guest wrote (tests/guests/blk.c's pattern), nothing else.
+want=$(python3 - <<'PY'
+import hashlib
+def pat(off):
+    h = ((off & 0xffffffff) * 2654435761 ^ ((off >> 9) & 0xffffffff) * 40503 ^ 0x6d6f7465) & 0xffffffff
+    return (h >> 24 ^ h) & 0xff
+img = bytearray(16 << 20)
+for sector, n in ((0, 4096), (33, 65536), (200, 1536)):
+    for i in range(n):
+        img[sector * 512 + i] = pat(sector * 512 + i)
+print(hashlib.sha256(img).hexdigest())
+PY
+)
+got=$(sha256sum "$TMP/disk.img" | cut -d' ' -f1)
+[ "$want" = "$got" ] && pass blk-host-file || fail blk-host-file "sha256 $got, expected $want"
+
+cp "$TMP/disk.img" "$TMP/ro.img"
+check blk-ro 1 "blk: ok" "" run --disk "$TMP/ro.img,ro" --cmdline ro "$G/blk.elf"
+cmp -s "$TMP/disk.img" "$TMP/ro.img" && pass blk-ro-unchanged || fail blk-ro-unchanged "a read-only disk changed"
+check blk-two-disks 1 "blk: ok" "" run --rng --disk "$TMP/disk.img" --disk "$TMP/ro.img,ro" "$G/blk.elf"
+
+for kind in loop badhead badnext badaddr hugelen usedmmio qsize earlynotify avalidx; do
+	check "hostile-$kind" 1 "hostile-$kind: after reset: ok" "" run --rng --disk "$TMP/disk.img" \
+		--cmdline "kind=$kind" "$G/hostile.elf"
+	# Every kind but earlynotify (where the device must simply not run) must fail the device.
+	[ $kind = earlynotify ] && continue
+	if has "hostile-$kind" "device needs reset" && ! has "hostile-$kind" "did NOT fail"; then
+		pass "hostile-$kind-needs-reset"
+	else
+		fail "hostile-$kind-needs-reset" "$(cat "$TMP/hostile-$kind.out")"
+	fi
+done
+
+refuse disk-missing 4 "No such file" run --disk "$TMP/none.img" "$G/hello.elf"
+refuse disk-directory 4 "$TMP" run --disk "$TMP" "$G/hello.elf"
+refuse disk-bad-option 2 "unknown --disk option 'fast'" run --disk "$TMP/disk.img,fast" "$G/hello.elf"
+# Two VMs may not write one image: the second is refused while the first runs.
+mkfifo "$TMP/hold"
+exec 3<>"$TMP/hold"
+timeout 20 "$MOTE" run --disk "$TMP/disk.img" "$G/echo.elf" <"$TMP/hold" >"$TMP/holder.out" 2>&1 &
+holder=$!
+for _ in $(seq 100); do grep -q "echo: ready" "$TMP/holder.out" 2>/dev/null && break; sleep 0.05; done
+refuse disk-locked 4 "in use by another process" run --disk "$TMP/disk.img" "$G/hello.elf"
+kill -TERM $holder
+wait $holder
+exec 3>&-
