@@ -2,7 +2,8 @@
 # Installs the Debian packages mote's build, tests, demo and benchmarks need, when missing.
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
-PKGS="make gcc libc6-dev linux-libc-dev pkg-config clang libclang-rt-14-dev python3 qemu-system-x86"
+PKGS="make gcc libc6-dev linux-libc-dev pkg-config clang libclang-rt-14-dev python3 qemu-system-x86
+	lz4 kmod busybox-static"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
