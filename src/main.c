@@ -173,7 +173,7 @@ static int load_guest(struct vm *vm, struct boot_entry *entry, char *err, size_t
 	};
 	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0)
 		return -1;
-	log_info("kernel command line: %s", cmdline);
+	log_info("kernel command line: %s", cmdline[0] ? cmdline : "(empty)");
 	/* Image files are in guest memory now; drop the mappings before the guest runs. */
 	image_unmap(&vm->kernel);
 	image_unmap(&vm->initrd);

@@ -16,6 +16,12 @@ rule kvm-header-only-in-kvm "$(find src -name '*.[ch]' ! -path 'src/kvm/*')" '#i
 	"only src/kvm/ may include <linux/kvm.h>"
 rule devices-know-no-kvm "src/devices/*.c src/devices/*.h" '#include "(kvm)/|#include <linux/kvm.h>' \
 	"devices must not know KVM"
+rule backends-are-host-only "src/backends/*.c src/backends/*.h" '#include "(virtio|devices|kvm|arch)/|#include "core/guest_mem.h"' \
+	"backends must not see guest memory, virtio, devices or KVM"
+rule virtqueue-needs-only-the-gate "src/virtio/virtqueue.c src/virtio/virtqueue.h" '#include "(kvm|devices|arch|backends|boot)/|#include "core/(bus|exit|event|stop)\.h"' \
+	"the virtqueue core includes only the memory gate"
+rule virtio-knows-no-kvm "src/virtio/*.c src/virtio/*.h" '#include "(kvm|arch)/|#include <linux/kvm.h>' \
+	"the transport and devices know no KVM and no addresses"
 rule boot-writes-through-gate "src/boot/*.c src/arch/x86/*.c" '(gm|mem)->(base|map)\b' \
 	"loaders must use gm_ptr/gm_write, not the host mapping"
 rule one-gate "$(find src -name '*.c' ! -name guest_mem.c)" 'gm(->|\.)base|->regions\[[^]]*\]\.offset' \
