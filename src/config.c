@@ -31,6 +31,8 @@ void config_usage(FILE *out)
 		"  --disk PATH[,ro][,direct][,serial=ID]\n"
 		"                       a virtio-blk disk on a raw image or block device (up to %d)\n"
 		"  --rng                a virtio-rng entropy device (host getrandom)\n"
+		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
+		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
@@ -289,6 +291,10 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		}
 		if (!strcmp(a, "--rng")) {
 			cfg->rng = true;
+			continue;
+		}
+		if (!strcmp(a, "--virtio-console")) {
+			cfg->virtio_console = true;
 			continue;
 		}
 		if (take_value("--disk", argc, argv, &i, &val, err, errlen, &m) < 0)

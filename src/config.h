@@ -11,7 +11,7 @@
 
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_MAX_CPUS 64
-#define CONFIG_MAX_DISKS 6       /* with --rng, at most 8 virtio-mmio devices in all */
+#define CONFIG_MAX_DISKS 6       /* with --rng and --virtio-console: 8 virtio-mmio devices */
 #define CONFIG_SERIAL_MAX 20     /* virtio-blk GET_ID: 20 bytes */
 
 #define CONFIG_PATH_MAX 4096
@@ -33,6 +33,7 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned ndisks;
 	bool rng;               /* --rng: a virtio entropy device */
+	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
 };
 

@@ -1,6 +1,6 @@
-/* Host console: raw mode with guaranteed restore, Ctrl-A escapes, stdin -> UART with
- * back-pressure, UART -> stdout. The saved terminal state is the one file-level variable:
- * a fatal-signal handler must be able to reach it. */
+/* Host console: raw mode with guaranteed restore, Ctrl-A escapes, stdin -> the input sink
+ * (UART or virtio-console) with back-pressure, device output -> stdout. The saved terminal
+ * state is the one file-level variable: a fatal-signal handler must be able to reach it. */
 #include "console.h"
 
 #include <errno.h>
@@ -46,7 +46,7 @@ int console_init(struct console *c, int in_fd, int out_fd, struct vm_stop *stop)
 	return c->room_efd < 0 ? -1 : 0;
 }
 
-void console_attach(struct console *c, struct uart8250 *uart) { c->uart = uart; }
+void console_attach(struct console *c, const struct console_sink *sink) { c->sink = *sink; }
 
 int console_raw_enter(struct console *c)
 {
@@ -96,14 +96,17 @@ void console_rx_room(void *ctx)
 	(void)r;
 }
 
-int console_wait_fd(struct console *c)
+int console_input_fd(const struct console *c)
 {
-	if (c->pend_len)
-		return c->room_efd; /* waiting for the guest to drain its FIFO */
 	if (c->in_eof)
 		return -1;
-	return c->in_fd;
+	/* A terminal is always read, so the escape key works even while the guest takes no
+	 * input (what does not fit is dropped, like a UART overrun); other input only when
+	 * nothing is pending: strict back-pressure, nothing lost. */
+	return c->in_tty || !c->pend_len ? c->in_fd : -1;
 }
+
+int console_room_fd(const struct console *c) { return c->pend_len ? c->room_efd : -1; }
 
 /* Escape handling: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A other sends both. */
 static size_t filter_escapes(struct console *c, const uint8_t *in, size_t n, uint8_t *out)
@@ -129,30 +132,43 @@ static size_t filter_escapes(struct console *c, const uint8_t *in, size_t n, uin
 	return o;
 }
 
-void console_on_ready(struct console *c)
+static void push_pending(struct console *c)
 {
-	if (!c->pend_len) {
-		uint8_t raw[128];
-		ssize_t r = read(c->in_fd, raw, sizeof(raw));
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			return;
-		if (r <= 0) {
-			c->in_eof = true;
-			return;
-		}
-		c->pend_off = 0;
-		c->pend_len = c->in_tty ? filter_escapes(c, raw, (size_t)r, c->pend)
-					: (memcpy(c->pend, raw, (size_t)r), (size_t)r);
-	} else {
-		uint64_t v;
-		ssize_t r = read(c->room_efd, &v, sizeof(v));
-		(void)r;
-	}
-	if (c->uart && c->pend_len) {
-		size_t took = uart_rx_push(c->uart, c->pend + c->pend_off, c->pend_len);
+	if (c->sink.push && c->pend_len) {
+		size_t took = c->sink.push(c->sink.ctx, c->pend + c->pend_off, c->pend_len);
 		c->pend_off += took;
 		c->pend_len -= took;
 	}
+}
+
+void console_on_input(struct console *c)
+{
+	uint8_t raw[128], in[256];
+	ssize_t r = read(c->in_fd, raw, sizeof(raw));
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r <= 0) {
+		c->in_eof = true;
+		return;
+	}
+	size_t n = c->in_tty ? filter_escapes(c, raw, (size_t)r, in) : (memcpy(in, raw, (size_t)r), (size_t)r);
+	/* Compact, then append what fits. */
+	memmove(c->pend, c->pend + c->pend_off, c->pend_len);
+	c->pend_off = 0;
+	size_t room = sizeof(c->pend) - c->pend_len, keep = n < room ? n : room;
+	memcpy(c->pend + c->pend_len, in, keep);
+	c->pend_len += keep;
+	if (keep < n && !c->dropped++)
+		log_warn("console input dropped: the guest is not reading it (Ctrl-A x quits)");
+	push_pending(c);
+}
+
+void console_on_room(struct console *c)
+{
+	uint64_t v;
+	ssize_t r = read(c->room_efd, &v, sizeof(v));
+	(void)r;
+	push_pending(c);
 }
 
 void console_destroy(struct console *c)

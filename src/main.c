@@ -21,6 +21,7 @@
 #include "config.h"
 #include "console.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_rng.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
@@ -53,6 +54,8 @@ struct vm {
 	unsigned nblk;   /* devices created so far */
 	struct virtio_rng rng;
 	bool rng_ready;
+	struct virtio_console vcon;
+	bool vcon_ready;
 	struct event_loop io;
 	bool io_ready;
 	struct attached attached[MACHINE_MAX_VIRTIO];
@@ -64,12 +67,13 @@ struct vm {
 static void run_loop(struct vm *vm)
 {
 	while (!stop_requested(&vm->stop)) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{.fd = vm->stop.efd, .events = POLLIN},
 			{.fd = vm->sig_fd, .events = POLLIN},
-			{.fd = console_wait_fd(&vm->console), .events = POLLIN},
+			{.fd = console_input_fd(&vm->console), .events = POLLIN},
+			{.fd = console_room_fd(&vm->console), .events = POLLIN},
 		};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "poll: %s", strerror(errno));
@@ -81,8 +85,10 @@ static void run_loop(struct vm *vm)
 				stop_request(&vm->stop, MOTE_EXIT_USER, "stopped by signal %s",
 					     strsignal((int)si.ssi_signo));
 		}
+		if (p[3].revents & POLLIN)
+			console_on_room(&vm->console);
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR))
-			console_on_ready(&vm->console);
+			console_on_input(&vm->console);
 	}
 }
 
@@ -125,6 +131,17 @@ static int open_files(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Terminal input sinks: the COM1 UART, or the virtio console with --virtio-console. */
+static size_t uart_input(void *ctx, const uint8_t *buf, size_t n)
+{
+	return uart_rx_push(ctx, buf, n);
+}
+
+static size_t vcon_input(void *ctx, const uint8_t *buf, size_t n)
+{
+	return virtio_console_rx_push(ctx, buf, n);
+}
+
 /* The board and its devices, placed but not yet connected to KVM. */
 static int create_machine(struct vm *vm, char *err, size_t errlen)
 {
@@ -132,7 +149,8 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 	if (machine_init(&vm->machine, &vm->stop, kvm_irq_set, &vm->kvm, &host, err, errlen) < 0)
 		return -1;
 	vm->machine_ready = true;
-	console_attach(&vm->console, &vm->machine.com1);
+	const struct console_sink com1_input = {.push = uart_input, .ctx = &vm->machine.com1};
+	console_attach(&vm->console, &com1_input);
 
 	static const struct irq_line unwired = {0};
 	for (unsigned i = 0; i < vm->ndisks; i++) {
@@ -154,6 +172,19 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		virtio_dev_init(&vm->rng.dev, &virtio_rng_ops, &vm->rng, "virtio-rng", &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &vm->rng.dev, err, errlen) < 0)
 			return -1;
+	}
+	if (vm->cfg.virtio_console) { /* last: the other devices keep their addresses */
+		const struct vconsole_host vh = {.tx = console_tx, .rx_room = console_rx_room,
+						 .ctx = &vm->console};
+		virtio_console_init(&vm->vcon, &vh);
+		vm->vcon_ready = true;
+		virtio_dev_init(&vm->vcon.dev, &virtio_console_ops, &vm->vcon, "virtio-console", &vm->gm,
+				&unwired);
+		if (machine_add_virtio(&vm->machine, &vm->vcon.dev, err, errlen) < 0)
+			return -1;
+		/* COM1 keeps printing (early messages); terminal input goes to the guest's hvc0. */
+		const struct console_sink hvc_input = {.push = vcon_input, .ctx = &vm->vcon};
+		console_attach(&vm->console, &hvc_input);
 	}
 	return 0;
 }
@@ -320,6 +351,8 @@ int main(int argc, char **argv)
 	}
 	if (vm.rng_ready)
 		virtio_dev_destroy(&vm.rng.dev);
+	if (vm.vcon_ready)
+		virtio_dev_destroy(&vm.vcon.dev);
 	for (unsigned i = vm.nblk; i < vm.ndisks; i++) /* opened, but no device took them */
 		vm.disk_be[i].ops->close(vm.disk_be[i].be);
 	if (vm.machine_ready)

@@ -4,9 +4,9 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile
+                rng blk hostile blkbench vconsole
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
-GUEST_VIRTIO_NAMES := rng blk hostile
+GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole
 GUEST_OUT    := $(BUILD)/guests
 GUEST_CC     := gcc
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-red-zone \

@@ -12,10 +12,10 @@ def result(ok, name, why=""):
 
 
 class Session:
-    def __init__(self, *args):
+    def __init__(self, *args, guest=None):
         self.master, self.slave = os.openpty()
         self.before = termios.tcgetattr(self.slave)
-        self.p = subprocess.Popen([MOTE, "run", *args, ECHO], stdin=self.slave,
+        self.p = subprocess.Popen([MOTE, "run", *args, guest or ECHO], stdin=self.slave,
                                   stdout=self.slave, stderr=self.slave, start_new_session=True)
         self.out = b""
 
@@ -79,3 +79,16 @@ s.p.send_signal(signal.SIGSEGV)
 rc, restored = s.finish()
 result(rc == -signal.SIGSEGV, "tty-crash-signal", "status %s" % rc)
 result(restored, "tty-restored-after-crash", "terminal attributes differ")
+
+# A guest that never reads its console: flood it past the UART FIFO and mote's own buffer,
+# then Ctrl-A x must still quit (the terminal is always read; overflow is dropped and said).
+s = Session("--cmdline", "count=100000000", guest=ECHO.replace("echo.elf", "portloop.elf"))
+time.sleep(0.3)
+for _ in range(8):
+    s.send(b"y" * 512)
+    time.sleep(0.02)
+s.send(b"\x01x")
+rc, restored = s.finish(timeout=10)
+result(rc == 12, "tty-escape-while-guest-not-reading", "status %s, output %r" % (rc, s.out[-300:]))
+result(b"console input dropped" in s.out, "tty-overflow-reported", repr(s.out[-300:]))
+result(restored, "tty-restored-after-flood", "terminal attributes differ")
