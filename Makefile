@@ -32,7 +32,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc \
               -DMOTE_VERSION='"$(VERSION)"'
 
-.PHONY: all mote guests unit unit-asan fuzz check check-slow demo deps bench clean fuzz-long format-check
+.PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long
 all: $(BUILD)/mote guests
 
 mote: $(BUILD)/mote
@@ -91,6 +91,10 @@ fuzz-long: fuzz guests
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh
+
+demo-linux: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo-linux.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
