@@ -34,6 +34,8 @@ void config_usage(FILE *out)
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
+		"  --no-pit             no 8254 timer (faster start and exit; guests using ACPI or\n"
+		"                       PVH do not need it)\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
 		"\n"
@@ -287,6 +289,10 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			}
 			cfg->initrd = val;
+			continue;
+		}
+		if (!strcmp(a, "--no-pit")) {
+			cfg->no_pit = true;
 			continue;
 		}
 		if (!strcmp(a, "--rng")) {

@@ -33,6 +33,7 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned ndisks;
 	bool rng;               /* --rng: a virtio entropy device */
+	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
 };

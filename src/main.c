@@ -268,7 +268,7 @@ static int boot_and_run(struct vm *vm)
 		log_error("%s: %s", vm->cfg.kernel, err);
 		return MOTE_EXIT_IMAGE;
 	}
-	if (kvm_create_vm(&vm->kvm, &vm->gm, err, sizeof(err)) < 0 ||
+	if (kvm_create_vm(&vm->kvm, &vm->gm, !vm->cfg.no_pit, err, sizeof(err)) < 0 ||
 	    attach_devices(vm, err, sizeof(err)) < 0 || create_vcpus(vm, &entry, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 

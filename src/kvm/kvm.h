@@ -31,9 +31,9 @@ struct kvm {
  * Returns 0, or -1 with a one-line reason (what is missing and what to do) in err. */
 int kvm_open(struct kvm *k, char *err, size_t errlen);
 
-/* Creates the VM: TSS and identity-map addresses, in-kernel irqchip and PIT, and one memory
- * slot per guest RAM region. Returns 0, or -1 with err set. */
-int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
+/* Creates the VM: TSS and identity-map addresses, in-kernel irqchip, the in-kernel PIT when
+ * `pit`, and one memory slot per guest RAM region. Returns 0, or -1 with err set. */
+int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen);
 
 void kvm_close(struct kvm *k);
 

@@ -87,7 +87,7 @@ fail:
 	return -1;
 }
 
-int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen)
+int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen)
 {
 	do {
 		k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
@@ -110,8 +110,8 @@ int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, char *err, size_t e
 		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return -1;
 	}
-	struct kvm_pit_config pit = {.flags = 0};
-	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+	struct kvm_pit_config pit_cfg = {.flags = 0};
+	if (pit && ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit_cfg) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
 		return -1;
 	}

@@ -12,6 +12,7 @@ check hello-ring0 1 "Hello from a mote guest" "" run --cmdline ring0 "$G/hello.e
 check hello-2cpus 1 "Hello from a mote guest" "" run --cpus 4 "$G/hello.elf"
 check hello-mem-above-4g 1 "Hello from a mote guest" "" run --mem 4G "$G/hello.elf"
 check hello-small-mem 1 "Hello from a mote guest" "" run --mem 2M "$G/hello.elf"
+check hello-no-pit 1 "Hello from a mote guest" "" run --no-pit "$G/hello.elf"
 check hello-cpu-features 1 "Hello from a mote guest" "" run --cpu-features -xsave,-avx2 "$G/hello.elf"
 
 check cmdline-echo 1 "cmdline: hello world  two spaces" "" run --cmdline "hello world  two spaces" "$G/cmdline.elf"

@@ -25,6 +25,9 @@ static void defaults(void)
 	CHECK(!strcmp(cfg.cmdline, ""));
 	CHECK(cfg.initrd == NULL);
 	CHECK_EQ(cfg.hide.n, 0u);
+	CHECK(!cfg.no_pit);
+	CHECK_EQ(P("run", "--no-pit", "k"), CONFIG_RUN);
+	CHECK(cfg.no_pit);
 }
 
 static void all_options(void)
