@@ -225,39 +225,17 @@ static int blk_request(struct virtio_dev *d, struct virtio_blk *b, const struct 
 	return 0;
 }
 
-/* Drains the queue with driver notifications off and one interrupt per batch, then turns
- * notifications back on and re-checks, so a request added in between is not missed. */
+static int blk_serve(struct virtio_dev *d, struct vq_chain *c)
+{
+	return blk_request(d, d->priv, c);
+}
+
 static void blk_notify(struct virtio_dev *d, uint16_t q)
 {
 	struct virtio_blk *b = d->priv;
-	struct virtqueue *vq = &d->vq[0];
 
-	if (q != 0)
-		return;
-	while (virtio_dev_running(d)) {
-		bool pushed = false;
-
-		vq_set_notify(vq, false);
-		while (virtio_dev_running(d)) {
-			enum vq_result res = vq_pop(vq, &b->chain);
-			if (res == VQ_EMPTY)
-				break;
-			if (res == VQ_ERROR) {
-				virtio_dev_fail(d, vq->why);
-				break;
-			}
-			if (blk_request(d, b, &b->chain) < 0)
-				break;
-			pushed = true;
-		}
-		if (pushed)
-			virtio_dev_used(d, 0);
-		if (!virtio_dev_running(d))
-			return;
-		vq_set_notify(vq, true);
-		if (!vq_has_work(vq))
-			return;
-	}
+	if (q == 0)
+		virtio_dev_drain(d, 0, &b->chain, blk_serve);
 }
 
 /* [off, off + len) is inside config_size (the transport checked); bounded here anyway. */

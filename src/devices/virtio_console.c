@@ -40,36 +40,9 @@ static int vcon_tx_chain(struct virtio_dev *d, struct virtio_console *c, const s
 	return vcon_push(d, VIRTIO_CONSOLE_TXQ, ch->head, 0);
 }
 
-/* Drains the transmitq with driver notifications off and one interrupt per batch, then turns
- * notifications back on and re-checks, so a buffer added in between is not missed. */
-static void vcon_tx_drain(struct virtio_dev *d, struct virtio_console *c)
+static int vcon_tx_serve(struct virtio_dev *d, struct vq_chain *ch)
 {
-	struct virtqueue *vq = &d->vq[VIRTIO_CONSOLE_TXQ];
-
-	while (virtio_dev_running(d)) {
-		bool pushed = false;
-
-		vq_set_notify(vq, false);
-		while (virtio_dev_running(d)) {
-			enum vq_result res = vq_pop(vq, &c->chain);
-			if (res == VQ_EMPTY)
-				break;
-			if (res == VQ_ERROR) {
-				virtio_dev_fail(d, vq->why);
-				break;
-			}
-			if (vcon_tx_chain(d, c, &c->chain) < 0)
-				break;
-			pushed = true;
-		}
-		if (pushed)
-			virtio_dev_used(d, VIRTIO_CONSOLE_TXQ);
-		if (!virtio_dev_running(d))
-			return;
-		vq_set_notify(vq, true);
-		if (!vq_has_work(vq))
-			return;
-	}
+	return vcon_tx_chain(d, d->priv, ch);
 }
 
 /* The host waited for receive buffers: tell it (once) that it may push again. */
@@ -94,7 +67,7 @@ static void vcon_notify(struct virtio_dev *d, uint16_t q)
 	if (q == VIRTIO_CONSOLE_RXQ)
 		vcon_wake_host(c);
 	else if (q == VIRTIO_CONSOLE_TXQ)
-		vcon_tx_drain(d, c);
+		virtio_dev_drain(d, VIRTIO_CONSOLE_TXQ, &c->chain, vcon_tx_serve);
 }
 
 /* DRIVER_OK: receive buffers posted before it (their kick was not served) can take input. */

@@ -67,39 +67,17 @@ static int rng_request(struct virtio_dev *d, struct virtio_rng *r, struct vq_cha
 	return 0;
 }
 
-/* Drains the queue with driver notifications off and one interrupt per batch, then turns
- * notifications back on and re-checks, so a buffer added in between is not missed. */
+static int rng_serve_chain(struct virtio_dev *d, struct vq_chain *c)
+{
+	return rng_request(d, d->priv, c);
+}
+
 static void rng_notify(struct virtio_dev *d, uint16_t q)
 {
 	struct virtio_rng *r = d->priv;
-	struct virtqueue *vq = &d->vq[0];
 
-	if (q != 0)
-		return;
-	while (virtio_dev_running(d)) {
-		bool pushed = false;
-
-		vq_set_notify(vq, false);
-		while (virtio_dev_running(d)) {
-			enum vq_result res = vq_pop(vq, &r->chain);
-			if (res == VQ_EMPTY)
-				break;
-			if (res == VQ_ERROR) {
-				virtio_dev_fail(d, vq->why);
-				break;
-			}
-			if (rng_request(d, r, &r->chain) < 0)
-				break;
-			pushed = true;
-		}
-		if (pushed)
-			virtio_dev_used(d, 0);
-		if (!virtio_dev_running(d))
-			return;
-		vq_set_notify(vq, true);
-		if (!vq_has_work(vq))
-			return;
-	}
+	if (q == 0)
+		virtio_dev_drain(d, 0, &r->chain, rng_serve_chain);
 }
 
 /* No configuration space: the transport never calls this with len > 0. */

@@ -84,3 +84,35 @@ bool virtio_dev_running(const struct virtio_dev *d)
 	return (d->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
 	       VIRTIO_STATUS_DRIVER_OK;
 }
+
+void virtio_dev_drain(struct virtio_dev *d, uint16_t q, struct vq_chain *chain,
+		      int (*serve)(struct virtio_dev *d, struct vq_chain *c))
+{
+	if (q >= VIRTIO_MAX_QUEUES)
+		return;
+	struct virtqueue *vq = &d->vq[q];
+	while (virtio_dev_running(d)) {
+		bool pushed = false;
+
+		vq_set_notify(vq, false);
+		while (virtio_dev_running(d)) {
+			enum vq_result res = vq_pop(vq, chain);
+			if (res == VQ_EMPTY)
+				break;
+			if (res == VQ_ERROR) {
+				virtio_dev_fail(d, vq->why);
+				break;
+			}
+			if (serve(d, chain) < 0)
+				break;
+			pushed = true;
+		}
+		if (pushed)
+			virtio_dev_used(d, q);
+		if (!virtio_dev_running(d))
+			return;
+		vq_set_notify(vq, true);
+		if (!vq_has_work(vq))
+			return;
+	}
+}

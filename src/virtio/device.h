@@ -109,6 +109,13 @@ void virtio_dev_fail(struct virtio_dev *d, const char *why);
  * set, raises the configuration-change interrupt. d->lock held. */
 void virtio_dev_config_changed(struct virtio_dev *d);
 
+/* Serves queue q until it is empty: driver notifications off while draining, serve() on each
+ * popped chain (it pushes the chain, or fails the device and returns < 0), one interrupt check
+ * per batch, then notifications back on and a re-check so a buffer added in between is not
+ * missed. A ring error fails the device. d->lock held. */
+void virtio_dev_drain(struct virtio_dev *d, uint16_t q, struct vq_chain *chain,
+		      int (*serve)(struct virtio_dev *d, struct vq_chain *c));
+
 /* Whether the device may process queues (DRIVER_OK set, NEEDS_RESET not set). */
 bool virtio_dev_running(const struct virtio_dev *d);
 
