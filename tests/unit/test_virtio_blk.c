@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "devices/virtio_blk.h"
+#include "guest_ram.h"
 #include "test.h"
 
 #define RAM       (1ull << 20)
@@ -32,7 +33,6 @@
 #define DISK_SIZE (64 * 1024) /* 128 sectors */
 #define FEAT_BASE ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_BLK_F_FLUSH))
 
-static struct guest_mem gm;
 static bool live;
 static struct virtio_blk blk; /* ~1 MiB of queues: static */
 static uint16_t drv_avail, drv_next_desc, nreq;
@@ -163,23 +163,6 @@ static void fake_irq(void *ctx, unsigned gsi, int level)
 		irqs++;
 }
 
-static void put16(uint64_t gpa, uint16_t v) { CHECK_EQ(gm_write(&gm, gpa, &v, 2), 0); }
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 2), 0);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 4), 0);
-	return v;
-}
-
-static uint8_t *host(uint64_t gpa, uint64_t len) { return gm_ptr(&gm, gpa, len); }
 
 static void stop(void)
 {

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "devices/virtio_console.h"
 #include "virtio/mmio.h"
+#include "guest_ram.h"
 #include "test.h"
 
 #define RAM      (1ull << 20)
@@ -39,7 +40,6 @@ struct drvq {
 	uint16_t avail_idx, next_desc;
 };
 
-static struct guest_mem gm;
 static bool gm_live;
 static struct virtio_console con; /* ~1 MiB of queues: static */
 static struct drvq dq[2];
@@ -83,23 +83,6 @@ static uint32_t r32(uint32_t off)
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static void put16(uint64_t gpa, uint16_t v) { CHECK_EQ(gm_write(&gm, gpa, &v, 2), 0); }
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 2), 0);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 4), 0);
-	return v;
-}
-
-static uint8_t *host(uint64_t gpa, uint64_t len) { return gm_ptr(&gm, gpa, len); }
 
 /* Fresh rings for both queues (zeroed memory, driver indexes 0). */
 static void rings_reset(void)

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "virtio/mmio.h"
+#include "guest_ram.h"
 #include "test.h"
 
 #define RAM 0x10000ull
@@ -40,7 +41,6 @@ enum {
 
 enum { ACK = 1, DRV = 2, DRV_OK = 4, FEAT_OK = 8, NEEDS_RESET = 64, FAILED = 128 };
 
-static struct guest_mem gm;
 static struct virtio_dev dev; /* > 1 MiB: static */
 static struct vq_chain chain;
 static int irqs, activates, resets, activate_result, kicks, last_kick, notifies;
@@ -222,14 +222,6 @@ static void bring_up(uint64_t features)
 	wr(STATUS, ACK | DRV | FEAT_OK | DRV_OK);
 }
 
-static void put16(uint64_t gpa, uint16_t v) { CHECK_EQ(gm_write(&gm, gpa, &v, 2), 0); }
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 2), 0);
-	return v;
-}
 
 /* Offers one 64-byte writable buffer as descriptor `head` of queue 0 (size 8). */
 static void offer(uint16_t head)

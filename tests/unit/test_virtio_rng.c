@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "devices/virtio_rng.h"
+#include "guest_ram.h"
 #include "test.h"
 
 #define RAM       (1ull << 20)
@@ -18,7 +19,6 @@
 #define USED_GPA  0x3000ull
 #define DATA_GPA  0x10000ull
 
-static struct guest_mem gm;
 static bool gm_live;
 static struct virtio_rng rng; /* ~1 MiB of queues: static */
 static uint16_t drv_avail, drv_next_desc;
@@ -32,23 +32,6 @@ static void fake_irq(void *ctx, unsigned gsi, int level)
 		irqs++;
 }
 
-static void put16(uint64_t gpa, uint16_t v) { CHECK_EQ(gm_write(&gm, gpa, &v, 2), 0); }
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 2), 0);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 4), 0);
-	return v;
-}
-
-static uint8_t *host(uint64_t gpa, uint64_t len) { return gm_ptr(&gm, gpa, len); }
 
 /* A fresh device, negotiated (features), DRIVER_OK, queue 0 enabled. */
 static void start(uint64_t features)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "virtio/virtqueue.h"
+#include "guest_ram.h"
 #include "test.h"
 
 #define RAM       (1ull << 20)
@@ -19,7 +20,6 @@
 #define DATA_GPA  0x40000ull /* buffers */
 
 /* The fake driver: guest RAM, the queue under test and the driver's own avail index. */
-static struct guest_mem gm;
 static struct virtqueue vq; /* 132 KiB: static, not on the stack */
 static struct vq_chain ch;
 static uint16_t drv_size, drv_avail;
@@ -40,21 +40,6 @@ static void drv_start(uint16_t size, bool event_idx, bool indirect)
 	CHECK(vq.why == NULL);
 }
 
-static void put16(uint64_t gpa, uint16_t v) { CHECK_EQ(gm_write(&gm, gpa, &v, 2), 0); }
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 2), 0);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v = 0;
-	CHECK_EQ(gm_read(&gm, gpa, &v, 4), 0);
-	return v;
-}
 
 /* Descriptor i of the table at table_gpa. */
 static void desc(uint64_t table_gpa, uint32_t i, uint64_t addr, uint32_t len, uint16_t flags,
@@ -82,7 +67,6 @@ static uint32_t used_id(uint16_t i) { return get32(USED_GPA + 4 + 8ull * (i % dr
 static uint32_t used_len(uint16_t i) { return get32(USED_GPA + 8 + 8ull * (i % drv_size)); }
 static void set_used_event(uint16_t v) { put16(AVAIL_GPA + 4 + 2ull * drv_size, v); }
 static uint16_t avail_event(void) { return get16(USED_GPA + 4 + 8ull * drv_size); }
-static uint8_t *host(uint64_t gpa) { return gm_ptr(&gm, gpa, 1); }
 
 /* Pops and expects VQ_ERROR with a reason containing what. */
 static int pop_fails(const char *what)
@@ -181,7 +165,7 @@ static void one_buffer(void)
 	CHECK_EQ(ch.nwrite, 0u);
 	CHECK_EQ(ch.read_bytes, 100u);
 	CHECK_EQ(ch.write_bytes, 0u);
-	CHECK(ch.iov[0].base == host(DATA_GPA));
+	CHECK(ch.iov[0].base == host(DATA_GPA, 1));
 	CHECK_EQ(ch.iov[0].len, 100u);
 	CHECK_EQ(vq.inflight, 1u);
 	CHECK(!vq_has_work(&vq));
@@ -191,7 +175,7 @@ static void one_buffer(void)
 static void readable_writable_chain(void)
 {
 	drv_start(8, false, false);
-	memcpy(host(DATA_GPA), "request!", 8);
+	memcpy(host(DATA_GPA, 8), "request!", 8);
 	desc(DESC_GPA, 0, DATA_GPA, 8, VQ_DESC_F_NEXT, 1);
 	desc(DESC_GPA, 1, DATA_GPA + 0x1000, 512, VQ_DESC_F_WRITE, 0);
 	offer(0);
@@ -201,9 +185,9 @@ static void readable_writable_chain(void)
 	CHECK_EQ(ch.read_bytes, 8u);
 	CHECK_EQ(ch.write_bytes, 512u);
 	CHECK(memcmp(ch.iov[0].base, "request!", 8) == 0);
-	CHECK(ch.iov[1].base == host(DATA_GPA + 0x1000));
+	CHECK(ch.iov[1].base == host(DATA_GPA + 0x1000, 1));
 	memset(ch.iov[1].base, 0xab, 512);
-	CHECK_EQ(host(DATA_GPA + 0x1000)[511], 0xab);
+	CHECK_EQ(host(DATA_GPA + 0x1000, 512)[511], 0xab);
 }
 
 static void chain_of_three(void)
@@ -219,8 +203,8 @@ static void chain_of_three(void)
 	CHECK_EQ(ch.nwrite, 1u);
 	CHECK_EQ(ch.read_bytes, 30u);
 	CHECK_EQ(ch.write_bytes, 30u);
-	CHECK(ch.iov[1].base == host(DATA_GPA + 10));
-	CHECK(ch.iov[2].base == host(DATA_GPA + 30));
+	CHECK(ch.iov[1].base == host(DATA_GPA + 10, 1));
+	CHECK(ch.iov[2].base == host(DATA_GPA + 30, 1));
 }
 
 static void chain_of_queue_size(void)
@@ -248,9 +232,9 @@ static void indirect_chain(void)
 	CHECK_EQ(ch.nread, 1u);
 	CHECK_EQ(ch.nwrite, 2u);
 	CHECK_EQ(ch.write_bytes, 96u);
-	CHECK(ch.iov[0].base == host(DATA_GPA));
-	CHECK(ch.iov[1].base == host(DATA_GPA + 0x100));
-	CHECK(ch.iov[2].base == host(DATA_GPA + 0x200));
+	CHECK(ch.iov[0].base == host(DATA_GPA, 1));
+	CHECK(ch.iov[1].base == host(DATA_GPA + 0x100, 1));
+	CHECK(ch.iov[2].base == host(DATA_GPA + 0x200, 1));
 	/* Direct descriptors followed by one indirect one are valid too. */
 	desc(DESC_GPA, 0, DATA_GPA + 0x300, 4, VQ_DESC_F_NEXT, 1);
 	desc(DESC_GPA, 1, IND_GPA, 48, VQ_DESC_F_INDIRECT, 0);
@@ -258,7 +242,7 @@ static void indirect_chain(void)
 	CHECK_EQ(vq_pop(&vq, &ch), VQ_OK);
 	CHECK_EQ(ch.nread, 2u);
 	CHECK_EQ(ch.nwrite, 2u);
-	CHECK(ch.iov[0].base == host(DATA_GPA + 0x300));
+	CHECK(ch.iov[0].base == host(DATA_GPA + 0x300, 1));
 }
 
 /* Each case: a fresh queue (size 8, indirect on), one bad chain at head 0, one reason. */
@@ -362,7 +346,7 @@ static void iov_capacity(void)
 	big_table(VQ_MAX_IOV);
 	CHECK_EQ(vq_pop(&vq, &ch), VQ_OK);
 	CHECK_EQ(ch.nread, (uint32_t)VQ_MAX_IOV);
-	CHECK(ch.iov[VQ_MAX_IOV - 1].base == host(DATA_GPA + VQ_MAX_IOV - 1));
+	CHECK(ch.iov[VQ_MAX_IOV - 1].base == host(DATA_GPA + VQ_MAX_IOV - 1, 1));
 	drv_start(8, false, true);
 	big_table(VQ_MAX_IOV + 1);
 	CHECK(pop_fails("VQ_MAX_IOV"));
@@ -582,8 +566,8 @@ static void chain_copies(void)
 	uint8_t buf[32];
 
 	drv_start(8, false, false);
-	memcpy(host(DATA_GPA), "abcd", 4);
-	memcpy(host(DATA_GPA + 0x100), "efghijkl", 8);
+	memcpy(host(DATA_GPA, 4), "abcd", 4);
+	memcpy(host(DATA_GPA + 0x100, 8), "efghijkl", 8);
 	desc(DESC_GPA, 0, DATA_GPA, 4, VQ_DESC_F_NEXT, 1);
 	desc(DESC_GPA, 1, DATA_GPA + 0x100, 8, VQ_DESC_F_NEXT, 2);
 	desc(DESC_GPA, 2, DATA_GPA + 0x200, 3, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 3);
@@ -601,13 +585,13 @@ static void chain_copies(void)
 	CHECK_EQ(vq_chain_read(&ch, UINT64_MAX, buf, 1), 0u);
 	CHECK_EQ(vq_chain_read(&ch, 0, buf, 0), 0u);
 	CHECK_EQ(vq_chain_write(&ch, 0, "0123456789", 10), 8u); /* short: 8 writable */
-	CHECK(memcmp(host(DATA_GPA + 0x200), "012", 3) == 0);
-	CHECK(memcmp(host(DATA_GPA + 0x300), "34567", 5) == 0);
+	CHECK(memcmp(host(DATA_GPA + 0x200, 3), "012", 3) == 0);
+	CHECK(memcmp(host(DATA_GPA + 0x300, 5), "34567", 5) == 0);
 	CHECK_EQ(vq_chain_write(&ch, 2, "XY", 2), 2u);
-	CHECK(memcmp(host(DATA_GPA + 0x200), "01X", 3) == 0);
-	CHECK_EQ(host(DATA_GPA + 0x300)[0], 'Y');
+	CHECK(memcmp(host(DATA_GPA + 0x200, 3), "01X", 3) == 0);
+	CHECK_EQ(host(DATA_GPA + 0x300, 1)[0], 'Y');
 	CHECK_EQ(vq_chain_write(&ch, 8, "Z", 1), 0u);
-	CHECK(memcmp(host(DATA_GPA), "abcd", 4) == 0); /* readable part untouched */
+	CHECK(memcmp(host(DATA_GPA, 4), "abcd", 4) == 0); /* readable part untouched */
 	/* A chain with nothing writable copies nothing. */
 	ch.nwrite = 0;
 	CHECK_EQ(vq_chain_write(&ch, 0, "Q", 1), 0u);
