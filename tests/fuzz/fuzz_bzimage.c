@@ -11,6 +11,7 @@
 
 #include "arch/x86/layout.h"
 #include "arch/x86/linux.h"
+#include "fuzz_ram.h"
 
 #define FUZZ_RAM        (64ull << 20)
 #define FUZZ_INITRD_LEN 8192u
@@ -19,23 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Created once: 64 MiB of RAM at 0. Loads leave bytes behind; the loader does not care. */
-static const struct guest_mem *fuzz_ram(void)
-{
-	static struct guest_mem gm;
-	static int ready;
-	const struct gm_region r[] = { { .gpa = 0, .size = FUZZ_RAM } };
-	char err[128];
-
-	if (!ready) {
-		if (gm_create(&gm, r, 1, err, sizeof(err)) < 0) {
-			fprintf(stderr, "fuzz_bzimage: gm_create: %s\n", err);
-			abort();
-		}
-		ready = 1;
-	}
-	return &gm;
-}
 
 static uint32_t rd32(const struct guest_mem *gm, uint64_t gpa)
 {
@@ -87,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ X86_EBDA_START, X86_HIMEM_START - X86_EBDA_START, MEM_RESERVED },
 		{ X86_HIMEM_START, FUZZ_RAM - X86_HIMEM_START, MEM_RAM },
 	};
-	const struct guest_mem *gm = fuzz_ram();
+	const struct guest_mem *gm = fuzz_ram(FUZZ_RAM, "fuzz_bzimage");
 	const struct linux_params lp = { .cmdline = FUZZ_CMDLINE, .initrd = initrd,
 					 .initrd_size = sizeof(initrd), .rsdp_gpa = X86_ACPI_GPA,
 					 .map = map, .map_len = 3 };

@@ -8,33 +8,17 @@
 #include <string.h>
 
 #include "boot/elf.h"
+#include "fuzz_ram.h"
 
 #define FUZZ_RAM     (8ull << 20)
 #define FUZZ_MIN_GPA 0x100000ull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Created once: 8 MiB of RAM at 0. Loads leave bytes behind; the loader does not care. */
-static const struct guest_mem *fuzz_ram(void)
-{
-	static struct guest_mem gm;
-	static int ready;
-	const struct gm_region r[] = { { .gpa = 0, .size = FUZZ_RAM } };
-	char err[128];
-
-	if (!ready) {
-		if (gm_create(&gm, r, 1, err, sizeof(err)) < 0) {
-			fprintf(stderr, "fuzz_elf: gm_create: %s\n", err);
-			abort();
-		}
-		ready = 1;
-	}
-	return &gm;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct guest_mem *gm = fuzz_ram();
+	const struct guest_mem *gm = fuzz_ram(FUZZ_RAM, "fuzz_elf");
 	struct elf_image img;
 	char err[256];
 

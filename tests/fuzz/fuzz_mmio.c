@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "fuzz_ram.h"
 #include "virtio/mmio.h"
 
 #define FUZZ_RAM (64u << 10)
@@ -37,7 +38,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct guest_mem gm;
+static struct guest_mem *gm; /* fuzz_ram(), set on the first input */
 static struct virtio_dev dev;
 static struct vq_chain ch;
 static uint8_t cfg[CFG_SIZE];
@@ -82,7 +83,7 @@ static int fake_activate(struct virtio_dev *d)
 static uint32_t touch_chain(void)
 {
 	static uint8_t buf[4096];
-	const uint8_t *lo = gm_ptr(&gm, 0, FUZZ_RAM);
+	const uint8_t *lo = gm_ptr(gm, 0, FUZZ_RAM);
 
 	must(ch.nread + ch.nwrite >= 1 && ch.nread + ch.nwrite <= VQ_MAX_IOV);
 	for (uint32_t i = 0; i < ch.nread + ch.nwrite; i++) {
@@ -321,17 +322,11 @@ static void run_op(const uint8_t *op)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct gm_region r[] = { { .gpa = 0, .size = FUZZ_RAM } };
-	char err[128];
-
 	if (size < FUZZ_HDR)
 		return 0;
-	if (!gm.base) {
+	if (!gm) {
 		log_set_level(LOG_ERROR); /* guest errors are expected by the million */
-		if (gm_create(&gm, r, 1, err, sizeof(err)) < 0) {
-			fprintf(stderr, "fuzz_mmio: gm_create: %s\n", err);
-			abort();
-		}
+		gm = fuzz_ram(FUZZ_RAM, "fuzz_mmio");
 	}
 	flags = data[0];
 	size_t nops = data[1];
@@ -339,11 +334,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nops = (size - FUZZ_HDR) / OP_LEN;
 	const uint8_t *ops = data + FUZZ_HDR, *ram = ops + nops * OP_LEN;
 	size_t ram_len = size - FUZZ_HDR - nops * OP_LEN;
-	uint8_t *host = gm_ptr(&gm, 0, FUZZ_RAM);
+	uint8_t *host = gm_ptr(gm, 0, FUZZ_RAM);
 	memset(host, 0, FUZZ_RAM);
 	memcpy(host, ram, ram_len < FUZZ_RAM ? ram_len : FUZZ_RAM);
 
-	virtio_dev_init(&dev, &fuzz_ops, NULL, "virtio-fuzz0", &gm, NULL);
+	virtio_dev_init(&dev, &fuzz_ops, NULL, "virtio-fuzz0", gm, NULL);
 	if (flags & 1)
 		dev.kick = fake_kick;
 	kick_pending = 0;

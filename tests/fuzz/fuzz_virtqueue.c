@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_ram.h"
 #include "virtio/virtqueue.h"
 
 #define FUZZ_RAM   (256u << 10)
@@ -26,22 +27,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct guest_mem gm;
+static struct guest_mem *gm; /* fuzz_ram(), set on the first input */
 static struct virtqueue vq;
 static struct vq_chain ch;
 
-static void ram_init(void)
-{
-	const struct gm_region r[] = { { .gpa = 0, .size = FUZZ_RAM } };
-	char err[128];
-
-	if (gm.base)
-		return;
-	if (gm_create(&gm, r, 1, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fuzz_virtqueue: gm_create: %s\n", err);
-		abort();
-	}
-}
 
 static uint64_t ring_gpa(const uint8_t *p)
 {
@@ -65,7 +54,7 @@ static void check_and_touch(uint32_t *budget)
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t *b = ch.iov[i].base;
 		uint32_t len = ch.iov[i].len;
-		must(len > 0 && len <= FUZZ_RAM && b >= gm.base && b - gm.base <= FUZZ_RAM - len);
+		must(len > 0 && len <= FUZZ_RAM && b >= gm->base && b - gm->base <= FUZZ_RAM - len);
 		volatile uint8_t *p = b;
 		*(i < ch.nread ? &rd : &wr) += len;
 		uint32_t full = len <= *budget ? len : 0;
@@ -143,10 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < FUZZ_HDR)
 		return 0;
-	ram_init();
-	memset(gm.base, 0, FUZZ_RAM);
+	gm = fuzz_ram(FUZZ_RAM, "fuzz_virtqueue");
+	memset(gm->base, 0, FUZZ_RAM);
 	size_t body = size - FUZZ_HDR < FUZZ_RAM ? size - FUZZ_HDR : FUZZ_RAM;
-	memcpy(gm.base, data + FUZZ_HDR, body);
+	memcpy(gm->base, data + FUZZ_HDR, body);
 
 	uint16_t qsize = (data[0] & 0x10) ? data[0] ^ 0x10 : (uint16_t)(1u << (data[0] & 15));
 	uint8_t flags = data[1];
@@ -155,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t u = ring_gpa(data + 6) + ((flags & 0x10) ? 2 : 0);
 	uint16_t wseed = (uint16_t)(data[8] | data[9] << 8);
 
-	if (vq_enable(&vq, &gm, qsize, d, a, u, flags & 1, flags & 2) < 0) {
+	if (vq_enable(&vq, gm, qsize, d, a, u, flags & 1, flags & 2) < 0) {
 		must(vq.why != NULL && vq.size == 0 && vq_pop(&vq, &ch) == VQ_EMPTY);
 		return 0;
 	}
