@@ -15,20 +15,15 @@ static void irqfd_set(void *ctx, unsigned gsi, int level)
 	(void)gsi;
 	if (!level)
 		return;
-	uint64_t one = 1;
-	ssize_t w = write(*(int *)ctx, &one, sizeof(one));
-	(void)w; /* EAGAIN only when 2^64-2 edges are pending */
+	event_signal(*(int *)ctx);
 }
 
 /* A QueueNotify that reached userspace (no ioeventfd match): take the same path. */
 static void kick_queue(void *ctx, uint16_t q)
 {
 	struct attached *a = ctx;
-	if (q < VIRTIO_MAX_QUEUES && a->queues[q].fd >= 0) {
-		uint64_t one = 1;
-		ssize_t w = write(a->queues[q].fd, &one, sizeof(one));
-		(void)w;
-	}
+	if (q < VIRTIO_MAX_QUEUES && a->queues[q].fd >= 0)
+		event_signal(a->queues[q].fd);
 }
 
 /* I/O thread: queue q was notified. */

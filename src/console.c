@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "core/event.h"
 #include "core/log.h"
 #include "status.h"
 
@@ -91,9 +92,7 @@ void console_tx(void *ctx, const uint8_t *buf, size_t n)
 void console_rx_room(void *ctx)
 {
 	struct console *c = ctx;
-	uint64_t one = 1;
-	ssize_t r = write(c->room_efd, &one, sizeof(one));
-	(void)r;
+	event_signal(c->room_efd);
 }
 
 int console_input_fd(const struct console *c)

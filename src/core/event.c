@@ -11,6 +11,13 @@
 
 #include "core/log.h"
 
+void event_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t w = write(fd, &one, sizeof(one));
+	(void)w;
+}
+
 int event_init(struct event_loop *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -77,9 +84,7 @@ int event_start(struct event_loop *l)
 void event_destroy(struct event_loop *l)
 {
 	if (l->started) {
-		uint64_t one = 1;
-		ssize_t w = write(l->stop_efd, &one, sizeof(one));
-		(void)w;
+		event_signal(l->stop_efd);
 		pthread_join(l->thread, NULL);
 		l->started = false;
 	}

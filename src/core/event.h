@@ -24,6 +24,10 @@ struct event_loop {
 	struct event_handler h[EVENT_MAX_HANDLERS];
 };
 
+/* Adds one to eventfd fd (wakes whoever polls it). Never blocks: an eventfd only refuses
+ * when its counter would overflow, i.e. 2^64-2 wake-ups are already pending. */
+void event_signal(int fd);
+
 int event_init(struct event_loop *l);
 /* Registers a handler (before event_start). Returns 0, or -1 with errno. */
 int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void *ctx);

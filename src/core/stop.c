@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/event.h"
+
 int stop_init(struct vm_stop *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -42,7 +44,5 @@ void stop_request(struct vm_stop *s, int status, const char *fmt, ...)
 	}
 	atomic_store_explicit(&s->requested, true, memory_order_release);
 	pthread_mutex_unlock(&s->lock);
-	uint64_t one = 1;
-	ssize_t r = write(s->efd, &one, sizeof(one));
-	(void)r; /* EAGAIN only if already signalled 2^64-2 times */
+	event_signal(s->efd);
 }
