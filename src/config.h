@@ -15,6 +15,15 @@
 #define CONFIG_SERIAL_MAX 20     /* virtio-blk GET_ID: 20 bytes */
 
 #define CONFIG_PATH_MAX 4096
+#define CONFIG_MAX_NETS 4
+
+/* --net tap=NAME[,mac=MAC][,vhost=on|off|auto] (virtio-net) */
+struct net_config {
+	char tap[16];       /* interface name, NUL-terminated, at most 15 bytes */
+	uint8_t mac[6];
+	bool mac_set;       /* false: a stable MAC is generated from the tap name */
+	int vhost;          /* -1 auto (default), 0 off, 1 on */
+};
 
 struct disk_config {
 	char path[CONFIG_PATH_MAX];
@@ -32,6 +41,8 @@ struct vm_config {
 	struct cpuid_hide hide; /* --cpu-features */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned ndisks;
+	struct net_config nets[CONFIG_MAX_NETS];
+	unsigned nnets;
 	bool rng;               /* --rng: a virtio entropy device */
 	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */

@@ -1,0 +1,55 @@
+/* Network backends: the host side of a network interface, behind one small vtable.
+ * Owns: the vtable contract and the tap backend's constructor.
+ * Must not: know guest memory, virtio, devices or KVM. A backend sees only host iovecs holding
+ * whole frames, so virtio-net and the Solo5 hvt net hypercalls share it, and it can be tested
+ * alone. Errors come back as -errno; a backend never aborts. */
+#ifndef MOTE_BACKENDS_NET_H
+#define MOTE_BACKENDS_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define NET_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+
+/* recv/send move exactly one frame. With a vnet header (see net_tap_open) every frame starts
+ * with vnet_hdr_len bytes of struct virtio_net_hdr(_v1). recv never blocks: it returns the
+ * frame's length, -EAGAIN when none is waiting, -EMSGSIZE (frame dropped) when it does not
+ * fit iov, or another -errno. send returns 0 or -errno (-EAGAIN: the host queue is full,
+ * retry when fd() is writable). fd() is pollable for POLLIN (a frame is waiting) and POLLOUT.
+ * Not thread-safe per backend: one thread drives it. */
+struct net_backend_ops {
+	ssize_t (*recv)(void *be, const struct iovec *iov, int iovcnt);
+	int (*send)(void *be, const struct iovec *iov, int iovcnt);
+	int (*fd)(void *be);
+	/* TUN_F_* offload flags the guest accepted (tap: TUNSETOFFLOAD). 0 or -errno. */
+	int (*set_offload)(void *be, unsigned tun_flags);
+	void (*close)(void *be);
+};
+
+struct net_backend {
+	const struct net_backend_ops *ops;
+	void *be;
+	unsigned vnet_hdr_len; /* 0: frames are bare Ethernet */
+	char ifname[NET_IFNAME_MAX + 1];
+};
+
+/* Attaches to the existing tap interface ifname (IFF_TAP|IFF_NO_PI, plus IFF_VNET_HDR with a
+ * header of vnet_hdr_len bytes when it is non-zero), non-blocking. A missing interface, one
+ * this user may not attach to, or one that is not a tap is a one-line reason in err.
+ * Returns 0 and fills *out, or -1. */
+int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *out, char *err,
+		 size_t errlen);
+
+/* Closes the backend once (later calls do nothing). */
+static inline void net_close(struct net_backend *n)
+{
+	if (n->ops && n->ops->close)
+		n->ops->close(n->be);
+	n->ops = NULL;
+	n->be = NULL;
+}
+
+#endif
