@@ -87,8 +87,11 @@ struct virtio_dev {
 	 * (normally notifications arrive through ioeventfds and never get here). */
 	void (*kick)(void *ctx, uint16_t q);
 	void *kick_ctx;
-	/* Counters (for metrics and tests). */
+	/* Counters (for metrics and tests). Each device counts its own requests (chains served),
+	 * bytes_in (written into guest buffers), bytes_out (taken from them) and io_errors
+	 * (requests that failed on the host side: backend errors, dropped frames). */
 	atomic_ulong notifies, interrupts, guest_errors;
+	atomic_ulong requests, bytes_in, bytes_out, io_errors;
 };
 
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
