@@ -15,6 +15,11 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
              -DMOTE_VERSION='"$(VERSION)"'
 LDFLAGS   += -pie -Wl,-z,relro,-z,now
 LDLIBS    += -lpthread
+# The API server (src/api/): HTTP from libmicrohttpd, JSON from jansson (scripts/deps.sh).
+API_PKGS  := libmicrohttpd jansson
+API_CFLAGS := $(shell pkg-config --cflags $(API_PKGS) 2>/dev/null)
+ALLCFLAGS += $(API_CFLAGS)
+LDLIBS    += $(shell pkg-config --libs $(API_PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson)
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 MAIN_SRC  := src/main.c
@@ -30,7 +35,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc \
-              -DMOTE_VERSION='"$(VERSION)"'
+              -DMOTE_VERSION='"$(VERSION)"' $(API_CFLAGS)
 
 .PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long
 all: $(BUILD)/mote guests

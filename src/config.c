@@ -18,7 +18,13 @@ void config_usage(FILE *out)
 	fprintf(out,
 		"usage: mote run [options] KERNEL\n"
 		"       mote [-v|-q] run ...   (verbosity may also come first)\n"
+		"       mote [-v|-q] --api-sock PATH [--id ID]\n"
+		"       mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
 		"       mote --help | --version\n"
+		"\n"
+		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
+		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"
+		"the same schema (boot-source, machine-config, drives, ...). See docs/api.md.\n"
 		"\n"
 		"Boots KERNEL (an ELF file with a PVH entry note) in a KVM virtual machine whose\n"
 		"serial console (COM1) is this terminal. Ctrl-A x quits; Ctrl-A Ctrl-A sends Ctrl-A.\n"
@@ -198,6 +204,71 @@ static int take_value(const char *opt, int argc, char *const argv[], int *i, con
 	return 0;
 }
 
+static bool is_api_option(const char *a)
+{
+	static const char *const opts[] = {"--api-sock", "--config-file", "--id"};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		size_t n = strlen(opts[i]);
+		if (!strncmp(a, opts[i], n) && (a[n] == '\0' || a[n] == '='))
+			return true;
+	}
+	return false;
+}
+
+/* mote [-v|-q] --api-sock PATH | --config-file FILE [--api-sock PATH], plus --id ID. */
+static enum config_action parse_api_mode(int argc, char *const argv[], int first,
+					 struct vm_config *cfg, char *err, size_t errlen)
+{
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		int m;
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cfg->verbosity++;
+			continue;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cfg->verbosity = -1;
+			continue;
+		}
+		const char **slot = NULL;
+		const char *names[] = {"--api-sock", "--config-file", "--id"};
+		const char **slots[] = {&cfg->api_sock, &cfg->config_file, &cfg->instance_id};
+		for (size_t k = 0; k < 3 && !slot; k++) {
+			if (take_value(names[k], argc, argv, &i, &val, err, errlen, &m) < 0)
+				return CONFIG_ERROR;
+			if (m) {
+				slot = slots[k];
+				if (*slot) {
+					snprintf(err, errlen, "%s given twice", names[k]);
+					return CONFIG_ERROR;
+				}
+				if (!*val || strlen(val) >= CONFIG_PATH_MAX) {
+					snprintf(err, errlen, "%s needs a value of 1 to %d bytes", names[k],
+						 CONFIG_PATH_MAX - 1);
+					return CONFIG_ERROR;
+				}
+			}
+		}
+		if (slot) {
+			*slot = val;
+			continue;
+		}
+		snprintf(err, errlen,
+			 "'%s' cannot be combined with --api-sock/--config-file: the VM is configured "
+			 "through the API or the file (see mote --help)", a);
+		return CONFIG_ERROR;
+	}
+	if (!cfg->api_sock && !cfg->config_file) {
+		snprintf(err, errlen, "--id needs --api-sock PATH or --config-file FILE");
+		return CONFIG_ERROR;
+	}
+	if (cfg->instance_id && strlen(cfg->instance_id) > 64) {
+		snprintf(err, errlen, "--id is longer than 64 bytes");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}
+
 enum config_action config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
 				size_t errlen)
 {
@@ -221,6 +292,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		return CONFIG_ERROR;
 	}
 	const char *cmd = argv[first];
+	if (is_api_option(cmd))
+		return parse_api_mode(argc, argv, first, cfg, err, errlen);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
 		return CONFIG_HELP;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version"))

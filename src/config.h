@@ -47,6 +47,11 @@ struct vm_config {
 	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
+	/* API mode (mote --api-sock PATH [--config-file FILE]): kernel is NULL after parsing and
+	 * the API or the config file fills the rest (src/api/). */
+	const char *api_sock;   /* NULL: no API socket */
+	const char *config_file; /* NULL: configure through the API */
+	const char *instance_id; /* --id: the instance id GET / reports ("anonymous-instance") */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };

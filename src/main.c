@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "arch/x86/boot.h"
 #include "attach.h"
 #include "backends/blk.h"
@@ -61,6 +62,7 @@ struct vm {
 	struct attached attached[MACHINE_MAX_VIRTIO];
 	unsigned nattached;
 	int sig_fd;
+	struct api *api; /* --api-sock / --config-file mode, else NULL */
 };
 
 /* Waits for the stop request while moving console input; signals become stop requests. */
@@ -284,6 +286,9 @@ static int boot_and_run(struct vm *vm)
 			break;
 		}
 	}
+	if (vm->api) /* InstanceStart answers now; the API may pause vCPUs and read counters */
+		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
+				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop});
 	run_loop(vm);
 	return vm->stop.status;
 }
@@ -341,7 +346,23 @@ int main(int argc, char **argv)
 	vm.kvm.sys_fd = vm.kvm.vm_fd = -1;
 	vm.gm.fd = -1;
 
+	static struct api api; /* API mode: configured through the socket or the config file */
+	if (vm.cfg.api_sock || vm.cfg.config_file) {
+		vm.api = &api;
+		if (api_init(&api, &vm.cfg, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			api_destroy(&api);
+			return MOTE_EXIT_USAGE;
+		}
+		if (api_wait_start(&api, &vm.cfg) < 0) {
+			api_destroy(&api);
+			return MOTE_EXIT_USER;
+		}
+	}
+
 	int status = boot_and_run(&vm);
+	if (vm.api)
+		api_vm_ended(vm.api, status);
 	teardown(&vm);
 	for (unsigned i = 0; i < vm.nattached; i++)
 		attach_release(&vm.attached[i]);
@@ -366,5 +387,7 @@ int main(int argc, char **argv)
 	kvm_close(&vm.kvm);
 	image_unmap(&vm.kernel);
 	image_unmap(&vm.initrd);
+	if (vm.api)
+		api_destroy(vm.api); /* the socket goes last: a client sees it until mote is done */
 	return status;
 }

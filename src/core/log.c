@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Atomic int cur_level = LOG_WARN; /* read by every thread, set rarely */
 static pthread_mutex_t guest_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -20,22 +22,115 @@ static struct {
 void log_set_level(enum log_level level) { atomic_store_explicit(&cur_level, (int)level, memory_order_relaxed); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load_explicit(&cur_level, memory_order_relaxed); }
 
+/* The configured output (PUT /logger); out.fd < 0 means stderr. */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int fd;
+	int show_level, show_origin;
+	char last_error[512];
+} out = {.fd = -1};
+
+static const char *level_name(enum log_level level)
+{
+	switch (level) {
+	case LOG_ERROR: return "ERROR";
+	case LOG_WARN: return "WARN";
+	case LOG_INFO: return "INFO";
+	default: return "DEBUG";
+	}
+}
+
+static void vlog_at(enum log_level level, const char *file, int line, const char *prefix,
+		    const char *fmt, va_list ap)
+{
+	char buf[1024], lvl[16] = "", origin[128] = "";
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	pthread_mutex_lock(&out_lock);
+	if (level == LOG_ERROR)
+		snprintf(out.last_error, sizeof(out.last_error), "%.511s", buf);
+	if (out.show_level)
+		snprintf(lvl, sizeof(lvl), "[%s] ", level_name(level));
+	if (out.show_origin && file)
+		snprintf(origin, sizeof(origin), " (%s:%d)", file, line);
+	if (out.fd >= 0) {
+		char line_buf[1400];
+		int n = snprintf(line_buf, sizeof(line_buf), "mote: %s%s%s%s\n", lvl, prefix, buf, origin);
+		if (n > (int)sizeof(line_buf) - 1) {
+			n = (int)sizeof(line_buf) - 1;
+			line_buf[n - 1] = '\n';
+		}
+		/* One write per line; a full pipe drops the line (the fd is non-blocking). */
+		if (write(out.fd, line_buf, (size_t)n) < 0) {
+			/* nothing sensible to do: the log itself is the place to report it */
+		}
+	} else {
+		/* One fprintf call so lines from different threads do not interleave. */
+		fprintf(stderr, "mote: %s%s%s%s\n", lvl, prefix, buf, origin);
+	}
+	pthread_mutex_unlock(&out_lock);
+}
+
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	char buf[1024];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* One fprintf call so lines from different threads do not interleave. */
-	fprintf(stderr, "mote: %s%s\n", prefix, buf);
+	vlog_at(LOG_WARN, NULL, 0, prefix, fmt, ap);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed))
-		return;
 	va_list ap;
+	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed)) {
+		if (level == LOG_ERROR) { /* filtered (Off), but still the reason a boot failed */
+			pthread_mutex_lock(&out_lock);
+			va_start(ap, fmt);
+			vsnprintf(out.last_error, sizeof(out.last_error), fmt, ap);
+			va_end(ap);
+			pthread_mutex_unlock(&out_lock);
+		}
+		return;
+	}
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	vlog_at(level, NULL, 0, "", fmt, ap);
 	va_end(ap);
+}
+
+void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed)) {
+		if (level == LOG_ERROR) {
+			pthread_mutex_lock(&out_lock);
+			va_start(ap, fmt);
+			vsnprintf(out.last_error, sizeof(out.last_error), fmt, ap);
+			va_end(ap);
+			pthread_mutex_unlock(&out_lock);
+		}
+		return;
+	}
+	va_start(ap, fmt);
+	vlog_at(level, file, line, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_configure(int fd, int show_level, int show_origin)
+{
+	pthread_mutex_lock(&out_lock);
+	if (fd >= 0) {
+		if (out.fd >= 0)
+			close(out.fd);
+		out.fd = fd;
+	}
+	out.show_level = show_level;
+	out.show_origin = show_origin;
+	pthread_mutex_unlock(&out_lock);
+}
+
+void log_last_error(char *buf, size_t len)
+{
+	if (!len)
+		return;
+	pthread_mutex_lock(&out_lock);
+	snprintf(buf, len, "%s", out.last_error);
+	pthread_mutex_unlock(&out_lock);
 }
 
 int err_set(char *err, size_t errlen, const char *fmt, ...)
@@ -85,7 +180,7 @@ void guest_error(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	if (dropped)
-		fprintf(stderr, "mote: guest error: (%llu similar messages suppressed)\n",
+		log_msg(LOG_WARN, "guest error: (%llu similar messages suppressed)",
 			(unsigned long long)dropped);
 	vlog("guest error: ", fmt, ap);
 	va_end(ap);

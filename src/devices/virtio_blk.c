@@ -320,3 +320,38 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
 	blk_close(&b->be);
 }
+
+/* Appended for the API's PATCH /drives/{id} (kept at the end of the file so it merges apart
+ * from the request path). Under d->lock no request is being served (notify and config reads
+ * hold it), so the old backend is idle: flush it, close it, install the new one. */
+int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
+			    size_t errlen)
+{
+	if (!be || !be->ops || !be->ops->read || !be->ops->write || !be->ops->flush)
+		return err_set(err, errlen, "virtio-blk: incomplete disk backend");
+	pthread_mutex_lock(&b->dev.lock);
+	if (be->block_size != b->be.block_size || be->read_only != b->be.read_only) {
+		pthread_mutex_unlock(&b->dev.lock);
+		return err_set(err, errlen, "the new file's %s (%u bytes%s) differs from the drive's "
+			       "(%u bytes%s), which the guest already negotiated",
+			       be->read_only != b->be.read_only ? "access mode" : "block size",
+			       be->block_size, be->read_only ? ", read-only" : "",
+			       b->be.block_size, b->be.read_only ? ", read-only" : "");
+	}
+	if (be->size < be->block_size) {
+		pthread_mutex_unlock(&b->dev.lock);
+		return err_set(err, errlen, "the new file is smaller than one %u-byte block",
+			       be->block_size);
+	}
+	if (!b->be.read_only && b->be.ops->flush(b->be.be) < 0)
+		log_warn("%s: flush of the replaced backing file failed", b->dev.name);
+	blk_close(&b->be);
+	b->be = *be;
+	memset(be, 0, sizeof(*be));
+	b->capacity = b->be.size / VIRTIO_BLK_SECTOR;
+	b->cfg.capacity = htole64(b->capacity);
+	b->last_errno = 0;
+	virtio_dev_config_changed(&b->dev); /* the guest re-reads capacity */
+	pthread_mutex_unlock(&b->dev.lock);
+	return 0;
+}

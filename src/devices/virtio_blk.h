@@ -97,4 +97,11 @@ const struct virtio_dev_ops *virtio_blk_ops_for(const struct virtio_blk *b);
 int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uint64_t len,
 			 struct iovec *out, int max);
 
+/* Appended for the API (PATCH /drives/{id}): replaces the backing file of a running device.
+ * Takes b->dev.lock; the old backend is flushed and closed, capacity follows the new file and
+ * the guest gets a configuration-change interrupt. The new backend must have the same block
+ * size and read-only mode. Takes *be (cleared) on success; 0, or -1 with err set. */
+int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
+			    size_t errlen);
+
 #endif

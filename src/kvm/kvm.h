@@ -57,6 +57,15 @@ struct vcpu {
 	bool started;
 	struct exit_ctx ctx;
 	uint64_t exits; /* exits handled, for --verbose statistics */
+	/* Exits by kind (index: enum exit_kind), read by other threads for metrics. */
+	atomic_ullong exits_by_kind[EXIT_UNKNOWN + 1];
+	/* Pause (the API's PATCH /vm): pause_lock guards parked/done and the waits on pause_cond;
+	 * pause_req is also read without the lock at the top of each KVM_RUN round. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	bool parked; /* the thread waits in vcpu_park, outside KVM_RUN */
+	bool done;   /* the thread has left its loop */
 };
 
 /* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */
@@ -72,6 +81,13 @@ int vcpu_start(struct vcpu *v);
 
 /* Makes a running vCPU leave KVM_RUN soon (immediate_exit + a signal); safe from any thread. */
 void vcpu_kick(struct vcpu *v);
+
+/* Pause: vcpu_pause asks the thread to leave KVM_RUN (a kick) and park; vcpu_wait_parked waits
+ * until it has (or has ended, or was never started), up to timeout_ms, and returns 0 or -1 on
+ * timeout; vcpu_resume lets it run again. Any thread may call them, never the vCPU itself. */
+void vcpu_pause(struct vcpu *v);
+int vcpu_wait_parked(struct vcpu *v, unsigned timeout_ms);
+void vcpu_resume(struct vcpu *v);
 
 /* Joins the thread (if started) and releases the fd and run page. */
 void vcpu_destroy(struct vcpu *v);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
@@ -109,6 +110,8 @@ int vcpu_create(struct vcpu *v, struct kvm *k, unsigned id, unsigned ncpus,
 		const struct cpuid_hide *hide, const struct exit_ctx *ctx, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
+	pthread_mutex_init(&v->pause_lock, NULL);
+	pthread_cond_init(&v->pause_cond, NULL);
 	v->kvm = k;
 	v->id = id;
 	v->ctx = *ctx;
@@ -306,6 +309,29 @@ static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *
 	stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, NULL); /* already reported above */
 }
 
+/* Waits outside KVM_RUN while a pause is requested (and no stop). The kick that asked for the
+ * pause set immediate_exit; clearing it here, before waiting, keeps a later kick (a stop)
+ * effective: the loop re-checks the stop flag after the wait. */
+static void vcpu_park(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	v->parked = true;
+	pthread_cond_broadcast(&v->pause_cond);
+	while (atomic_load(&v->pause_req) && !stop_requested(v->ctx.stop))
+		pthread_cond_wait(&v->pause_cond, &v->pause_lock);
+	v->parked = false;
+	pthread_mutex_unlock(&v->pause_lock);
+}
+
+static void vcpu_mark_done(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	v->done = true;
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -315,6 +341,10 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!stop_requested(v->ctx.stop)) {
+		if (atomic_load_explicit(&v->pause_req, memory_order_acquire)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -329,6 +359,7 @@ static void *vcpu_thread(void *arg)
 			report_fatal(v, &e, why);
 			break;
 		}
+		atomic_fetch_add_explicit(&v->exits_by_kind[e.kind], 1, memory_order_relaxed);
 		enum exit_action act = exit_handle(&v->ctx, &e, &why);
 		if (act == EXIT_ACT_FATAL) {
 			report_fatal(v, &e, why);
@@ -337,6 +368,7 @@ static void *vcpu_thread(void *arg)
 		if (act == EXIT_ACT_STOP)
 			break;
 	}
+	vcpu_mark_done(v);
 	return NULL;
 }
 
@@ -357,6 +389,47 @@ void vcpu_kick(struct vcpu *v)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, KICK_SIGNAL);
+	/* A parked vCPU waits on the condition variable, not in KVM_RUN: wake it to see a stop. */
+	pthread_mutex_lock(&v->pause_lock);
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
+}
+
+void vcpu_pause(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	atomic_store_explicit(&v->pause_req, true, memory_order_release);
+	pthread_mutex_unlock(&v->pause_lock);
+	vcpu_kick(v);
+}
+
+int vcpu_wait_parked(struct vcpu *v, unsigned timeout_ms)
+{
+	if (!v->started)
+		return 0;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int r = 0;
+	pthread_mutex_lock(&v->pause_lock);
+	while (!v->parked && !v->done && r == 0)
+		r = pthread_cond_timedwait(&v->pause_cond, &v->pause_lock, &dl);
+	bool ok = v->parked || v->done;
+	pthread_mutex_unlock(&v->pause_lock);
+	return ok ? 0 : -1;
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->pause_lock);
+	atomic_store_explicit(&v->pause_req, false, memory_order_release);
+	pthread_cond_broadcast(&v->pause_cond);
+	pthread_mutex_unlock(&v->pause_lock);
 }
 
 void vcpu_destroy(struct vcpu *v)

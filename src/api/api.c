@@ -1,0 +1,719 @@
+/* The API server: the socket, libmicrohttpd, routing and the lifecycle. Every request is
+ * handled on libmicrohttpd's one thread, so handlers never race each other; a->lock orders
+ * them against main.c's thread (boot, end) and the metrics thread. Bodies are capped at
+ * API_BODY_MAX, connections at API_MAX_CONNECTIONS, idle clients dropped after
+ * API_TIMEOUT_S seconds. */
+#include "api/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/event.h"
+#include "core/log.h"
+#include "status.h"
+
+#ifndef MOTE_VERSION
+#define MOTE_VERSION "unknown"
+#endif
+
+#define API_MAX_CONNECTIONS 64
+#define API_TIMEOUT_S 5
+#define API_START_TIMEOUT_S 60
+#define API_PAUSE_TIMEOUT_MS 2000
+#define ERRLEN 512
+
+struct api_req {
+	char *buf;
+	size_t len;
+	bool too_big;
+	bool is_start;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static int open_output(const char *path, char *err, size_t errlen, const char *what)
+{
+	/* Non-blocking: a full pipe drops lines instead of stalling a thread. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(err, errlen, "%s: cannot open %s: %s", what, path, strerror(errno));
+	return fd;
+}
+
+static const char *state_name(enum api_state s)
+{
+	switch (s) {
+	case API_RUNNING: return "Running";
+	case API_PAUSED: return "Paused";
+	default: return "Not started";
+	}
+}
+
+/* Writes one metrics line. a->lock held. */
+static int metrics_flush_locked(struct api *a)
+{
+	if (a->metrics_fd < 0)
+		return -1;
+	char *line = api_metrics_render(a);
+	if (!line)
+		return -1;
+	size_t n = strlen(line);
+	line[n] = '\n'; /* api_metrics_render leaves room for it */
+	ssize_t w = write(a->metrics_fd, line, n + 1);
+	free(line);
+	a->metrics_flushes++;
+	return w == (ssize_t)(n + 1) ? 0 : -1;
+}
+
+static void *metrics_thread(void *arg)
+{
+	struct api *a = arg;
+	pthread_mutex_lock(&a->lock);
+	while (!a->quit) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 60; /* as Firecracker: one line a minute, and on FlushMetrics */
+		int r = 0;
+		while (!a->quit && r == 0)
+			r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+		if (!a->quit)
+			metrics_flush_locked(a);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static int apply_logger(const struct api_logger_cfg *l, char *err, size_t errlen)
+{
+	int fd = -1;
+	if (l->path[0] && (fd = open_output(l->path, err, errlen, "logger")) < 0)
+		return -1;
+	log_configure(fd, l->show_level, l->show_origin);
+	log_set_level((enum log_level)l->level);
+	return 0;
+}
+
+static int apply_metrics(struct api *a, char *err, size_t errlen)
+{
+	int fd = open_output(a->ac.metrics.path, err, errlen, "metrics");
+	if (fd < 0)
+		return -1;
+	a->metrics_fd = fd;
+	return 0;
+}
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	struct MHD_Response *r = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+				      : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	if (text)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* What a handler decided: an HTTP status and a body (NULL: none), or a fault message. */
+struct answer {
+	unsigned status;
+	json_t *body;
+	char fault[ERRLEN];
+};
+
+static void bad(struct answer *ans, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void bad(struct answer *ans, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ans->fault, sizeof(ans->fault), fmt, ap);
+	va_end(ap);
+	ans->status = status;
+}
+
+/* ---- handlers (API thread; a->lock held) ------------------------------------------------ */
+
+static bool pre_boot(struct api *a, struct answer *ans, const char *what)
+{
+	if (a->state == API_NOT_STARTED)
+		return true;
+	bad(ans, 400, "%s is only possible before InstanceStart: the microVM is already started", what);
+	return false;
+}
+
+static void do_start(struct api *a, struct answer *ans)
+{
+	if (a->state != API_NOT_STARTED) {
+		bad(ans, 400, "InstanceStart: the microVM is already %s",
+		    a->state == API_STARTING ? "starting" : a->state == API_ENDED ? "stopped" : "started");
+		return;
+	}
+	char err[ERRLEN];
+	if (api_config_check(&a->ac, err, sizeof(err)) < 0) {
+		bad(ans, 400, "InstanceStart: %s", err);
+		return;
+	}
+	a->state = API_STARTING;
+	a->start_result = 0;
+	a->start_in_flight = true;
+	event_signal(a->start_efd);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += API_START_TIMEOUT_S;
+	int r = 0;
+	while (a->start_result == 0 && r == 0)
+		r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+	if (a->start_result > 0)
+		ans->status = 204;
+	else if (a->start_result < 0)
+		bad(ans, 400, "InstanceStart failed: %s", a->start_err[0] ? a->start_err : "see the log");
+	else
+		bad(ans, 500, "InstanceStart: the boot did not finish within %d s", API_START_TIMEOUT_S);
+}
+
+static void do_vm_state(struct api *a, const json_t *body, struct answer *ans)
+{
+	bool pause;
+	char err[ERRLEN];
+	if (api_parse_vm_state(body, &pause, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	if (a->state != API_RUNNING && a->state != API_PAUSED)
+		return bad(ans, 400, "vm: cannot %s a microVM that is not running (InstanceStart first)",
+			   pause ? "pause" : "resume");
+	ans->status = 204;
+	if (pause == (a->state == API_PAUSED) || !a->view_valid)
+		return; /* already there */
+	struct api_vm_view *v = &a->view;
+	if (!pause) {
+		for (unsigned i = 0; i < v->nvcpus; i++)
+			vcpu_resume(&v->vcpus[i]);
+		a->state = API_RUNNING;
+		log_info("microVM resumed");
+		return;
+	}
+	for (unsigned i = 0; i < v->nvcpus; i++)
+		vcpu_pause(&v->vcpus[i]);
+	for (unsigned i = 0; i < v->nvcpus; i++) {
+		if (vcpu_wait_parked(&v->vcpus[i], API_PAUSE_TIMEOUT_MS) < 0) {
+			for (unsigned k = 0; k < v->nvcpus; k++)
+				vcpu_resume(&v->vcpus[k]);
+			return bad(ans, 500, "vm: vCPU %u did not stop within %d ms; the microVM keeps running",
+				   i, API_PAUSE_TIMEOUT_MS);
+		}
+	}
+	a->state = API_PAUSED;
+	log_info("microVM paused");
+}
+
+static void do_drive_patch(struct api *a, const char *id, const json_t *body, struct answer *ans)
+{
+	char err[ERRLEN], path[CONFIG_PATH_MAX];
+	unsigned i;
+	if (a->state != API_RUNNING && a->state != API_PAUSED)
+		return bad(ans, 400, "PATCH /drives is only possible after InstanceStart (use PUT before)");
+	if (api_parse_drive_patch(&a->ac, id, body, path, &i, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	if (!a->view_valid || i >= a->view.nblk)
+		return bad(ans, 400, "drives: drive '%s' has no device", id);
+	struct disk_config *d = &a->ac.cfg.disks[i];
+	struct blk_backend be;
+	if (blk_file_open(path, d->read_only, d->direct, &be, err, sizeof(err)) < 0)
+		return bad(ans, 400, "drives: %s", err);
+	if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
+		blk_close(&be);
+		return bad(ans, 400, "drives: %s: %s", id, err);
+	}
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	log_info("drive %s now uses %s", id, path);
+	ans->status = 204;
+}
+
+static void do_action(struct api *a, const json_t *body, struct answer *ans)
+{
+	enum api_action act;
+	char err[ERRLEN];
+	if (api_parse_action(body, &act, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	switch (act) {
+	case API_ACTION_START:
+		do_start(a, ans);
+		return;
+	case API_ACTION_FLUSH_METRICS:
+		if (a->metrics_fd < 0)
+			return bad(ans, 400, "FlushMetrics: metrics are not configured (PUT /metrics first)");
+		if (metrics_flush_locked(a) < 0)
+			return bad(ans, 400, "FlushMetrics: cannot write the metrics: %s", strerror(errno));
+		ans->status = 204;
+		return;
+	case API_ACTION_CTRL_ALT_DEL:
+		bad(ans, 400, "SendCtrlAltDel is not supported by mote: its i8042 has no keyboard to "
+			      "deliver the keys to (stop the VM with SIGTERM, or let the guest power off)");
+		return;
+	}
+}
+
+static void do_logger(struct api *a, const json_t *body, struct answer *ans)
+{
+	struct api_logger_cfg l;
+	char err[ERRLEN];
+	if (api_parse_logger(body, &l, err, sizeof(err)) < 0 || apply_logger(&l, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	a->ac.logger = l;
+	ans->status = 204;
+}
+
+static void do_metrics(struct api *a, const json_t *body, struct answer *ans)
+{
+	struct api_metrics_cfg m;
+	char err[ERRLEN];
+	if (a->metrics_fd >= 0)
+		return bad(ans, 400, "metrics: the metrics system is already initialized");
+	if (api_parse_metrics(body, &m, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	api_metrics_cfg_release(&a->ac.metrics);
+	a->ac.metrics = m;
+	if (apply_metrics(a, err, sizeof(err)) < 0) {
+		api_metrics_cfg_release(&a->ac.metrics);
+		a->ac.metrics.set = false;
+		return bad(ans, 400, "%s", err);
+	}
+	ans->status = 204;
+}
+
+/* Firecracker endpoints mote does not implement, answered 400 with their name. */
+static const struct {
+	const char *prefix, *name;
+} unsupported[] = {
+	{"/balloon", "the balloon device"}, {"/vsock", "vsock"}, {"/mmds", "MMDS"},
+	{"/snapshot", "snapshots"}, {"/cpu-config", "CPU templates (cpu-config)"},
+	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
+};
+
+/* "/drives/ID" -> ID when url starts with prefix and the rest is a valid id. */
+static const char *path_id(const char *url, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(url, prefix, n) != 0 || !api_id_valid(url + n))
+		return NULL;
+	return url + n;
+}
+
+/* Requests that need no body. */
+static bool route_get(struct api *a, const char *url, struct answer *ans)
+{
+	if (!strcmp(url, "/")) {
+		ans->body = json_pack("{s:s, s:s, s:s, s:s}", "app_name", "mote", "id",
+				      a->instance_id ? a->instance_id : "anonymous-instance", "state",
+				      state_name(a->state), "vmm_version", MOTE_VERSION);
+	} else if (!strcmp(url, "/version")) {
+		ans->body = json_pack("{s:s}", "firecracker_version", MOTE_VERSION);
+	} else if (!strcmp(url, "/machine-config")) {
+		ans->body = api_machine_json(&a->ac);
+	} else if (!strcmp(url, "/vm/config")) {
+		ans->body = api_vm_config_json(&a->ac);
+	} else {
+		return false;
+	}
+	ans->status = ans->body ? 200 : 500;
+	if (!ans->body)
+		bad(ans, 500, "out of memory");
+	return true;
+}
+
+static void route(struct api *a, const char *method, const char *url, const json_t *body,
+		  struct answer *ans)
+{
+	char err[ERRLEN];
+	const char *id;
+	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
+	int r = 1; /* 1: not matched; 0 ok; -1 err */
+
+	if (put && !strcmp(url, "/boot-source")) {
+		if (pre_boot(a, ans, "PUT /boot-source"))
+			r = api_put_boot_source(&a->ac, body, err, sizeof(err));
+		else
+			return;
+	} else if ((put || patch) && !strcmp(url, "/machine-config")) {
+		if (pre_boot(a, ans, "changing machine-config"))
+			r = api_put_machine_config(&a->ac, body, patch, err, sizeof(err));
+		else
+			return;
+	} else if (put && (id = path_id(url, "/drives/"))) {
+		if (pre_boot(a, ans, "PUT /drives"))
+			r = api_put_drive(&a->ac, id, body, err, sizeof(err));
+		else
+			return;
+	} else if (patch && (id = path_id(url, "/drives/"))) {
+		return do_drive_patch(a, id, body, ans);
+	} else if (put && (id = path_id(url, "/network-interfaces/"))) {
+		if (pre_boot(a, ans, "PUT /network-interfaces"))
+			r = api_put_net(&a->ac, id, body, err, sizeof(err));
+		else
+			return;
+	} else if (patch && path_id(url, "/network-interfaces/")) {
+		return bad(ans, 400, "PATCH /network-interfaces updates rate limiters, which mote does not support");
+	} else if (put && !strcmp(url, "/entropy")) {
+		if (pre_boot(a, ans, "PUT /entropy"))
+			r = api_put_entropy(&a->ac, body, err, sizeof(err));
+		else
+			return;
+	} else if (put && !strcmp(url, "/actions")) {
+		return do_action(a, body, ans);
+	} else if (patch && !strcmp(url, "/vm")) {
+		return do_vm_state(a, body, ans);
+	} else if (put && !strcmp(url, "/logger")) {
+		return do_logger(a, body, ans);
+	} else if (put && !strcmp(url, "/metrics")) {
+		return do_metrics(a, body, ans);
+	}
+	if (r == 1)
+		return bad(ans, 400, "invalid request method and/or path: %s %.200s", method, url);
+	if (r < 0)
+		return bad(ans, 400, "%s", err);
+	ans->status = 204;
+}
+
+static bool known_body_route(const char *method, const char *url)
+{
+	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
+	return (put && (!strcmp(url, "/boot-source") || !strcmp(url, "/entropy") ||
+			!strcmp(url, "/actions") || !strcmp(url, "/logger") || !strcmp(url, "/metrics") ||
+			!strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20))) ||
+	       ((put || patch) && !strcmp(url, "/machine-config")) ||
+	       (patch && (!strcmp(url, "/vm") || !strncmp(url, "/drives/", 8) ||
+			  !strncmp(url, "/network-interfaces/", 20)));
+}
+
+static void handle(struct api *a, const char *method, const char *url, const struct api_req *q,
+		   struct answer *ans)
+{
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		size_t n = strlen(unsupported[i].prefix);
+		if (!strncmp(url, unsupported[i].prefix, n) && (url[n] == '\0' || url[n] == '/'))
+			return bad(ans, 400, "%s (%s) is not supported by mote", unsupported[i].prefix,
+				   unsupported[i].name);
+	}
+	if (!strcmp(method, "GET")) {
+		if (!route_get(a, url, ans))
+			bad(ans, 400, "invalid request method and/or path: GET %.200s", url);
+		return;
+	}
+	if (!known_body_route(method, url))
+		return bad(ans, 400, "invalid request method and/or path: %.16s %.200s", method, url);
+	if (q->too_big)
+		return bad(ans, 400, "request body is larger than the limit of %d bytes", API_BODY_MAX);
+	char err[ERRLEN];
+	json_t *body = api_body_parse(q->buf ? q->buf : "", q->len, err, sizeof(err));
+	if (!body)
+		return bad(ans, 400, "%s", err);
+	route(a, method, url, body, ans);
+	json_decref(body);
+}
+
+/* ---- libmicrohttpd callbacks (API thread) ----------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct api_req *q = *con_cls;
+	(void)version;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		*con_cls = q;
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
+			q->too_big = true; /* answered below without reading the body */
+		else
+			return MHD_YES;
+	}
+	if (*upload_size && !q->too_big) {
+		size_t n = *upload_size;
+		if (q->len + n > API_BODY_MAX) {
+			q->too_big = true;
+			free(q->buf);
+			q->buf = NULL;
+			q->len = 0;
+		} else {
+			char *nb = realloc(q->buf, q->len + n + 1);
+			if (!nb)
+				return MHD_NO;
+			memcpy(nb + q->len, upload, n);
+			q->buf = nb;
+			q->len += n;
+			q->buf[q->len] = '\0';
+		}
+	}
+	if (*upload_size && !q->too_big) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	*upload_size = 0;
+	struct answer ans = {.status = 500};
+	pthread_mutex_lock(&a->lock);
+	handle(a, method, url, q, &ans);
+	if (ans.status >= 400 && !ans.body)
+		ans.body = json_pack("{s:s}", "fault_message", ans.fault);
+	a->requests++;
+	if (ans.status >= 400) {
+		a->errors++;
+		log_debug("API %s %.200s: %u %s", method, url, ans.status, ans.fault);
+	}
+	q->is_start = a->start_in_flight;
+	a->start_in_flight = false;
+	pthread_mutex_unlock(&a->lock);
+	return reply(c, ans.status, ans.body);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api *a = cls;
+	struct api_req *q = *con_cls;
+	(void)c;
+	(void)toe;
+	if (!q)
+		return;
+	if (q->is_start) {
+		pthread_mutex_lock(&a->lock);
+		a->start_delivered = true;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+	}
+	free(q->buf);
+	free(q);
+	*con_cls = NULL;
+}
+
+/* ---- the socket ------------------------------------------------------------------------- */
+
+/* An existing PATH is reused only when it is a socket nobody listens on (a crashed mote's
+ * leftover); anything else (a file, a live socket) is refused. */
+static int sock_create(struct api *a, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_set(err, errlen, "--api-sock %s: the path is longer than %zu bytes", path,
+			       sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return err_set(err, errlen, "--api-sock %s exists and is not a socket: remove it "
+				       "or choose another path", path);
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int r = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		int e = errno;
+		if (probe >= 0)
+			close(probe);
+		if (r == 0)
+			return err_set(err, errlen, "--api-sock %s: another process serves this socket", path);
+		if (e != ECONNREFUSED)
+			return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
+		if (unlink(path) < 0)
+			return err_set(err, errlen, "--api-sock %s: cannot remove the stale socket: %s",
+				       path, strerror(errno));
+		log_info("removed stale API socket %s", path);
+	}
+	a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->listen_fd < 0)
+		return err_set(err, errlen, "API socket: %s", strerror(errno));
+	mode_t old = umask(0177); /* the socket file is born 0600: no window with wider rights */
+	int r = bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	umask(old);
+	if (r < 0)
+		return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
+	a->sock_created = true;
+	if (listen(a->listen_fd, API_MAX_CONNECTIONS) < 0)
+		return err_set(err, errlen, "--api-sock %s: listen: %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- lifecycle (main thread) ------------------------------------------------------------ */
+
+int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	clock_gettime(CLOCK_MONOTONIC, &a->t0);
+	a->listen_fd = a->sig_fd = a->start_efd = a->metrics_fd = -1;
+	a->sock_path = cli->api_sock;
+	a->instance_id = cli->instance_id;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	api_config_init(&a->ac, cli);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return err_set(err, errlen, "cannot block signals");
+	signal(SIGPIPE, SIG_IGN);
+	a->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->sig_fd < 0 || a->start_efd < 0)
+		return err_set(err, errlen, "cannot create event descriptors: %s", strerror(errno));
+
+	if (cli->config_file) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = fopen(cli->config_file, "re");
+		if (!f)
+			return err_set(err, errlen, "--config-file %s: %s", cli->config_file, strerror(errno));
+		text = malloc(API_BODY_MAX + 1);
+		if (text)
+			len = fread(text, 1, API_BODY_MAX + 1, f);
+		fclose(f);
+		char e2[ERRLEN];
+		int r = text ? api_config_file(&a->ac, text, len, e2, sizeof(e2)) : err_set(e2, sizeof(e2), "out of memory");
+		free(text);
+		if (r < 0 || api_config_check(&a->ac, e2, sizeof(e2)) < 0)
+			return err_set(err, errlen, "--config-file %s: %s", cli->config_file, e2);
+		if (a->ac.logger.set && apply_logger(&a->ac.logger, err, errlen) < 0)
+			return -1;
+		if (a->ac.metrics.set && apply_metrics(a, err, errlen) < 0)
+			return -1;
+		a->state = API_STARTING;
+	}
+	if (pthread_create(&a->metrics_thread, NULL, metrics_thread, a) != 0)
+		return err_set(err, errlen, "cannot start the metrics thread");
+	a->metrics_thread_started = true;
+	if (!a->sock_path)
+		return 0;
+	if (sock_create(a, a->sock_path, err, errlen) < 0)
+		return -1;
+	a->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, a,
+				  MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_S,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				  MHD_OPTION_END);
+	if (!a->mhd)
+		return err_set(err, errlen, "--api-sock %s: cannot start the HTTP server", a->sock_path);
+	log_info("API listening on %s", a->sock_path);
+	return 0;
+}
+
+int api_wait_start(struct api *a, struct vm_config *out)
+{
+	for (;;) {
+		pthread_mutex_lock(&a->lock);
+		if (a->state == API_STARTING) {
+			api_config_export(&a->ac, out);
+			pthread_mutex_unlock(&a->lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&a->lock);
+		struct pollfd p[2] = {{.fd = a->sig_fd, .events = POLLIN}, {.fd = a->start_efd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return -1;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				log_info("stopped by signal %s before the boot", strsignal((int)si.ssi_signo));
+				return -1;
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(a->start_efd, &v, sizeof(v)) < 0) {
+				/* nothing to drain: the state check above decides */
+			}
+		}
+	}
+}
+
+void api_vm_running(struct api *a, const struct api_vm_view *v)
+{
+	pthread_mutex_lock(&a->lock);
+	a->view = *v;
+	a->view_valid = true;
+	a->state = API_RUNNING;
+	a->start_result = 1;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void api_vm_ended(struct api *a, int status)
+{
+	pthread_mutex_lock(&a->lock);
+	if (a->metrics_fd >= 0)
+		metrics_flush_locked(a); /* the last line, with the final counters */
+	a->view_valid = false;
+	memset(&a->view, 0, sizeof(a->view));
+	if (a->start_result == 0 && a->state == API_STARTING) {
+		a->start_result = -1;
+		log_last_error(a->start_err, sizeof(a->start_err));
+		if (!a->start_err[0])
+			snprintf(a->start_err, sizeof(a->start_err), "the boot failed with status %d", status);
+	}
+	a->state = API_ENDED;
+	pthread_cond_broadcast(&a->cond);
+	/* A failed InstanceStart: let its 400 reach the client before the server stops. */
+	if (a->start_result < 0 && a->mhd) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 2;
+		int r = 0;
+		while (!a->start_delivered && r == 0)
+			r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void api_destroy(struct api *a)
+{
+	if (a->metrics_thread_started) {
+		pthread_mutex_lock(&a->lock);
+		a->quit = true;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->metrics_thread, NULL);
+		a->metrics_thread_started = false;
+	}
+	if (a->mhd) {
+		MHD_stop_daemon(a->mhd); /* closes the listening socket too */
+		a->mhd = NULL;
+		a->listen_fd = -1;
+	}
+	if (a->listen_fd >= 0)
+		close(a->listen_fd);
+	a->listen_fd = -1;
+	if (a->sock_created && unlink(a->sock_path) < 0 && errno != ENOENT)
+		log_warn("cannot remove the API socket %s: %s", a->sock_path, strerror(errno));
+	a->sock_created = false;
+	if (a->metrics_fd >= 0)
+		close(a->metrics_fd);
+	a->metrics_fd = -1;
+	if (a->sig_fd >= 0)
+		close(a->sig_fd);
+	if (a->start_efd >= 0)
+		close(a->start_efd);
+	a->sig_fd = a->start_efd = -1;
+	api_config_release(&a->ac);
+}

@@ -1,0 +1,85 @@
+/* The control plane: a Firecracker-compatible REST API (HTTP/1.1 from libmicrohttpd, JSON from
+ * jansson) on a Unix socket, the config file, the VM lifecycle (Not started -> Running <->
+ * Paused -> ended) and the metrics. Owns: the socket (created 0600, removed on every exit
+ * that runs api_destroy), libmicrohttpd's thread (all requests are handled there, one at a
+ * time), the metrics thread and files. The boot itself stays in main.c's thread: the API
+ * hands it a vm_config (api_wait_start) and main.c hands back a view of the running VM.
+ * The API never blocks a vCPU: it reads counters and asks vCPUs to park (vcpu_pause). */
+#ifndef MOTE_API_API_H
+#define MOTE_API_API_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "api/api_config.h"
+#include "arch/x86/machine.h"
+#include "config.h"
+#include "core/stop.h"
+#include "devices/virtio_blk.h"
+#include "kvm/kvm.h"
+
+enum api_state { API_NOT_STARTED, API_STARTING, API_RUNNING, API_PAUSED, API_ENDED };
+
+/* What the API may touch of a running VM (set by api_vm_running, cleared by api_vm_ended). */
+struct api_vm_view {
+	struct vcpu *vcpus;
+	unsigned nvcpus;
+	struct machine *machine; /* the virtio devices, for metrics */
+	struct virtio_blk *blk;   /* blk[i] is drive i of the configuration */
+	unsigned nblk;
+	struct vm_stop *stop;
+};
+
+struct MHD_Daemon;
+
+struct api {
+	struct api_config ac;     /* staged configuration (the API thread writes it) */
+	const char *sock_path;    /* NULL: no socket (config file only) */
+	const char *instance_id;
+	int listen_fd;
+	bool sock_created;        /* we created sock_path: api_destroy removes it */
+	int sig_fd;               /* SIGINT/SIGTERM/SIGHUP before the boot */
+	int start_efd;            /* signalled when InstanceStart was accepted */
+	struct MHD_Daemon *mhd;
+	struct timespec t0;       /* process start, for uptime and the startup metric */
+
+	pthread_mutex_t lock;     /* everything below */
+	pthread_cond_t cond;
+	enum api_state state;
+	int start_result;         /* 0 pending, 1 running, -1 failed */
+	char start_err[512];
+	bool start_delivered;     /* the InstanceStart response went out */
+	bool start_in_flight;
+	struct api_vm_view view;
+	bool view_valid;
+	int metrics_fd;
+	pthread_t metrics_thread;
+	bool metrics_thread_started;
+	bool quit;
+	uint64_t requests, errors, metrics_flushes;
+};
+
+/* Sets up the API: loads the config file (if any), creates the socket (if any) and starts
+ * serving. Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (main.c's run loop reads
+ * them later). Returns 0, or -1 with a one-line reason in err; call api_destroy either way. */
+int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errlen);
+
+/* Waits (main thread) for InstanceStart, or returns at once with a config file. 0: *out is the
+ * configuration to boot; -1: stopped by a signal before the boot. */
+int api_wait_start(struct api *a, struct vm_config *out);
+
+/* main.c: the vCPUs run (InstanceStart answers 204) / the VM ended or failed to boot (a
+ * pending InstanceStart answers 400 with the last error; the final metrics are written).
+ * api_vm_ended must come before the VM is torn down. */
+void api_vm_running(struct api *a, const struct api_vm_view *v);
+void api_vm_ended(struct api *a, int status);
+
+/* Stops serving, closes the files, removes the socket. Safe after a failed api_init. */
+void api_destroy(struct api *a);
+
+/* The metrics line (one JSON object, no newline); caller frees with free(). a->lock held. */
+char *api_metrics_render(struct api *a);
+
+#endif
