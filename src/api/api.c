@@ -662,17 +662,18 @@ void api_vm_running(struct api *a, const struct api_vm_view *v)
 void api_vm_ended(struct api *a, int status)
 {
 	pthread_mutex_lock(&a->lock);
+	bool was_starting = a->state == API_STARTING;
+	a->state = API_ENDED;
 	if (a->metrics_fd >= 0)
 		metrics_flush_locked(a); /* the last line, with the final counters */
 	a->view_valid = false;
 	memset(&a->view, 0, sizeof(a->view));
-	if (a->start_result == 0 && a->state == API_STARTING) {
+	if (a->start_result == 0 && was_starting) {
 		a->start_result = -1;
 		log_last_error(a->start_err, sizeof(a->start_err));
 		if (!a->start_err[0])
 			snprintf(a->start_err, sizeof(a->start_err), "the boot failed with status %d", status);
 	}
-	a->state = API_ENDED;
 	pthread_cond_broadcast(&a->cond);
 	/* A failed InstanceStart: let its 400 reach the client before the server stops. */
 	if (a->start_result < 0 && a->mhd) {

@@ -1,0 +1,316 @@
+#!/bin/bash
+# The Firecracker-compatible API (docs/api.md) end to end with curl --unix-socket: configure and
+# boot the counter guest, pause/resume, lifecycle refusals, metrics, logger, drive swap, every
+# bad-input class, 1000 requests from 20 clients with fd/RSS checks, the config file, the
+# socket's mode/stale handling/removal, SIGTERM. Every exchange is recorded and validated
+# against Firecracker's own Swagger file (tests/api/validate.mjs) at the end.
+source "$(dirname "$0")/lib.sh"
+SPEC=${MOTE_FC_SPEC:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/reference/firecracker-api.yaml}
+[ -f "$SPEC" ] || SPEC=/work/shared/reference/firecracker-api.yaml
+CLIENT="python3 tests/api/client.py"
+EX=$TMP/exchanges.jsonl
+: >"$EX"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if ! command -v curl >/dev/null; then
+	skip api "curl is not installed (sh scripts/deps.sh)"
+	exit 0
+fi
+if [ ! -e /dev/kvm ]; then
+	skip api "no /dev/kvm"
+	exit 0
+fi
+
+# api METHOD PATH [BODY|@FILE]: one request on $SOCK; sets $code and $body, records the exchange.
+api() {
+	local m=$1 p=$2 d=${3-}
+	local args=(-s -m 10 -o "$TMP/resp" -w '%{http_code}' --unix-socket "$SOCK" -X "$m")
+	: >"$TMP/resp"
+	if [ -n "$d" ]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$d")
+	fi
+	code=$(curl "${args[@]}" "http://localhost$p")
+	body=$(cat "$TMP/resp")
+	local req=""
+	case "$d" in @*) req=$(base64 -w0 <"${d#@}") ;; *) req=$(printf %s "$d" | base64 -w0) ;; esac
+	printf '{"method":"%s","path":"%s","status":%s,"req":"%s","resp":"%s"}\n' "$m" "$p" \
+		"${code:-0}" "$req" "$(base64 -w0 <"$TMP/resp")" >>"$EX"
+}
+
+# want NAME CODE [BODY TEXT]: checks the last answer.
+want() {
+	if [ "$code" != "$2" ]; then
+		fail "$1" "HTTP $code, expected $2: $body"
+	elif [ -n "${3-}" ] && ! grep -qF -- "$3" <<<"$body"; then
+		fail "$1" "answer lacks '$3': $body"
+	else
+		pass "$1"
+	fi
+}
+
+# start_api NAME ARGS...: mote --api-sock $SOCK in the background, waiting for the socket.
+start_api() {
+	local name=$1
+	shift
+	SOCK=$TMP/$name.sock
+	"$MOTE" --api-sock "$SOCK" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	PID=$!
+	PIDS+=("$PID")
+	for _ in $(seq 200); do [ -S "$SOCK" ] && return 0; sleep 0.01; done
+	return 1
+}
+
+last_count() { grep -o 'counter [0-9]*' "$TMP/$1.out" | tail -1 | cut -d' ' -f2; }
+
+# wait_exit PID SECONDS: waits for the process; sets $rc (or 999 on timeout, after a kill).
+wait_exit() {
+	for _ in $(seq $(($2 * 20))); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1"
+			rc=$?
+			return
+		fi
+		sleep 0.05
+	done
+	kill -9 "$1"
+	wait "$1"
+	rc=999
+}
+
+COUNTER=$(pwd)/$G/counter.elf
+
+# ---- the socket: mode, stale leftovers, refusals -------------------------------------------
+start_api sock || fail api-socket-created "no socket after 2 s: $(cat "$TMP/sock.err")"
+mode=$(stat -c %a "$SOCK")
+[ "$mode" = 600 ] && pass api-socket-mode-0600 || fail api-socket-mode-0600 "mode $mode"
+api GET /
+want api-get-root 200 '"state":"Not started"'
+api GET /version
+want api-get-version 200 firecracker_version
+vm api-live-socket-refused --api-sock "$SOCK"
+[ "$rc" = 2 ] && has_err api-live-socket-refused "another process serves" &&
+	pass api-live-socket-refused || fail api-live-socket-refused "status $rc: $(cat "$TMP/api-live-socket-refused.err")"
+# Transitions that make no sense before the boot.
+api PATCH /vm '{"state":"Paused"}'
+want api-pause-before-start 400 "not running"
+api PATCH /drives/root '{"drive_id":"root","path_on_host":"/tmp/x"}'
+want api-patch-drive-before-start 400 "after InstanceStart"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-start-without-boot-source 400 "boot-source"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+[ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-sigterm-before-boot ||
+	fail api-sigterm-before-boot "status $rc, socket $(ls "$SOCK" 2>&1)"
+
+touch "$TMP/regular"
+vm api-regular-file-refused --api-sock "$TMP/regular"
+[ "$rc" = 2 ] && has_err api-regular-file-refused "not a socket" && [ -f "$TMP/regular" ] &&
+	pass api-regular-file-refused || fail api-regular-file-refused "status $rc"
+$CLIENT stale "$TMP/stale.sock"
+start_api stale && api GET / && want api-stale-socket-reused 200
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# ---- boot through the API, pause and resume ------------------------------------------------
+dd if=/dev/zero of="$TMP/disk1.img" bs=1M count=1 status=none
+dd if=/dev/zero of="$TMP/disk2.img" bs=1M count=2 status=none
+start_api run || fail api-run-socket "no socket"
+api PUT /logger "{\"log_path\":\"$TMP/run.log\",\"level\":\"Info\",\"show_level\":true}"
+want api-put-logger 204
+api PUT /metrics "{\"metrics_path\":\"$TMP/run.metrics\"}"
+want api-put-metrics 204
+api PUT /metrics "{\"metrics_path\":\"$TMP/run2.metrics\"}"
+want api-put-metrics-twice 400 "already"
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=20000000\"}"
+want api-put-boot-source 204
+api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
+want api-put-machine-config 204
+api PATCH /machine-config '{"vcpu_count":1,"mem_size_mib":64}'
+want api-patch-machine-config 204
+api GET /machine-config
+want api-get-machine-config 200 '"mem_size_mib":64'
+api PUT /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/disk1.img\",\"is_root_device\":true,\"is_read_only\":false}"
+want api-put-drive 204
+api PUT /entropy '{}'
+want api-put-entropy 204
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-instance-start 204
+api GET /
+want api-state-running 200 '"state":"Running"'
+sleep 0.5
+a=$(last_count run)
+[ -n "$a" ] && pass api-guest-counts || fail api-guest-counts "no counter output: $(head -c 300 "$TMP/run.out")"
+api PATCH /vm '{"state":"Paused"}'
+want api-pause 204
+api GET /
+want api-state-paused 200 '"state":"Paused"'
+b=$(last_count run)
+sleep 0.5
+c=$(last_count run)
+[ -n "$b" ] && [ "$b" = "$c" ] && pass api-paused-counter-stops || fail api-paused-counter-stops "counter $b -> $c while paused"
+api PATCH /vm '{"state":"Resumed"}'
+want api-resume 204
+sleep 0.5
+d=$(last_count run)
+[ -n "$d" ] && [ "$d" -gt "$c" ] && pass api-resumed-counter-advances || fail api-resumed-counter-advances "counter $c -> $d after resume"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-start-twice 400 "already"
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\"}"
+want api-configure-after-start 400 "before InstanceStart"
+api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":32}'
+want api-machine-config-after-start 400 "before InstanceStart"
+api GET /vm/config
+want api-get-vm-config 200 '"is_root_device":true'
+grep -q 'kernel command line: spin=20000000 root=/dev/vda rw' "$TMP/run.log" &&
+	pass api-root-drive-cmdline || fail api-root-drive-cmdline "$(head -c 300 "$TMP/run.log")"
+api PATCH /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/disk2.img\"}"
+want api-patch-drive-swaps 204
+api GET /vm/config
+want api-vm-config-shows-new-disk 200 disk2.img
+api PATCH /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/missing.img\"}"
+want api-patch-drive-missing-file 400 missing.img
+api PATCH /drives/nope '{"drive_id":"nope","path_on_host":"/tmp/x"}'
+want api-patch-unknown-drive 400 "no drive"
+api PUT /actions '{"action_type":"SendCtrlAltDel"}'
+want api-ctrl-alt-del-explained 400 "SendCtrlAltDel"
+api PUT /actions '{"action_type":"FlushMetrics"}'
+want api-flush-metrics 204
+if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"requests"' "$TMP/run.metrics"; then
+	pass api-metrics-content
+else
+	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
+fi
+grep -q '\[INFO\] microVM paused' "$TMP/run.log" && pass api-logger-file ||
+	fail api-logger-file "$(head -c 300 "$TMP/run.log")"
+
+# ---- bad input while the guest runs --------------------------------------------------------
+api PUT /machine-config '{"vcpu_count":'
+want api-bad-malformed-json 400 "malformed JSON"
+api PUT /actions '{"action_type":42}'
+want api-bad-wrong-type 400 "must be a string"
+api PUT /actions '{"action_type":"FlushMetrics","extra":1}'
+want api-bad-unknown-field 400 "unknown field 'extra'"
+api PUT /actions '[1,2]'
+want api-bad-not-object 400 "JSON object"
+api PUT /actions '{"action_type":"FlushMetrics","action_type":"FlushMetrics"}'
+want api-bad-duplicate-key 400 "duplicate"
+api PUT /actions '{"action_type":"Reboot"}'
+want api-bad-enum 400 "Reboot"
+api PATCH /vm '{"state":"Stopped"}'
+want api-bad-vm-state 400 "Stopped"
+api PUT /actions ''
+want api-bad-empty-body 400 "JSON body"
+head -c 100000 /dev/zero | tr '\0' ' ' >"$TMP/huge.json"
+api PUT /actions "@$TMP/huge.json"
+want api-bad-huge-body 400 "larger than"
+api PUT /balloon '{"amount_mib":1,"deflate_on_oom":true}'
+want api-unsupported-balloon 400 "not supported"
+api PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v"}'
+want api-unsupported-vsock 400 "vsock"
+api PUT /snapshot/create '{"mem_file_path":"a","snapshot_path":"b"}'
+want api-unsupported-snapshot 400 "snapshots"
+api DELETE /vm
+want api-bad-method 400 "invalid request"
+api GET /nothing-here
+want api-bad-path 400 "invalid request"
+api PUT '/drives/bad%20id' '{}'
+want api-bad-drive-id 400 "invalid request"
+
+# Slow and half-open clients are dropped; many idle connections do not stop mote.
+t=$($CLIENT slow "$SOCK")
+case "$t" in open) fail api-slow-client-dropped "still open after 30 s" ;; *) pass api-slow-client-dropped ;; esac
+n=$($CLIENT idle "$SOCK" 150 1)
+api GET /
+want api-after-150-idle-connections 200 Running
+e=$(last_count run)
+[ "$e" -gt "$d" ] && pass api-guest-undisturbed || fail api-guest-undisturbed "counter $d -> $e"
+
+# 1000 requests from 20 clients, twice: fds and RSS stable between the rounds.
+fds() { ls /proc/"$PID"/fd | wc -l; }
+rss() { awk '/^VmRSS/ {print $2}' /proc/"$PID"/status; }
+r1=$($CLIENT load "$SOCK" 1000 20)
+f1=$(fds)
+m1=$(rss)
+r2=$($CLIENT load "$SOCK" 1000 20)
+f2=$(fds)
+m2=$(rss)
+if [ "$r1" != ok ] || [ "$r2" != ok ]; then
+	fail api-1000-requests-20-clients "$r1 / $r2"
+else
+	pass api-1000-requests-20-clients
+fi
+[ "$f1" = "$f2" ] && pass api-no-fd-leak || fail api-no-fd-leak "fds $f1 -> $f2"
+[ $((m2 - m1)) -lt 1024 ] && pass api-rss-stable || fail api-rss-stable "RSS ${m1} KiB -> ${m2} KiB"
+
+# SIGTERM: clean stop, socket removed, last metrics line written.
+lines=$(wc -l <"$TMP/run.metrics")
+kill -TERM "$PID"
+wait_exit "$PID" 10
+[ "$rc" = 12 ] && pass api-sigterm-status || fail api-sigterm-status "status $rc"
+[ ! -e "$SOCK" ] && pass api-socket-removed || fail api-socket-removed "$SOCK still exists"
+[ "$(wc -l <"$TMP/run.metrics")" -gt "$lines" ] && pass api-final-metrics ||
+	fail api-final-metrics "no metrics line at exit"
+
+# ---- a failing InstanceStart answers 400 and mote exits with the boot's status --------------
+start_api badboot
+api PUT /boot-source "{\"kernel_image_path\":\"$TMP/no-such-kernel\"}"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-start-failure-reported 400 "no-such-kernel"
+wait_exit "$PID" 5
+[ "$rc" = 4 ] && [ ! -e "$SOCK" ] && pass api-start-failure-exit ||
+	fail api-start-failure-exit "status $rc, socket $(ls "$SOCK" 2>&1)"
+
+# ---- the same VM from a config file --------------------------------------------------------
+cat >"$TMP/vm.json" <<EOF
+{
+  "boot-source": {"kernel_image_path": "$COUNTER", "boot_args": "spin=2000000 max=3"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "smt": false},
+  "drives": [{"drive_id": "data", "path_on_host": "$TMP/disk1.img", "is_root_device": false,
+              "is_read_only": true}],
+  "network-interfaces": [],
+  "metrics": {"metrics_path": "$TMP/file.metrics"}
+}
+EOF
+check api-config-file 1 "counter 3" "" --config-file "$TMP/vm.json"
+grep -q '"state":"Ended"' "$TMP/file.metrics" && pass api-config-file-metrics ||
+	fail api-config-file-metrics "$(cat "$TMP/file.metrics" 2>&1 | head -c 300)"
+sed 's/"smt": false/"smt": true/' "$TMP/vm.json" >"$TMP/smt.json"
+refuse api-config-file-unsupported 2 "smt is not supported" --config-file "$TMP/smt.json"
+echo '{"boot-source": {"kernel_image_path": 1}}' >"$TMP/bad.json"
+refuse api-config-file-wrong-type 2 "must be a string" --config-file "$TMP/bad.json"
+echo '{"boot-source": {"kernel_image_path": "x"}, "balloon": {}}' >"$TMP/balloon.json"
+refuse api-config-file-balloon 2 "'balloon' is not supported" --config-file "$TMP/balloon.json"
+refuse api-config-file-missing 2 "No such file" --config-file "$TMP/none.json"
+refuse api-mode-no-run-options 2 "cannot be combined" --api-sock "$TMP/x.sock" --mem 64
+
+# Config file plus socket: the API reports the running VM.
+sed 's/ max=3//' "$TMP/vm.json" >"$TMP/forever.json"
+SOCK=$TMP/both.sock
+"$MOTE" --config-file "$TMP/forever.json" --api-sock "$SOCK" </dev/null >"$TMP/both.out" 2>"$TMP/both.err" &
+PID=$!
+PIDS+=("$PID")
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.01; done
+sleep 0.2
+api GET /
+want api-config-file-with-socket 200 '"state":"Running"'
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-config-file-start-refused 400 "already"
+kill -TERM "$PID"
+wait_exit "$PID" 10
+[ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-config-file-sigterm || fail api-config-file-sigterm "status $rc"
+
+# ---- every exchange against Firecracker's Swagger description ------------------------------
+if [ ! -f "$SPEC" ]; then
+	skip api-swagger-validation "Firecracker's API description not found at $SPEC"
+elif ! dir=$(sh tests/api/install-validator.sh 2>"$TMP/npm.err"); then
+	skip api-swagger-validation "validator not installable: $(cat "$TMP/npm.err")"
+elif out=$(NODE_PATH=$dir/node_modules node tests/api/validate.mjs "$SPEC" "$EX" 2>&1); then
+	pass "api-swagger-validation ($out)"
+else
+	fail api-swagger-validation "$(echo "$out" | head -5 | tr '\n' ';')"
+fi
