@@ -32,3 +32,26 @@ os.makedirs(d, exist_ok=True)
 for rel in (0, 1):
     with open(os.path.join(d, "seed-reloc%d" % rel), "wb") as f:
         f.write(bzimage(rel))
+
+# fuzz_api: one valid body per endpoint (first byte: the endpoint index in fuzz_api.c).
+api_seeds = [
+    b'\x00{"kernel_image_path":"/k","initrd_path":"/i","boot_args":"console=ttyS0"}',
+    b'\x01{"vcpu_count":2,"mem_size_mib":256,"smt":false,"cpu_template":"None"}',
+    b'\x02{"mem_size_mib":64}',
+    b'\x03{"drive_id":"root","path_on_host":"/d.img","is_root_device":true,"is_read_only":false,"partuuid":"ab-12"}',
+    b'\x04{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:ac:10:00:02"}',
+    b'\x05{}',
+    b'\x06{"log_path":"/l","level":"Debug","show_level":true,"show_log_origin":false}',
+    b'\x07{"metrics_path":"/m","emit_id":true,"properties":{"a":"b"}}',
+    b'\x08{"action_type":"InstanceStart"}',
+    b'\x09{"state":"Paused"}',
+    b'\x0a{"drive_id":"root","path_on_host":"/d.img","is_root_device":false}',
+    b'\x0b{"boot-source":{"kernel_image_path":"/k"},"machine-config":{"vcpu_count":1,"mem_size_mib":128},'
+    b'"drives":[{"drive_id":"a","path_on_host":"/a","is_root_device":true}],'
+    b'"network-interfaces":[{"iface_id":"n","host_dev_name":"tap1"}],"entropy":{}}',
+]
+d = os.path.join(out, "fuzz_api")
+os.makedirs(d, exist_ok=True)
+for i, s in enumerate(api_seeds):
+    with open(os.path.join(d, "seed-%02d" % i), "wb") as f:
+        f.write(s)
