@@ -265,10 +265,17 @@ static void do_action(struct api *a, const json_t *body, struct answer *ans)
 			return bad(ans, 400, "FlushMetrics: cannot write the metrics: %s", strerror(errno));
 		ans->status = 204;
 		return;
-	case API_ACTION_CTRL_ALT_DEL:
-		bad(ans, 400, "SendCtrlAltDel is not supported by mote: its i8042 has no keyboard to "
-			      "deliver the keys to (stop the VM with SIGTERM, or let the guest power off)");
+	case API_ACTION_CTRL_ALT_DEL: {
+		/* Set-1 scancodes (the controller translates): Ctrl, Alt, Del down, then up. */
+		static const uint8_t seq[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+		if (a->state != API_RUNNING || !a->view_valid)
+			return bad(ans, 400, "SendCtrlAltDel: the microVM is not running");
+		if (i8042_send_keys(&a->view.machine->kbc, seq, sizeof(seq)) < 0)
+			return bad(ans, 400, "SendCtrlAltDel: the keyboard buffer is full (the guest "
+					     "reads no keys)");
+		ans->status = 204;
 		return;
+	}
 	}
 }
 

@@ -21,6 +21,27 @@ static void put_out(struct i8042 *k, uint8_t v)
 {
 	k->out = v;
 	k->out_full = 1;
+	k->out_is_key = 0;
+}
+
+/* IRQ 1 follows "a key byte waits and the keyboard interrupt is enabled". k->lock held. */
+static void update_irq(struct i8042 *k)
+{
+	int level = k->out_full && k->out_is_key && (k->cmd_byte & 1);
+	if (level != k->irq_level) {
+		k->irq_level = level;
+		irq_set(&k->irq, level);
+	}
+}
+
+static void next_key(struct i8042 *k)
+{
+	if (k->out_full || k->nkeys == 0)
+		return;
+	k->out = k->keys[0];
+	k->out_full = 1;
+	k->out_is_key = 1;
+	memmove(k->keys, k->keys + 1, --k->nkeys);
 }
 
 static void data_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
@@ -31,6 +52,8 @@ static void data_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	memset(data, 0, len);
 	data[0] = k->out;
 	k->out_full = 0;
+	next_key(k);
+	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -111,3 +134,20 @@ void i8042_init(struct i8042 *k, struct vm_stop *stop)
 }
 
 void i8042_destroy(struct i8042 *k) { pthread_mutex_destroy(&k->lock); }
+
+void i8042_set_irq(struct i8042 *k, const struct irq_line *irq) { k->irq = *irq; }
+
+int i8042_send_keys(struct i8042 *k, const uint8_t *codes, size_t n)
+{
+	pthread_mutex_lock(&k->lock);
+	if (n > I8042_KEY_QUEUE - k->nkeys) {
+		pthread_mutex_unlock(&k->lock);
+		return -1;
+	}
+	memcpy(k->keys + k->nkeys, codes, n);
+	k->nkeys += (unsigned)n;
+	next_key(k);
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

@@ -4,7 +4,7 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole counter
+                rng blk hostile blkbench vconsole counter kbd
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
 GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole
 GUEST_OUT    := $(BUILD)/guests

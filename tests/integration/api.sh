@@ -177,7 +177,7 @@ want api-patch-drive-missing-file 400 missing.img
 api PATCH /drives/nope '{"drive_id":"nope","path_on_host":"/tmp/x"}'
 want api-patch-unknown-drive 400 "no drive"
 api PUT /actions '{"action_type":"SendCtrlAltDel"}'
-want api-ctrl-alt-del-explained 400 "SendCtrlAltDel"
+want api-ctrl-alt-del-queued 204
 api PUT /actions '{"action_type":"FlushMetrics"}'
 want api-flush-metrics 204
 if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"requests"' "$TMP/run.metrics"; then
@@ -255,6 +255,20 @@ wait_exit "$PID" 10
 [ ! -e "$SOCK" ] && pass api-socket-removed || fail api-socket-removed "$SOCK still exists"
 [ "$(wc -l <"$TMP/run.metrics")" -gt "$lines" ] && pass api-final-metrics ||
 	fail api-final-metrics "no metrics line at exit"
+
+# ---- SendCtrlAltDel reaches a guest that reads the keyboard controller --------------------
+start_api kbd
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/kbd.elf\"}"
+api PUT /actions '{"action_type":"SendCtrlAltDel"}'
+want api-ctrl-alt-del-before-start 400 "not running"
+api PUT /actions '{"action_type":"InstanceStart"}'
+for _ in $(seq 100); do grep -q 'kbd: ready' "$TMP/kbd.out" && break; sleep 0.02; done
+api PUT /actions '{"action_type":"SendCtrlAltDel"}'
+want api-ctrl-alt-del 204
+wait_exit "$PID" 10
+keys=$(grep -o 'kbd: [0-9a-f][0-9a-f]' "$TMP/kbd.out" | cut -d' ' -f2 | tr -d '\r' | tr '\n' ' ')
+[ "$rc" = 1 ] && [ "$keys" = "1d 38 e0 53 e0 d3 b8 9d " ] && pass api-ctrl-alt-del-scancodes ||
+	fail api-ctrl-alt-del-scancodes "status $rc, keys '$keys'"
 
 # ---- a failing InstanceStart answers 400 and mote exits with the boot's status --------------
 start_api badboot

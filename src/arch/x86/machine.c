@@ -64,6 +64,7 @@ int machine_init(struct machine *m, struct vm_stop *stop,
 	const struct irq_line com1_irq = {.set = set_irq, .ctx = irq_ctx, .gsi = MACHINE_COM1_IRQ};
 	uart_init(&m->com1, &com1_irq, console);
 	i8042_init(&m->kbc, stop);
+	i8042_set_irq(&m->kbc, &(struct irq_line){.set = set_irq, .ctx = irq_ctx, .gsi = MACHINE_I8042_IRQ});
 	acpi_pm_init(&m->pm, stop);
 
 	if (reg(&m->pio, MACHINE_I8042_DATA_PORT, 1, &i8042_data_ops, &m->kbc, "i8042 data", err, errlen) ||

@@ -21,6 +21,7 @@
 #define MACHINE_COM1_IRQ 4
 #define MACHINE_I8042_DATA_PORT 0x60
 #define MACHINE_I8042_CMD_PORT 0x64
+#define MACHINE_I8042_IRQ 1
 #define MACHINE_POST_PORT 0x80
 #define MACHINE_DEBUG_EXIT_PORT 0xf4
 #define MACHINE_PCI_CONF_PORT 0xcf8 /* config mechanism #1: no PCI, reads all ones */
