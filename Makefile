@@ -16,10 +16,11 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
 LDFLAGS   += -pie -Wl,-z,relro,-z,now
 LDLIBS    += -lpthread
 # The API server (src/api/): HTTP from libmicrohttpd, JSON from jansson (scripts/deps.sh).
+# libmicrohttpd is dlopen()ed in API mode only (src/api/api.c says why): headers, no link.
 API_PKGS  := libmicrohttpd jansson
 API_CFLAGS := $(shell pkg-config --cflags $(API_PKGS) 2>/dev/null)
 ALLCFLAGS += $(API_CFLAGS)
-LDLIBS    += $(shell pkg-config --libs $(API_PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson)
+LDLIBS    += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -ldl
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 MAIN_SRC  := src/main.c

@@ -5,6 +5,7 @@
  * API_TIMEOUT_S seconds. */
 #include "api/api.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -33,6 +34,45 @@
 #define API_START_TIMEOUT_S 60
 #define API_PAUSE_TIMEOUT_MS 2000
 #define ERRLEN 512
+
+/* libmicrohttpd is opened with dlopen in API mode only: Debian's build links GnuTLS and six
+ * more libraries whose loading and constructors would add milliseconds and MiBs to every
+ * `mote run` (measured in docs/performance.md). The headers still come from pkg-config. */
+static struct {
+	void *lib;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+} mhd; /* process-wide like the library itself; set once in api_init, before any thread */
+
+static int mhd_load(char *err, size_t errlen)
+{
+	if (mhd.lib)
+		return 0;
+	void *lib = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return err_set(err, errlen, "cannot load libmicrohttpd (apt-get install libmicrohttpd12): %s",
+			       dlerror());
+#define SYM(name)                                                                   \
+	if (!(*(void **)&mhd.name = dlsym(lib, "MHD_" #name))) {                    \
+		dlclose(lib);                                                       \
+		return err_set(err, errlen, "libmicrohttpd lacks MHD_%s", #name);   \
+	}
+	SYM(start_daemon)
+	SYM(stop_daemon)
+	SYM(lookup_connection_value)
+	SYM(create_response_from_buffer)
+	SYM(add_response_header)
+	SYM(queue_response)
+	SYM(destroy_response)
+#undef SYM
+	mhd.lib = lib;
+	return 0;
+}
 
 struct api_req {
 	char *buf;
@@ -120,16 +160,16 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	struct MHD_Response *r = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-				      : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = text ? mhd.create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+				      : mhd.create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		free(text);
 		return MHD_NO;
 	}
 	if (text)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+		mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	enum MHD_Result ret = mhd.queue_response(c, status, r);
+	mhd.destroy_response(r);
 	return ret;
 }
 
@@ -181,12 +221,15 @@ static void do_start(struct api *a, struct answer *ans)
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += API_START_TIMEOUT_S;
 	int r = 0;
-	while (a->start_result == 0 && r == 0)
+	a->start_by_api = true;
+	while (a->start_result == 0 && !a->quit && r == 0)
 		r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
 	if (a->start_result > 0)
 		ans->status = 204;
 	else if (a->start_result < 0)
 		bad(ans, 400, "InstanceStart failed: %s", a->start_err[0] ? a->start_err : "see the log");
+	else if (a->quit)
+		bad(ans, 400, "InstanceStart: mote is stopping (signal)");
 	else
 		bad(ans, 500, "InstanceStart: the boot did not finish within %d s", API_START_TIMEOUT_S);
 }
@@ -451,7 +494,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
 			q->too_big = true; /* answered below without reading the body */
 		else
@@ -614,7 +657,9 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 		return 0;
 	if (sock_create(a, a->sock_path, err, errlen) < 0)
 		return -1;
-	a->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, a,
+	if (mhd_load(err, errlen) < 0)
+		return -1;
+	a->mhd = mhd.start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, a,
 				  MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_S,
@@ -683,7 +728,7 @@ void api_vm_ended(struct api *a, int status)
 	}
 	pthread_cond_broadcast(&a->cond);
 	/* A failed InstanceStart: let its 400 reach the client before the server stops. */
-	if (a->start_result < 0 && a->mhd) {
+	if (a->start_result < 0 && a->start_by_api && a->mhd) {
 		struct timespec dl;
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 2;
@@ -696,16 +741,16 @@ void api_vm_ended(struct api *a, int status)
 
 void api_destroy(struct api *a)
 {
+	pthread_mutex_lock(&a->lock);
+	a->quit = true; /* the metrics thread and a waiting InstanceStart return */
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
 	if (a->metrics_thread_started) {
-		pthread_mutex_lock(&a->lock);
-		a->quit = true;
-		pthread_cond_broadcast(&a->cond);
-		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->metrics_thread, NULL);
 		a->metrics_thread_started = false;
 	}
 	if (a->mhd) {
-		MHD_stop_daemon(a->mhd); /* closes the listening socket too */
+		mhd.stop_daemon(a->mhd); /* closes the listening socket too */
 		a->mhd = NULL;
 		a->listen_fd = -1;
 	}

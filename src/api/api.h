@@ -52,6 +52,7 @@ struct api {
 	char start_err[512];
 	bool start_delivered;     /* the InstanceStart response went out */
 	bool start_in_flight;
+	bool start_by_api;        /* InstanceStart came through the socket (not the file) */
 	struct api_vm_view view;
 	bool view_valid;
 	int metrics_fd;
