@@ -390,29 +390,50 @@ static bool route_get(struct api *a, const char *url, struct answer *ans)
 	return true;
 }
 
+/* Files named in the configuration must be there now (as Firecracker checks them on PUT), so a
+ * typo is a 400 on that call instead of a failed boot. ac is the configuration just staged. */
+static int check_files(const struct api_config *ac, char *err, size_t errlen)
+{
+	if (ac->boot_source_set && access(ac->kernel, R_OK) < 0)
+		return err_set(err, errlen, "boot-source: kernel_image_path %s: %s", ac->kernel, strerror(errno));
+	if (ac->initrd[0] && access(ac->initrd, R_OK) < 0)
+		return err_set(err, errlen, "boot-source: initrd_path %s: %s", ac->initrd, strerror(errno));
+	for (unsigned i = 0; i < ac->cfg.ndisks; i++) {
+		const struct disk_config *d = &ac->cfg.disks[i];
+		if (access(d->path, d->read_only ? R_OK : R_OK | W_OK) < 0)
+			return err_set(err, errlen, "drives: path_on_host %s: %s", d->path, strerror(errno));
+	}
+	return 0;
+}
+
 static void route(struct api *a, const char *method, const char *url, const json_t *body,
 		  struct answer *ans)
 {
+	static struct api_config saved; /* large; only this (single) API thread uses it */
 	char err[ERRLEN];
 	const char *id;
 	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
 	int r = 1; /* 1: not matched; 0 ok; -1 err */
 
 	if (put && !strcmp(url, "/boot-source")) {
-		if (pre_boot(a, ans, "PUT /boot-source"))
-			r = api_put_boot_source(&a->ac, body, err, sizeof(err));
-		else
+		if (!pre_boot(a, ans, "PUT /boot-source"))
 			return;
+		saved = a->ac;
+		r = api_put_boot_source(&a->ac, body, err, sizeof(err));
+		if (r == 0 && (r = check_files(&a->ac, err, sizeof(err))) < 0)
+			a->ac = saved;
 	} else if ((put || patch) && !strcmp(url, "/machine-config")) {
 		if (pre_boot(a, ans, "changing machine-config"))
 			r = api_put_machine_config(&a->ac, body, patch, err, sizeof(err));
 		else
 			return;
 	} else if (put && (id = path_id(url, "/drives/"))) {
-		if (pre_boot(a, ans, "PUT /drives"))
-			r = api_put_drive(&a->ac, id, body, err, sizeof(err));
-		else
+		if (!pre_boot(a, ans, "PUT /drives"))
 			return;
+		saved = a->ac;
+		r = api_put_drive(&a->ac, id, body, err, sizeof(err));
+		if (r == 0 && (r = check_files(&a->ac, err, sizeof(err))) < 0)
+			a->ac = saved;
 	} else if (patch && (id = path_id(url, "/drives/"))) {
 		return do_drive_patch(a, id, body, ans);
 	} else if (put && (id = path_id(url, "/network-interfaces/"))) {

@@ -130,7 +130,7 @@ api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=2
 want api-put-boot-source 204
 api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
 want api-put-machine-config 204
-api PATCH /machine-config '{"vcpu_count":1,"mem_size_mib":64}'
+api PATCH /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
 want api-patch-machine-config 204
 api GET /machine-config
 want api-get-machine-config 200 '"mem_size_mib":64'
@@ -273,8 +273,13 @@ keys=$(grep -o 'kbd: [0-9a-f][0-9a-f]' "$TMP/kbd.out" | cut -d' ' -f2 | tr -d '\
 # ---- a failing InstanceStart answers 400 and mote exits with the boot's status --------------
 start_api badboot
 api PUT /boot-source "{\"kernel_image_path\":\"$TMP/no-such-kernel\"}"
+want api-missing-kernel-refused 400 "No such file"
+api PUT /drives/d "{\"drive_id\":\"d\",\"path_on_host\":\"$TMP/no-such-disk\",\"is_root_device\":false}"
+want api-missing-disk-refused 400 "No such file"
+echo "not a kernel" >"$TMP/notakernel"
+api PUT /boot-source "{\"kernel_image_path\":\"$TMP/notakernel\"}"
 api PUT /actions '{"action_type":"InstanceStart"}'
-want api-start-failure-reported 400 "no-such-kernel"
+want api-start-failure-reported 400 "InstanceStart failed"
 wait_exit "$PID" 5
 [ "$rc" = 4 ] && [ ! -e "$SOCK" ] && pass api-start-failure-exit ||
 	fail api-start-failure-exit "status $rc, socket $(ls "$SOCK" 2>&1)"
