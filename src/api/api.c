@@ -680,6 +680,11 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 		return -1;
 	if (mhd_load(err, errlen) < 0)
 		return -1;
+	/* What the first request would otherwise do after the boot, under the sandbox (with
+	 * --config-file the first request comes after it): seed jansson's hash (/dev/urandom) and
+	 * load the time zone (/etc/localtime, for the Date header). */
+	json_object_seed(0);
+	tzset();
 	a->mhd = mhd.start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, a,
 				  MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,

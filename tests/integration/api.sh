@@ -65,7 +65,8 @@ start_api() {
 	return 1
 }
 
-last_count() { grep -o 'counter [0-9]*' "$TMP/$1.out" | tail -1 | cut -d' ' -f2; }
+# The last complete counter line (the final line may be cut in the middle: dropped).
+last_count() { tr -d '\r' <"$TMP/$1.out" | sed '$d' | grep -E '^counter [0-9]+$' | tail -1 | cut -d' ' -f2; }
 
 # wait_exit PID SECONDS: waits for the process; sets $rc (or 999 on timeout, after a kill).
 wait_exit() {
@@ -145,6 +146,11 @@ want api-state-running 200 '"state":"Running"'
 sleep 0.5
 a=$(last_count run)
 [ -n "$a" ] && pass api-guest-counts || fail api-guest-counts "no counter output: $(head -c 300 "$TMP/run.out")"
+unfiltered=""
+for st in /proc/"$PID"/task/*/status; do
+	[ "$(awk '/^Seccomp:/ {print $2}' "$st")" = 2 ] || unfiltered="$unfiltered $(basename "$(dirname "$st")")"
+done
+[ -z "$unfiltered" ] && pass api-every-thread-sandboxed || fail api-every-thread-sandboxed "unfiltered tasks:$unfiltered"
 api PATCH /vm '{"state":"Paused"}'
 want api-pause 204
 api GET /
