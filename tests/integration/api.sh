@@ -325,9 +325,13 @@ api GET /
 want api-config-file-with-socket 200 '"state":"Running"'
 api PUT /actions '{"action_type":"InstanceStart"}'
 want api-config-file-start-refused 400 "already"
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\"}"
+want api-config-file-configure-refused 400 "before InstanceStart"
+api PATCH /vm '{"state":"Paused"}'
+want api-config-file-pause 204
 kill -TERM "$PID"
 wait_exit "$PID" 10
-[ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-config-file-sigterm || fail api-config-file-sigterm "status $rc"
+[ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-sigterm-while-paused || fail api-sigterm-while-paused "status $rc"
 
 # ---- every exchange against Firecracker's Swagger description ------------------------------
 if [ ! -f "$SPEC" ]; then
