@@ -323,7 +323,8 @@ void virtio_blk_destroy(struct virtio_blk *b)
 
 /* Appended for the API's PATCH /drives/{id} (kept at the end of the file so it merges apart
  * from the request path). Under d->lock no request is being served (notify and config reads
- * hold it), so the old backend is idle: flush it, close it, install the new one. */
+ * hold it): install the new backend there, then flush and close the old, now idle, one
+ * outside the lock so the guest's register accesses do not wait for the flush. */
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen)
 {
@@ -343,9 +344,7 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 		return err_set(err, errlen, "the new file is smaller than one %u-byte block",
 			       be->block_size);
 	}
-	if (!b->be.read_only && b->be.ops->flush(b->be.be) < 0)
-		log_warn("%s: flush of the replaced backing file failed", b->dev.name);
-	blk_close(&b->be);
+	struct blk_backend old = b->be;
 	b->be = *be;
 	memset(be, 0, sizeof(*be));
 	b->capacity = b->be.size / VIRTIO_BLK_SECTOR;
@@ -353,5 +352,9 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 	b->last_errno = 0;
 	virtio_dev_config_changed(&b->dev); /* the guest re-reads capacity */
 	pthread_mutex_unlock(&b->dev.lock);
+	/* The old backend is idle now: flush and close it without holding up the device. */
+	if (!old.read_only && old.ops->flush(old.be) < 0)
+		log_warn("%s: flush of the replaced backing file failed", b->dev.name);
+	blk_close(&old);
 	return 0;
 }
