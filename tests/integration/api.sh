@@ -340,6 +340,14 @@ elif ! dir=$(sh tests/api/install-validator.sh 2>"$TMP/npm.err"); then
 	skip api-swagger-validation "validator not installable: $(cat "$TMP/npm.err")"
 elif out=$(NODE_PATH=$dir/node_modules node tests/api/validate.mjs "$SPEC" "$EX" 2>&1); then
 	pass "api-swagger-validation ($out)"
+	# The validator itself must catch a violation: a GET / answer with a number as app_name.
+	printf '{"method":"GET","path":"/","status":200,"req":"","resp":"%s"}\n' \
+		"$(printf '{"app_name":1,"id":"x","state":"Running","vmm_version":"v"}' | base64 -w0)" >"$TMP/badex.jsonl"
+	if NODE_PATH=$dir/node_modules node tests/api/validate.mjs "$SPEC" "$TMP/badex.jsonl" >/dev/null 2>&1; then
+		fail api-swagger-validator-catches "a response violating the spec passed"
+	else
+		pass api-swagger-validator-catches
+	fi
 else
 	fail api-swagger-validation "$(echo "$out" | head -5 | tr '\n' ';')"
 fi
