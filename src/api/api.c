@@ -16,11 +16,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "status.h"
@@ -579,51 +577,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* ---- the socket ------------------------------------------------------------------------- */
-
-/* An existing PATH is reused only when it is a socket nobody listens on (a crashed mote's
- * leftover); anything else (a file, a live socket) is refused. */
-static int sock_create(struct api *a, const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, errlen, "--api-sock %s: the path is longer than %zu bytes", path,
-			       sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(err, errlen, "--api-sock %s exists and is not a socket: remove it "
-				       "or choose another path", path);
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int r = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-		int e = errno;
-		if (probe >= 0)
-			close(probe);
-		if (r == 0)
-			return err_set(err, errlen, "--api-sock %s: another process serves this socket", path);
-		if (e != ECONNREFUSED)
-			return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
-		if (unlink(path) < 0)
-			return err_set(err, errlen, "--api-sock %s: cannot remove the stale socket: %s",
-				       path, strerror(errno));
-		log_info("removed stale API socket %s", path);
-	}
-	a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (a->listen_fd < 0)
-		return err_set(err, errlen, "API socket: %s", strerror(errno));
-	mode_t old = umask(0177); /* the socket file is born 0600: no window with wider rights */
-	int r = bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-	int e = errno;
-	umask(old);
-	if (r < 0)
-		return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
-	a->sock_created = true;
-	if (listen(a->listen_fd, API_MAX_CONNECTIONS) < 0)
-		return err_set(err, errlen, "--api-sock %s: listen: %s", path, strerror(errno));
-	return 0;
-}
-
 /* ---- lifecycle (main thread) ------------------------------------------------------------ */
 
 int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errlen)
@@ -676,7 +629,8 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	a->metrics_thread_started = true;
 	if (!a->sock_path)
 		return 0;
-	if (sock_create(a, a->sock_path, err, errlen) < 0)
+	if (api_sock_create(a->sock_path, &a->listen_fd, &a->sock_created, API_MAX_CONNECTIONS, err,
+			    errlen) < 0)
 		return -1;
 	if (mhd_load(err, errlen) < 0)
 		return -1;
