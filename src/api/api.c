@@ -85,6 +85,8 @@ static int open_output(const char *path, char *err, size_t errlen, const char *w
 {
 	/* Non-blocking: a full pipe drops lines instead of stalling a thread. */
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENXIO) /* a named pipe nobody reads yet: hold it open ourselves */
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(err, errlen, "%s: cannot open %s: %s", what, path, strerror(errno));
 	return fd;

@@ -84,7 +84,7 @@ static int check_keys(const json_t *obj, const char *what, const char *const *kn
 	const char *key;
 	json_t *val;
 	json_object_foreach(unconst(obj), key, val) {
-		bool ok = false;
+		bool ok = json_is_null(val); /* null means "not given" (as Firecracker's optional fields) */
 		for (const char *const *k = known; *k && !ok; k++)
 			ok = !strcmp(key, *k);
 		if (ok)
@@ -102,6 +102,8 @@ static int get_str(const json_t *obj, const char *what, const char *key, bool re
 		   const char **out, size_t maxlen, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
+	if (v && json_is_null(v))
+		v = NULL;
 	if (!v) {
 		if (required)
 			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
@@ -119,6 +121,8 @@ static int get_bool(const json_t *obj, const char *what, const char *key, bool r
 		    bool *out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
+	if (v && json_is_null(v))
+		v = NULL;
 	if (!v) {
 		if (required)
 			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
@@ -135,6 +139,8 @@ static int get_uint(const json_t *obj, const char *what, const char *key, bool r
 		    char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
+	if (v && json_is_null(v))
+		v = NULL;
 	if (!v) {
 		if (required)
 			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
@@ -153,7 +159,7 @@ static int only_value(const json_t *obj, const char *what, const char *key, cons
 		      char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(obj, key);
-	if (!v)
+	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
 		return err_set(err, errlen, "%s: '%s' must be a string", what, key);
@@ -436,7 +442,7 @@ int api_parse_metrics(const json_t *body, struct api_metrics_cfg *out, char *err
 	if (!*path)
 		return err_set(err, errlen, "metrics: metrics_path is empty: name a file or pipe");
 	const json_t *props = json_object_get(body, "properties");
-	if (props) {
+	if (props && !json_is_null(props)) {
 		const char *k;
 		json_t *v;
 		if (!json_is_object(props))

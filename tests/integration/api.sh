@@ -103,6 +103,11 @@ api PATCH /drives/root '{"drive_id":"root","path_on_host":"/tmp/x"}'
 want api-patch-drive-before-start 400 "after InstanceStart"
 api PUT /actions '{"action_type":"InstanceStart"}'
 want api-start-without-boot-source 400 "boot-source"
+mkfifo "$TMP/log.fifo"
+api PUT /logger "{\"log_path\":\"$TMP/log.fifo\",\"level\":\"Debug\"}"
+want api-logger-fifo-without-reader 204
+api PUT /logger '{"log_path":"/nonexistent-dir/x.log"}'
+want api-logger-bad-path 400 "cannot open"
 kill -TERM "$PID"
 wait_exit "$PID" 5
 [ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-sigterm-before-boot ||

@@ -330,6 +330,17 @@ static void config_file_whole_schema(void)
 	api_config_release(&ac);
 }
 
+static void null_means_absent(void)
+{
+	reset();
+	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
+			    "\"rate_limiter\":null,\"partuuid\":null,\"io_engine\":null}"), 0);
+	CHECK_EQ(net("n", "{\"iface_id\":\"n\",\"host_dev_name\":\"t\",\"guest_mac\":null,\"mtu\":null}"), 0);
+	CHECK(!ac.cfg.nets[0].mac_set);
+	CHECK_EQ(drive("b", "{\"drive_id\":\"b\",\"path_on_host\":null,\"is_root_device\":false}"), -1);
+	CHECK_STR_CONTAINS(err, "missing required field 'path_on_host'");
+}
+
 static void ids(void)
 {
 	CHECK(api_id_valid("root_1"));
@@ -356,6 +367,7 @@ int main(void)
 	RUN(actions_states_logger_metrics);
 	RUN(drive_patch_needs_a_known_drive);
 	RUN(config_file_whole_schema);
+	RUN(null_means_absent);
 	RUN(ids);
 	TEST_MAIN_END();
 }
