@@ -7,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/log.h"
+#include "devices/virtio_net.h"
 #include "virtio/mmio.h"
 
 /* The device's irq_line: each raise is one eventfd write, i.e. one edge through the irqfd. */
@@ -48,6 +50,8 @@ int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsig
 	err[0] = '\0';
 	a->dev = d;
 	a->irq_fd = -1;
+	a->loop = loop;
+	a->watch_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		a->queues[q] = (struct attach_queue){.a = a, .q = (uint16_t)q, .fd = -1};
 
@@ -84,4 +88,37 @@ void attach_release(struct attached *a)
 	a->irq_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		a->queues[q].fd = -1;
+}
+
+/* ---- virtio-net: the backend's fd on the I/O thread ---- */
+
+static void on_tap(void *ctx, int fd)
+{
+	(void)fd;
+	virtio_net_rx_ready(ctx);
+}
+
+/* The device's rx_watch hook: epoll interest on or off, nothing else. */
+static void net_rx_watch(void *ctx, bool on)
+{
+	struct attached *a = ctx;
+	if (event_watch(a->loop, a->watch_fd, on) < 0)
+		log_warn("%s: cannot %s watching its tap: %s", a->dev->name, on ? "start" : "stop",
+			 strerror(errno));
+}
+
+int attach_net(struct attached *a, struct virtio_net *n, struct event_loop *loop, char *err,
+	       size_t errlen)
+{
+	int fd = n->be.ops->fd(n->be.be);
+	if (event_add(loop, fd, on_tap, n) < 0 || event_watch(loop, fd, false) < 0) {
+		snprintf(err, errlen, "%s: cannot watch tap '%s': %s", n->dev.name, n->be.ifname,
+			 strerror(errno));
+		return -1;
+	}
+	a->loop = loop;
+	a->watch_fd = fd;
+	n->rx_watch = net_rx_watch;
+	n->rx_watch_ctx = a;
+	return 0;
 }

@@ -21,11 +21,21 @@ struct attached {
 	struct virtio_dev *dev;
 	int irq_fd;
 	struct attach_queue queues[VIRTIO_MAX_QUEUES];
+	struct event_loop *loop;
+	int watch_fd; /* virtio-net: the backend fd the I/O thread watches (not owned), or -1 */
 };
+
+struct virtio_net;
 
 /* Wires device d (window at base, interrupt gsi). Returns 0, or -1 with err set. */
 int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsigned gsi,
 		  struct kvm *kvm, struct event_loop *loop, char *err, size_t errlen);
 void attach_release(struct attached *a);
+
+/* After attach_virtio of a virtio-net device: the I/O thread watches the backend's fd and
+ * calls virtio_net_rx_ready; the device turns the watch on and off (back-pressure) through
+ * event_watch. Returns 0, or -1 with err set. */
+int attach_net(struct attached *a, struct virtio_net *n, struct event_loop *loop, char *err,
+	       size_t errlen);
 
 #endif

@@ -45,6 +45,18 @@ int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void 
 	return 0;
 }
 
+int event_watch(struct event_loop *l, int fd, bool on)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		if (l->h[i].fd != fd)
+			continue;
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u32 = i};
+		return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 static void *event_thread(void *arg)
 {
 	struct event_loop *l = arg;

@@ -31,6 +31,11 @@ void event_signal(int fd);
 int event_init(struct event_loop *l);
 /* Registers a handler (before event_start). Returns 0, or -1 with errno. */
 int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void *ctx);
+/* Starts (on) or stops (off) watching a registered fd without unregistering it: how a device
+ * stops reading a backend it has no room for (back-pressure) and resumes later. Any thread,
+ * before or after event_start (epoll_ctl is thread-safe). Returns 0, or -1 with errno
+ * (ENOENT: fd was never registered). */
+int event_watch(struct event_loop *l, int fd, bool on);
 int event_start(struct event_loop *l);
 /* Stops and joins the thread (if started) and closes the loop's own fds. */
 void event_destroy(struct event_loop *l);
