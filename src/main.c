@@ -240,6 +240,8 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	vm->io_ready = true;
+	unsigned inet = 0;
+	bool told = false; /* "no vhost-net" is said once */
 	for (size_t i = 0; i < vm->machine.nvirtio; i++) {
 		const struct machine_virtio *v = &vm->machine.virtio[i];
 		if (attach_virtio(&vm->attached[i], v->dev, v->base, v->gsi, &vm->kvm, &vm->io, err,
@@ -247,7 +249,8 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 			return -1;
 		vm->nattached++;
 		if (v->dev->ops->device_id == VIRTIO_ID_NET &&
-		    attach_net(&vm->attached[i], v->dev->priv, &vm->io, err, errlen) < 0)
+		    attach_net(&vm->attached[i], v->dev->priv, vm->cfg.nets[inet++].vhost,
+			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

@@ -330,7 +330,7 @@ static void rx_run(struct virtio_net *n)
 void virtio_net_rx_ready(struct virtio_net *n)
 {
 	pthread_mutex_lock(&n->dev.lock);
-	if (virtio_dev_running(&n->dev))
+	if (virtio_dev_running(&n->dev) && !n->dp_active)
 		rx_run(n);
 	else
 		rx_watch(n, false);
@@ -419,6 +419,8 @@ static void net_notify(struct virtio_dev *d, uint16_t q)
 {
 	struct virtio_net *n = d->priv;
 
+	if (n->dp_active)
+		return; /* the external data path owns the queues */
 	if (q == VIRTIO_NET_TXQ) {
 		virtio_dev_drain(d, VIRTIO_NET_TXQ, &n->chain, tx_frame);
 	} else if (q == VIRTIO_NET_RXQ) {
@@ -479,6 +481,13 @@ static int net_activate(struct virtio_dev *d)
 		return -1;
 	}
 	n->rx.active = false;
+	if (n->dp_start) {
+		if (n->dp_start(n->dp_ctx) == 0) {
+			n->dp_active = true;
+			return 0;
+		}
+		log_warn("%s: the kernel data path did not start; using mote's own", d->name);
+	}
 	rx_watch(n, true); /* the I/O thread reads once buffers are there */
 	return 0;
 }
@@ -489,6 +498,9 @@ static void net_reset(struct virtio_dev *d)
 
 	n->rx.active = false; /* the held chains go with the queue reset */
 	rx_watch(n, false);
+	if (n->dp_active && n->dp_stop)
+		n->dp_stop(n->dp_ctx);
+	n->dp_active = false;
 	if (n->be.ops && n->be.ops->set_offload)
 		n->be.ops->set_offload(n->be.be, 0);
 }
@@ -561,6 +573,10 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->rx_watch = NULL;
 	n->rx_watch_ctx = NULL;
 	n->watching = false;
+	n->dp_start = NULL;
+	n->dp_stop = NULL;
+	n->dp_ctx = NULL;
+	n->dp_active = false;
 	n->rx.active = false;
 	return 0;
 }

@@ -110,6 +110,13 @@ struct virtio_net {
 	void (*rx_watch)(void *ctx, bool on);
 	void *rx_watch_ctx;
 	bool watching;
+	/* An external data path (vhost-net), or NULL. At activation dp_start(dp_ctx) == 0 means
+	 * it took the queues over (the I/O thread's path stays idle); dp_stop gives them back at
+	 * reset. Called with dev.lock held (vCPU thread); must not call back into the device. */
+	int (*dp_start)(void *ctx);
+	void (*dp_stop)(void *ctx);
+	void *dp_ctx;
+	bool dp_active;
 	struct virtio_net_rx rx;
 	/* Scratch (kept off the I/O thread's stack). */
 	struct vq_chain chain;
