@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/vhost.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -55,11 +56,6 @@ static int call(struct vhost_net *v, unsigned long req, void *arg, const char *w
 int vhost_net_open(struct vhost_net *v, const struct vhost_net_ops *ops, void *ctx,
 		   const struct guest_mem *gm, int tap_fd, char *err, size_t errlen)
 {
-	struct {
-		struct vhost_memory hdr;
-		struct vhost_memory_region r[GM_MAX_REGIONS];
-	} mem;
-
 	memset(v, 0, sizeof(*v));
 	v->ops = ops;
 	v->ctx = ctx;
@@ -70,17 +66,27 @@ int vhost_net_open(struct vhost_net *v, const struct vhost_net_ops *ops, void *c
 		v->fd = -1;
 		return err_set(err, errlen, "cannot open %s: %s", VHOST_NET_DEV, strerror(e));
 	}
-	memset(&mem, 0, sizeof(mem));
-	mem.hdr.nregions = (uint32_t)(gm->nregions < GM_MAX_REGIONS ? gm->nregions : GM_MAX_REGIONS);
-	for (uint32_t i = 0; i < mem.hdr.nregions; i++)
-		mem.r[i] = (struct vhost_memory_region){
+	uint32_t n = (uint32_t)(gm->nregions < GM_MAX_REGIONS ? gm->nregions : GM_MAX_REGIONS);
+	struct vhost_memory *mem = calloc(1, sizeof(*mem) + n * sizeof(mem->regions[0]));
+	if (!mem) {
+		ops->close(ctx, v->fd);
+		v->fd = -1;
+		return err_set(err, errlen, "vhost-net: out of memory");
+	}
+	mem->nregions = n;
+	for (uint32_t i = 0; i < n; i++)
+		mem->regions[i] = (struct vhost_memory_region){
 			.guest_phys_addr = gm->regions[i].gpa,
 			.memory_size = gm->regions[i].size,
 			.userspace_addr = (uint64_t)(uintptr_t)gm_region_host(gm, i),
 		};
-	if (call(v, VHOST_SET_OWNER, NULL, "SET_OWNER", err, errlen) < 0 ||
-	    call(v, VHOST_GET_FEATURES, &v->features, "GET_FEATURES", err, errlen) < 0 ||
-	    call(v, VHOST_SET_MEM_TABLE, &mem, "SET_MEM_TABLE", err, errlen) < 0) {
+	int r = call(v, VHOST_SET_OWNER, NULL, "SET_OWNER", err, errlen);
+	if (r == 0)
+		r = call(v, VHOST_GET_FEATURES, &v->features, "GET_FEATURES", err, errlen);
+	if (r == 0)
+		r = call(v, VHOST_SET_MEM_TABLE, mem, "SET_MEM_TABLE", err, errlen);
+	free(mem);
+	if (r < 0) {
 		ops->close(ctx, v->fd);
 		v->fd = -1;
 		return -1;

@@ -578,6 +578,10 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->dp_ctx = NULL;
 	n->dp_active = false;
 	n->rx.active = false;
+	atomic_init(&n->dev.requests, 0);
+	atomic_init(&n->dev.bytes_in, 0);
+	atomic_init(&n->dev.bytes_out, 0);
+	atomic_init(&n->dev.io_errors, 0);
 	return 0;
 }
 
