@@ -6,7 +6,8 @@
  *   burst  resolves `dst=` (10.0.0.1) with ARP, sends `count=` (10000) UDP datagrams of
  *          `size=` (64) payload bytes to port `dport=` (9000), each starting with its
  *          sequence number (big-endian u32), prints
- *          "netburst: frames=N bytes=B us=U full=F", then serves as in echo mode.
+ *          "netburst: frames=N bytes=B us=U full=F kicks=K" (F: times the ring was
+ *          full, K: transmit notifications), then serves as in echo mode.
  *   idle   sets the device up with every receive buffer posted, prints "net: idle" and halts
  *          the vCPU (needs `ring0`; at ring 3 it spins): what an idle interface costs the VMM.
  *   hostile sends malformed transmit chains (short header, oversize frame, flags, checksum
@@ -79,8 +80,8 @@ static void burst(struct gnet *n)
 			FAIL(4, "burst send %llu: %s\n", i, virtio_strerror(r));
 	}
 	u64 us = virtio_now_us() - t0;
-	rt_printf("netburst: frames=%llu bytes=%llu us=%llu full=%llu\n", count, count * size, us,
-		  n->tx_full);
+	rt_printf("netburst: frames=%llu bytes=%llu us=%llu full=%llu kicks=%u\n", count,
+		  count * size, us, n->tx_full, n->txq.kicks);
 }
 
 /* ---- hostile mode ---- */

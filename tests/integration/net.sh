@@ -7,8 +7,8 @@
 
 NS=mote-net-$$
 T0=mn$$a T1=mn$$b T2=mn$$c T3=mn$$q
-ALL="net-ping net-udp-echo net-mac-mtu net-default-mac net-two net-missing-tap net-other-user \
-net-vhost-on net-vhost-auto net-hostile net-idle net-qemu"
+ALL="net-ping net-udp-echo net-mac-mtu net-default-mac net-two net-many-devices net-missing-tap \
+net-other-user net-vhost-on net-vhost-auto net-hostile net-idle net-qemu"
 need() { for n in $ALL; do skip "$n" "$1"; done; exit 0; }
 [ "$(id -u)" = 0 ] || need "needs root (network namespaces, taps)"
 [ -c /dev/net/tun ] || need "no /dev/net/tun"
@@ -122,6 +122,21 @@ if start net-two run --net "tap=$T0" --net "tap=$T1" --cmdline "nif=2" "$G/net.e
 	else fail net-two "ping both: $ok, status $rc: $(head -3 "$TMP/net-two.out" | tr '\n' ' ')"; fi
 else fail net-two "the guest did not come up: $(head -c 300 "$TMP/net-two.err")"; fi
 
+# ---- 6 disks + 4 nets + rng + console: 12 virtio slots, the nets on GSIs 23, 5, 6, 7 ----
+mktap "$T2" 10.0.2.1/24 1500 user 65534 && mktap "$T3" 10.0.3.1/24 || fail net-many-devices "taps"
+disks=()
+for i in 1 2 3 4 5 6; do truncate -s 1M "$TMP/d$i.img"; disks+=(--disk "$TMP/d$i.img"); done
+if start net-many run "${disks[@]}" --rng --virtio-console --net "tap=$T0" --net "tap=$T1" \
+	--net "tap=$T2" --net "tap=$T3" --cmdline "nif=2" "$G/net.elf"; then
+	ok=1
+	nsx ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null 2>&1 || ok=0
+	nsx ping -c 2 -i 0.2 -W 2 10.0.1.2 >/dev/null 2>&1 || ok=0
+	quit 10.0.0.2
+	finish
+	if [ $ok = 1 ] && [ "$rc" = 1 ]; then pass net-many-devices
+	else fail net-many-devices "ping both: $ok, status $rc: $(head -c 300 "$TMP/net-many.out")"; fi
+else fail net-many-devices "the guest did not come up: $(head -c 300 "$TMP/net-many.err") $(head -c 300 "$TMP/net-many.out")"; fi
+
 # ---- refusals ----
 refuse_ns() { # like refuse, for mote in the namespace (optionally behind a prefix command)
 	local name=$1 want=$2 err=$3
@@ -137,7 +152,6 @@ refuse_ns net-missing-tap 4 "no network interface 'mn-nope'" "$MOTE" run --net t
 if ip netns exec "$NS" ip link show mn-nope >/dev/null 2>&1; then
 	fail net-missing-tap "mote created the missing interface"
 fi
-mktap "$T2" 10.0.2.1/24 1500 user 65534
 if command -v setpriv >/dev/null; then
 	# root without CAP_NET_ADMIN may not attach to a tap owned by uid 65534.
 	refuse_ns net-other-user 4 "belongs to another user" setpriv --inh-caps=-net_admin \
@@ -180,8 +194,6 @@ else fail net-idle "the guest did not come up: $(head -c 300 "$TMP/net-idle.err"
 # ---- the same guest under QEMU microvm, on a tap ----
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	skip net-qemu "qemu-system-x86_64 is not installed"
-elif ! mktap "$T3" 10.0.3.1/24; then
-	fail net-qemu "cannot create a second tap"
 else
 	nsx timeout 60 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm -cpu host,-arch-capabilities \
 		-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
