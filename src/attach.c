@@ -7,6 +7,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+
 #include "core/log.h"
 #include "devices/virtio_net.h"
 #include "virtio/mmio.h"
@@ -54,6 +57,7 @@ int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsig
 	a->watch_fd = -1;
 	a->vhost.fd = -1;
 	a->call_fd[0] = a->call_fd[1] = -1;
+	a->work_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		a->queues[q] = (struct attach_queue){.a = a, .q = (uint16_t)q, .fd = -1};
 
@@ -87,6 +91,9 @@ void attach_release(struct attached *a)
 		if (a->call_fd[q] >= 0)
 			close(a->call_fd[q]);
 	a->call_fd[0] = a->call_fd[1] = -1;
+	if (a->work_fd >= 0)
+		close(a->work_fd);
+	a->work_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (a->queues[q].fd >= 0)
 			close(a->queues[q].fd);
@@ -98,6 +105,20 @@ void attach_release(struct attached *a)
 }
 
 /* ---- virtio-net: the backend's fd on the I/O thread, or vhost-net ---- */
+
+/* I/O thread: the device deferred its activation or reset work here. */
+static void on_net_work(void *ctx, int fd)
+{
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		return;
+	virtio_net_work(ctx);
+}
+
+static void net_defer(void *ctx)
+{
+	event_signal(*(int *)ctx);
+}
 
 static void on_tap(void *ctx, int fd)
 {
@@ -172,6 +193,11 @@ static int net_vhost_attach(struct attached *a, struct virtio_net *n,
 {
 	if (vhost_net_open(&a->vhost, ops, NULL, gm, n->be.ops->fd(n->be.be), err, errlen) < 0)
 		return -1;
+	for (size_t i = 0; i < vhost_net_nruntime_ioctls; i++) /* start/stop run on the I/O thread */
+		if (event_allow_ioctl(a->loop, vhost_net_runtime_ioctls[i]) < 0) {
+			snprintf(err, errlen, "%s: vhost: %s", n->dev.name, strerror(errno));
+			return -1;
+		}
 	for (unsigned q = 0; q < 2; q++) {
 		a->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (a->call_fd[q] < 0 || event_add(a->loop, a->call_fd[q], on_vhost_call, a) < 0) {
@@ -202,6 +228,15 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
 	a->watch_fd = fd;
 	n->rx_watch = net_rx_watch;
 	n->rx_watch_ctx = a;
+	a->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->work_fd < 0 || event_add(a->loop, a->work_fd, on_net_work, n) < 0 ||
+	    event_allow_ioctl(a->loop, TUNSETOFFLOAD) < 0) {
+		snprintf(err, errlen, "%s: cannot set up its I/O-thread work: %s", n->dev.name,
+			 strerror(errno));
+		return -1;
+	}
+	n->defer = net_defer;
+	n->defer_ctx = &a->work_fd;
 	if (vhost == 0)
 		return 0;
 	if (ops == &vhost_net_host_ops && !vhost_net_available()) {

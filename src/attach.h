@@ -26,6 +26,7 @@ struct attached {
 	int watch_fd; /* virtio-net: the backend fd the I/O thread watches (not owned), or -1 */
 	struct vhost_net vhost; /* virtio-net with vhost: the kernel data path (fd -1: none) */
 	int call_fd[2];         /* vhost's interrupt eventfds, relayed by the I/O thread */
+	int work_fd;            /* virtio-net: "deferred work" for the I/O thread, or -1 */
 };
 
 struct virtio_net;

@@ -39,6 +39,13 @@ const struct vhost_net_ops vhost_net_host_ops = {
 	.close = host_close,
 };
 
+const unsigned long vhost_net_runtime_ioctls[] = {
+	VHOST_SET_FEATURES, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, VHOST_SET_VRING_ADDR,
+	VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND, VHOST_GET_VRING_BASE,
+};
+const size_t vhost_net_nruntime_ioctls =
+	sizeof(vhost_net_runtime_ioctls) / sizeof(vhost_net_runtime_ioctls[0]);
+
 bool vhost_net_available(void)
 {
 	return access(VHOST_NET_DEV, R_OK | W_OK) == 0;

@@ -25,6 +25,10 @@ struct vhost_net_ops {
 /* The real kernel: open(VHOST_NET_DEV), ioctl(2), close(2). */
 extern const struct vhost_net_ops vhost_net_host_ops;
 
+/* The ioctl requests vhost_net_start/stop issue (the thread running them must allow them). */
+extern const unsigned long vhost_net_runtime_ioctls[];
+extern const size_t vhost_net_nruntime_ioctls;
+
 /* Whether this host has a usable /dev/vhost-net. */
 bool vhost_net_available(void);
 

@@ -58,13 +58,26 @@ int event_watch(struct event_loop *l, int fd, bool on)
 	return -1;
 }
 
+int event_allow_ioctl(struct event_loop *l, unsigned long req)
+{
+	for (size_t i = 0; i < l->nioctls; i++)
+		if (l->ioctls[i] == req)
+			return 0;
+	if (l->started || l->nioctls == EVENT_MAX_IOCTLS) {
+		errno = l->started ? EBUSY : ENOSPC;
+		return -1;
+	}
+	l->ioctls[l->nioctls++] = req;
+	return 0;
+}
+
 static void *event_thread(void *arg)
 {
 	struct event_loop *l = arg;
 	struct epoll_event evs[16];
 	char err[160];
 
-	if (sandbox_enter(SANDBOX_IO, NULL, 0, err, sizeof(err)) < 0) {
+	if (sandbox_enter(SANDBOX_IO, l->ioctls, l->nioctls, err, sizeof(err)) < 0) {
 		log_error("I/O thread: %s", err);
 		return NULL;
 	}

@@ -447,7 +447,7 @@ static void tx_run(struct virtio_net *n)
 
 	vq_set_notify(vq, false);
 	while (virtio_dev_running(d)) {
-		bool pushed = false;
+		unsigned pushed = 0;
 		for (;;) {
 			enum vq_result r = vq_pop(vq, &n->chain);
 			if (r == VQ_EMPTY)
@@ -458,11 +458,13 @@ static void tx_run(struct virtio_net *n)
 			}
 			if (tx_frame(d, &n->chain) < 0)
 				return;
-			pushed = true;
+			pushed++;
 		}
 		if (pushed)
 			virtio_dev_used(d, VIRTIO_NET_TXQ);
-		if (!virtio_dev_running(d) || (pushed && tx_poll(vq)))
+		/* Poll only after a batch (a stream); a lone frame is a request/response, whose
+		 * answer arrives on the tap, which this thread must then be free to read. */
+		if (!virtio_dev_running(d) || (pushed > 1 && tx_poll(vq)))
 			continue;
 		vq_set_notify(vq, true);
 		if (!vq_has_work(vq))
@@ -523,6 +525,57 @@ static unsigned tun_offloads(uint64_t f)
 	return t;
 }
 
+/* The pending reset and activation, in that order. dev.lock held, I/O thread. */
+static void net_do_work(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+
+	if (n->reset_pending) {
+		n->reset_pending = false;
+		if (n->dp_active && n->dp_stop)
+			n->dp_stop(n->dp_ctx);
+		n->dp_active = false;
+		rx_watch(n, false);
+		n->be.ops->set_offload(n->be.be, 0);
+	}
+	if (!n->activate_pending)
+		return;
+	n->activate_pending = false;
+	if (!virtio_dev_running(d))
+		return;
+	int r = n->be.ops->set_offload(n->be.be, tun_offloads(d->driver_features));
+	if (r < 0) {
+		log_warn("%s: cannot set offloads on tap '%s': %s", d->name, n->be.ifname,
+			 strerror(-r));
+		virtio_dev_fail(d, "the host refused the accepted offloads");
+		return;
+	}
+	if (n->dp_start) {
+		if (n->dp_start(n->dp_ctx) == 0) {
+			n->dp_active = true;
+			return;
+		}
+		log_warn("%s: the kernel data path did not start; using mote's own", d->name);
+	}
+	rx_watch(n, true); /* the I/O thread reads once buffers are there */
+}
+
+static void net_request_work(struct virtio_net *n)
+{
+	if (n->defer)
+		n->defer(n->defer_ctx);
+	else
+		net_do_work(n);
+}
+
+void virtio_net_work(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->dev.lock);
+	net_do_work(n);
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+/* DRIVER_OK (vCPU thread): checks, then the tap and data-path work goes to the I/O thread. */
 static int net_activate(struct virtio_dev *d)
 {
 	struct virtio_net *n = d->priv;
@@ -532,21 +585,9 @@ static int net_activate(struct virtio_dev *d)
 			    d->name);
 		return -1;
 	}
-	int r = n->be.ops->set_offload(n->be.be, tun_offloads(d->driver_features));
-	if (r < 0) {
-		log_warn("%s: cannot set offloads on tap '%s': %s", d->name, n->be.ifname,
-			 strerror(-r));
-		return -1;
-	}
 	n->rx.active = false;
-	if (n->dp_start) {
-		if (n->dp_start(n->dp_ctx) == 0) {
-			n->dp_active = true;
-			return 0;
-		}
-		log_warn("%s: the kernel data path did not start; using mote's own", d->name);
-	}
-	rx_watch(n, true); /* the I/O thread reads once buffers are there */
+	n->activate_pending = true;
+	net_request_work(n);
 	return 0;
 }
 
@@ -555,12 +596,9 @@ static void net_reset(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	n->rx.active = false; /* the held chains go with the queue reset */
-	rx_watch(n, false);
-	if (n->dp_active && n->dp_stop)
-		n->dp_stop(n->dp_ctx);
-	n->dp_active = false;
-	if (n->be.ops && n->be.ops->set_offload)
-		n->be.ops->set_offload(n->be.be, 0);
+	n->activate_pending = false;
+	n->reset_pending = true;
+	net_request_work(n);
 }
 
 static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
@@ -635,6 +673,9 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->dp_stop = NULL;
 	n->dp_ctx = NULL;
 	n->dp_active = false;
+	n->defer = NULL;
+	n->defer_ctx = NULL;
+	n->activate_pending = n->reset_pending = false;
 	n->rx.active = false;
 	atomic_init(&n->dev.requests, 0);
 	atomic_init(&n->dev.bytes_in, 0);

@@ -117,6 +117,13 @@ struct virtio_net {
 	void (*dp_stop)(void *ctx);
 	void *dp_ctx;
 	bool dp_active;
+	/* Work that must run on the I/O thread (tap and vhost ioctls, epoll changes: the vCPU
+	 * threads' seccomp filter has none of them). activate and reset only record it and call
+	 * defer(defer_ctx), after which the host calls virtio_net_work() on the I/O thread.
+	 * defer NULL: the work is done at once (tests, fuzzing). */
+	void (*defer)(void *ctx);
+	void *defer_ctx;
+	bool activate_pending, reset_pending;
 	struct virtio_net_rx rx;
 	/* Scratch (kept off the I/O thread's stack). */
 	struct vq_chain chain;
@@ -134,6 +141,9 @@ extern const struct virtio_dev_ops virtio_net_ops;
 int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t *mac, char *err,
 		    size_t errlen);
 void virtio_net_destroy(struct virtio_net *n);
+
+/* Deferred activation/reset work (see defer). I/O thread; takes dev.lock. */
+void virtio_net_work(struct virtio_net *n);
 
 /* The backend's fd is readable: receive what the guest has buffers for. I/O thread. */
 void virtio_net_rx_ready(struct virtio_net *n);
