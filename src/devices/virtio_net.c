@@ -37,6 +37,9 @@ _Static_assert(offsetof(struct virtio_net_config, mtu) + 2 == VIRTIO_NET_CONFIG_
 /* After sending, how long the I/O thread looks for the guest's next frame before it asks for
  * a kick and sleeps: about two VM exits on the slow hosts, a few dozen on hardware KVM. */
 #define NET_TX_POLL_NS 50000L
+/* Frames per transmit wake-up; then the queue is re-kicked so the I/O thread's other work
+ * (other devices, this device's receive side) gets its turn. */
+#define NET_TX_BUDGET 256
 
 /* ---- checks (pure; the fuzz target and the unit tests call them directly) ---- */
 
@@ -444,10 +447,15 @@ static void tx_run(struct virtio_net *n)
 {
 	struct virtio_dev *d = &n->dev;
 	struct virtqueue *vq = &d->vq[VIRTIO_NET_TXQ];
+	unsigned total = 0;
 
 	vq_set_notify(vq, false);
 	while (virtio_dev_running(d)) {
 		unsigned pushed = 0;
+		if (total >= NET_TX_BUDGET && d->kick) {
+			d->kick(d->kick_ctx, VIRTIO_NET_TXQ); /* come back after the others */
+			return;
+		}
 		for (;;) {
 			enum vq_result r = vq_pop(vq, &n->chain);
 			if (r == VQ_EMPTY)
@@ -459,6 +467,8 @@ static void tx_run(struct virtio_net *n)
 			if (tx_frame(d, &n->chain) < 0)
 				return;
 			pushed++;
+			if (++total >= NET_TX_BUDGET)
+				break;
 		}
 		if (pushed)
 			virtio_dev_used(d, VIRTIO_NET_TXQ);
