@@ -502,6 +502,36 @@ static void external_data_path(void)
 	CHECK_EQ(watch_on, 1);
 }
 
+static int deferred;
+static void fake_defer(void *ctx) { (void)ctx; deferred++; }
+
+/* With a defer hook (the real wiring), activation and reset only request work; the tap is
+ * touched when the host runs virtio_net_work (on the I/O thread). */
+static void deferred_work(void)
+{
+	setup(TUN_F_CSUM, NULL, 1500);
+	net.defer = fake_defer;
+	deferred = 0;
+	fk.offload = 0xdead;
+	CHECK_EQ(start(BASE_F | F(VIRTIO_NET_F_GUEST_CSUM)), 0);
+	CHECK_EQ(deferred, 1);
+	CHECK_EQ(fk.offload, 0xdeadu); /* nothing yet */
+	CHECK_EQ(watch_on, 0);
+	virtio_net_work(&net);
+	CHECK_EQ(fk.offload, (unsigned)TUN_F_CSUM);
+	CHECK_EQ(watch_on, 1);
+	virtio_net_work(&net); /* nothing pending: nothing happens */
+	CHECK_EQ(watch_on, 1);
+	pthread_mutex_lock(&net.dev.lock);
+	net.ops.reset(&net.dev);
+	pthread_mutex_unlock(&net.dev.lock);
+	CHECK_EQ(deferred, 2);
+	net.dev.status = 0;
+	virtio_net_work(&net);
+	CHECK_EQ(fk.offload, 0u);
+	CHECK(!net.watching);
+}
+
 static void init_refusals(void)
 {
 	struct net_backend be = { .ops = &fk_ops, .vnet_hdr_len = 10 };
@@ -526,6 +556,7 @@ int main(void)
 	RUN(receive_drops_and_failures);
 	RUN(header_checks);
 	RUN(external_data_path);
+	RUN(deferred_work);
 	RUN(init_refusals);
 	if (live) {
 		virtio_net_destroy(&net);
