@@ -6,7 +6,8 @@
  * buffer fails the device), receive (no buffers: nothing read and the watch goes off;
  * single buffer; MRG_RXBUF across buffers with num_buffers; a frame held until buffers come;
  * drop without MRG; a buffer smaller than the header fails the device), the header checks as
- * a table, and the external data-path hooks. */
+ * a table, the external data-path hooks, and the activation/reset work deferred to the I/O
+ * thread (virtio_net_work). */
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <stdint.h>
