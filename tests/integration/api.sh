@@ -295,6 +295,16 @@ wait_exit "$PID" 5
 [ "$rc" = 4 ] && [ ! -e "$SOCK" ] && pass api-start-failure-exit ||
 	fail api-start-failure-exit "status $rc, socket $(ls "$SOCK" 2>&1)"
 
+# ---- network interfaces reach the boot (a tap that does not exist fails it, naming the tap) --
+start_api nettap
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\"}"
+api PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"moteapi$$\",\"guest_mac\":\"06:00:ac:10:00:02\"}"
+want api-put-network-interface 204
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-net-tap-missing-reported 400 "moteapi$$"
+wait_exit "$PID" 5
+[ "$rc" = 4 ] && pass api-net-tap-missing-exit || fail api-net-tap-missing-exit "status $rc"
+
 # ---- the same VM from a config file --------------------------------------------------------
 cat >"$TMP/vm.json" <<EOF
 {
