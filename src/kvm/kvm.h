@@ -66,6 +66,9 @@ int vcpu_create(struct vcpu *v, struct kvm *k, unsigned id, unsigned ncpus,
 /* Puts the boot vCPU into the state a loader asked for (e.g. PVH 32-bit entry). */
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen);
 
+/* The vCPU's TSC frequency in Hz (KVM_GET_TSC_KHZ), or -1 when KVM cannot tell. */
+int64_t vcpu_tsc_hz(struct vcpu *v);
+
 /* Starts the vCPU thread (KVM_RUN loop until a stop is requested). The calling thread must
  * have the VM's control signals blocked; the vCPU thread unblocks only its kick signal. */
 int vcpu_start(struct vcpu *v);
