@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 
 void event_signal(int fd)
 {
@@ -49,7 +50,12 @@ static void *event_thread(void *arg)
 {
 	struct event_loop *l = arg;
 	struct epoll_event evs[16];
+	char err[160];
 
+	if (sandbox_enter(SANDBOX_IO, NULL, 0, err, sizeof(err)) < 0) {
+		log_error("I/O thread: %s", err);
+		return NULL;
+	}
 	for (;;) {
 		int n = epoll_wait(l->epfd, evs, 16, -1);
 		if (n < 0) {
