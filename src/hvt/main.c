@@ -19,6 +19,7 @@
 #include "boot/image.h"
 #include "core/bus.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/stop.h"
 #include "hvt/cli.h"
 #include "hvt/hypercall.h"
@@ -269,6 +270,13 @@ static int boot_and_run(struct hvt_vm *vm)
 	    kvm_create_vm(&vm->kvm, &vm->gm, false, err, sizeof(err)) < 0 ||
 	    create_vcpu(vm, &entry, err, sizeof(err)) < 0)
 		return log_error("%s", err), MOTE_EXIT_HOST;
+	/* Every descriptor is open: from here on the process keeps only its allowlist, and the
+	 * vCPU thread (which runs the hypercalls) the narrower SANDBOX_HVT one. */
+	vm->vcpu.hvt = true;
+	if (!sandbox_enabled())
+		log_warn("this is the unsandboxed debug build: no seccomp filters");
+	else if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0)
+		return log_error("%s", err), MOTE_EXIT_INTERNAL;
 	if (vcpu_start(&vm->vcpu) < 0)
 		return log_error("cannot start the vCPU thread: %s", strerror(errno)),
 		       MOTE_EXIT_INTERNAL;

@@ -57,6 +57,8 @@ struct vcpu {
 	bool started;
 	struct exit_ctx ctx;
 	uint64_t exits; /* exits handled, for --verbose statistics */
+	bool hvt;       /* set before vcpu_start: Solo5 hypercalls run on this thread, so it
+			   enters the SANDBOX_HVT allowlist instead of SANDBOX_VCPU */
 };
 
 /* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */

@@ -381,7 +381,7 @@ static void *vcpu_thread(void *arg)
 		KVM_IRQ_LINE,  /* COM1's interrupt line (vm fd) */
 	};
 	char err[160];
-	if (sandbox_enter(SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
+	if (sandbox_enter(v->hvt ? SANDBOX_HVT : SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
 			  sizeof(err)) < 0) {
 		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
 		return NULL;
