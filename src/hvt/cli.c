@@ -117,6 +117,7 @@ static int add_device(struct hvt_cli *c, const char *opt, bool net, const char *
 		c->nnets++;
 	} else {
 		d->path = v;
+		d->sector_size = HVT_SECTOR_DEFAULT;
 		c->nblocks++;
 	}
 	return 0;
@@ -138,10 +139,41 @@ static int add_mac(struct hvt_cli *c, const char *opt, const char *s, char *err,
 	return 0;
 }
 
+/* --block-sector-size:NAME=N, N a power of two from 512 to HVT_SECTOR_MAX (solo5-hvt 0.7.4+). */
+static int add_sector_size(struct hvt_cli *c, const char *opt, const char *s, char *err,
+			   size_t errlen)
+{
+	char name[MFT_NAME_SIZE];
+	const char *v;
+	uint64_t n = 0;
+	if (split_name(opt, s, name, &v, err, errlen) < 0)
+		return -1;
+	for (const char *p = v; *p && n <= HVT_SECTOR_MAX; p++) {
+		if (*p < '0' || *p > '9') {
+			n = 0;
+			break;
+		}
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (n < HVT_SECTOR_DEFAULT || n > HVT_SECTOR_MAX || (n & (n - 1)))
+		return err_set(err, errlen, "%s: the sector size must be a power of two from %u to %u",
+			       opt, HVT_SECTOR_DEFAULT, HVT_SECTOR_MAX);
+	for (unsigned i = 0; i < c->nsectors; i++)
+		if (!strcmp(c->sectors[i].name, name))
+			return err_set(err, errlen, "%s: sector size of '%s' given twice", opt, name);
+	if (c->nsectors >= HVT_MAX_DEVICES)
+		return err_set(err, errlen, "%s: too many --block-sector-size options", opt);
+	memcpy(c->sectors[c->nsectors].name, name, sizeof(name));
+	c->sectors[c->nsectors++].size = (uint32_t)n;
+	return 0;
+}
+
 static int parse_option(struct hvt_cli *c, const char *a, char *err, size_t errlen)
 {
 	if (!strncmp(a, "--mem=", 6))
 		return parse_mem(a, a + 6, &c->mem_size, err, errlen);
+	if (!strncmp(a, "--block-sector-size:", 20))
+		return add_sector_size(c, a, a + 20, err, errlen);
 	if (!strncmp(a, "--block:", 8))
 		return add_device(c, a, false, a + 8, err, errlen);
 	if (!strncmp(a, "--net:", 6))
@@ -197,6 +229,20 @@ enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *
 			return HVT_CLI_ERROR;
 		}
 	}
+	for (unsigned k = 0; k < out->nsectors; k++) {
+		bool found = false;
+		for (unsigned b = 0; b < out->nblocks; b++) {
+			if (!strcmp(out->blocks[b].name, out->sectors[k].name)) {
+				out->blocks[b].sector_size = out->sectors[k].size;
+				found = true;
+			}
+		}
+		if (!found) {
+			err_set(err, errlen, "--block-sector-size:%s: no --block:%s=PATH to give it to",
+				out->sectors[k].name, out->sectors[k].name);
+			return HVT_CLI_ERROR;
+		}
+	}
 	out->kernel = argv[i++];
 	out->nargs = argc - i;
 	out->args = argv + i;
@@ -229,6 +275,7 @@ void hvt_cli_usage(FILE *out, const char *prog)
 		"Runs a Solo5 hvt unikernel (ABI version %d); ARGS become its command line.\n"
 		"  --mem=MiB               guest memory in MiB (default %u, 2..%u; rounded down to 2 MiB)\n"
 		"  --block:NAME=PATH       attach the file or block device PATH as block device NAME\n"
+		"  --block-sector-size:NAME=N  its sector size: a power of two, 512 (default) to %u\n"
 		"  --net:NAME=IFACE        attach the existing tap interface IFACE as network NAME\n"
 		"  --net-mac:NAME=MAC      the MAC address of network NAME (default: random, local)\n"
 		"  -v, -q                  more or fewer messages from mote\n"
@@ -236,5 +283,5 @@ void hvt_cli_usage(FILE *out, const char *prog)
 		"Every device the unikernel's manifest declares must be attached.\n"
 		"Exit status: the unikernel's own (0-254) when it halts, 255 when it aborts;\n"
 		"mote's errors: 2 usage, 4 unikernel file, 6 host, 8 guest fault, 10 internal, 12 signal.\n",
-		prog, HVT_ABI_VERSION, HVT_DEFAULT_MEM_MIB, HVT_MAX_MEM_MIB);
+		prog, HVT_ABI_VERSION, HVT_DEFAULT_MEM_MIB, HVT_MAX_MEM_MIB, HVT_SECTOR_MAX);
 }

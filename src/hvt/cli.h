@@ -1,6 +1,6 @@
 /* The solo5-hvt compatible command line:
- *   mote hvt [--mem=MiB] [--block:NAME=PATH] [--net:NAME=IFACE] [--net-mac:NAME=MAC]
- *            [-v|-q] [--] UNIKERNEL [ARGS...]
+ *   mote hvt [--mem=MiB] [--block:NAME=PATH] [--block-sector-size:NAME=N]
+ *            [--net:NAME=IFACE] [--net-mac:NAME=MAC] [-v|-q] [--] UNIKERNEL [ARGS...]
  * (the same words after `solo5-hvt` when mote is started through a link of that name).
  * Pure: no files opened; each error is one line naming the argument and the fix. */
 #ifndef MOTE_HVT_CLI_H
@@ -17,15 +17,24 @@
 #define HVT_IFNAME_MAX 15
 #define HVT_MAX_DEVICES (MFT_MAX_ENTRIES - 1) /* entry 0 is reserved */
 
+#define HVT_SECTOR_DEFAULT 512u
+#define HVT_SECTOR_MAX 32768u     /* the manifest's block_size is 16 bits */
+
 struct hvt_cli_dev {
 	char name[MFT_NAME_SIZE];
 	const char *path;              /* --block: the file (points into argv) */
+	uint32_t sector_size;          /* --block: from --block-sector-size, else 512 */
 	char iface[HVT_IFNAME_MAX + 1]; /* --net: the tap interface */
 };
 
 struct hvt_cli_mac {
 	char name[MFT_NAME_SIZE];
 	uint8_t mac[6];
+};
+
+struct hvt_cli_sector {
+	char name[MFT_NAME_SIZE];
+	uint32_t size;
 };
 
 struct hvt_cli {
@@ -36,6 +45,8 @@ struct hvt_cli {
 	unsigned nnets;
 	struct hvt_cli_mac macs[HVT_MAX_DEVICES];
 	unsigned nmacs;
+	struct hvt_cli_sector sectors[HVT_MAX_DEVICES]; /* --block-sector-size */
+	unsigned nsectors;
 	int verbosity;      /* -1 quiet, 0 default, 1 -v */
 	const char *kernel;
 	int nargs;          /* unikernel arguments */

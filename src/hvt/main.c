@@ -139,14 +139,14 @@ static int open_devices(struct hvt_vm *vm, char *err, size_t errlen)
 			err_set(err, errlen, "--block:%s: %s", c->name, e2);
 			return MOTE_EXIT_IMAGE;
 		}
-		if (b->size < b->block_size || b->size % b->block_size) {
+		if (b->size < c->sector_size || b->size % c->sector_size) {
 			err_set(err, errlen, "--block:%s: %s is %llu bytes, not a whole number of "
-					     "%u-byte blocks", c->name, c->path,
-				(unsigned long long)b->size, b->block_size);
+					     "%u-byte sectors", c->name, c->path,
+				(unsigned long long)b->size, c->sector_size);
 			return MOTE_EXIT_IMAGE;
 		}
 		vm->mft.e[idx].capacity = b->size;
-		vm->mft.e[idx].block_size = (uint16_t)b->block_size;
+		vm->mft.e[idx].block_size = (uint16_t)c->sector_size;
 	}
 	for (unsigned i = 0; i < vm->cli.nnets; i++) {
 		const struct hvt_cli_dev *c = &vm->cli.nets[i];

@@ -59,6 +59,11 @@ check hvt-blk 0 "blk: all checks passed" "" hvt --block:storage="$disk" "$H/blk.
 has hvt-blk "storage: handle 1, 1048576 bytes, block 512" && pass hvt-blk-info || fail hvt-blk-info "$(head -1 "$TMP/hvt-blk.out")"
 [ "$(dd if="$disk" bs=1 skip=512 count=14 2>/dev/null)" = mote-hvt-block ] && pass hvt-blk-persists ||
 	fail hvt-blk-persists "the host does not see the unikernel's write"
+check hvt-blk-4k 0 "blk: all checks passed" "" hvt --block:storage="$disk" --block-sector-size:storage=4096 "$H/blk.hvt"
+has hvt-blk-4k "block 4096" && pass hvt-blk-4k-info || fail hvt-blk-4k-info "$(head -1 "$TMP/hvt-blk-4k.out")"
+truncate -s 6144 "$TMP/6k.img"
+refuse hvt-blk-4k-odd 4 "6144 bytes, not a whole number of 4096-byte sectors" \
+	hvt --block:storage="$TMP/6k.img" --block-sector-size:storage=4096 "$H/blk.hvt"
 
 for m in write-text:0x3 exec-data:0x11 zero-read:0x0 zero-write:0x2 ro-bootinfo:0x3 pagetable:0x0; do
 	check "hvt-fault-${m%%:*}" 255 "trap: vector 14 error code ${m#*:} " \
@@ -99,7 +104,7 @@ refuse hvt-unattached 2 "declares block device 'storage' but it is not attached:
 	hvt "$H/blk.hvt"
 refuse hvt-disk-missing 4 "--block:storage:" hvt --block:storage="$TMP/nope.img" "$H/blk.hvt"
 head -c 1000 /dev/zero >"$TMP/odd.img"
-refuse hvt-disk-odd-size 4 "not a whole number of 512-byte blocks" hvt --block:storage="$TMP/odd.img" "$H/blk.hvt"
+refuse hvt-disk-odd-size 4 "1000 bytes, not a whole number of 512-byte sectors" hvt --block:storage="$TMP/odd.img" "$H/blk.hvt"
 refuse hvt-no-file 4 "cannot" hvt "$TMP/nope.hvt"
 
 # --- refused unikernel files (status 4) -------------------------------------------------

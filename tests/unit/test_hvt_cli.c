@@ -79,6 +79,27 @@ static void errors(void)
 	CHECK(strchr(err, '\n') == NULL);
 }
 
+static void sector_size(void)
+{
+	CHECK_EQ(PARSE("--block-sector-size:d=4096", "--block:d=/x", "--block:e=/y", "k"), HVT_CLI_RUN);
+	CHECK_EQ(c.blocks[0].sector_size, 4096u);
+	CHECK_EQ(c.blocks[1].sector_size, 512u);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=32768", "k"), HVT_CLI_RUN);
+	CHECK_EQ(c.blocks[0].sector_size, 32768u);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=65536", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "power of two from 512 to 32768");
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=256", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=1000", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=4k", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=99999999999999999999", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--block:d=/x", "--block-sector-size:d=", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--block-sector-size:d=512", "--block-sector-size:d=512", "--block:d=/x", "k"),
+		 HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "given twice");
+	CHECK_EQ(PARSE("--block-sector-size:z=512", "--block:d=/x", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "no --block:z=PATH");
+}
+
 static void too_many(void)
 {
 	static char opts[70][32];
@@ -139,6 +160,7 @@ int main(void)
 	test_suite_name = "hvt_cli";
 	RUN(basic);
 	RUN(errors);
+	RUN(sector_size);
 	RUN(too_many);
 	RUN(cmdline);
 	RUN(dispatch);
