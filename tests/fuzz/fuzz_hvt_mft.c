@@ -1,12 +1,17 @@
-/* libFuzzer target for the Solo5 notes and manifest (src/hvt/mft.c, elf_find_note): any byte
- * string is parsed both as a whole ELF file (hvt_notes_parse) and as bare manifest bytes
- * (hvt_mft_parse); each is accepted or refused with one line, never a crash. An accepted
+/* libFuzzer target for the unikernel file (src/hvt/mft.c, elf_find_note, elf_load_exec): any
+ * byte string is parsed as a whole ELF file (hvt_notes_parse, and loaded with elf_load_exec
+ * into a small RAM) and as bare manifest bytes (hvt_mft_parse); each is accepted or refused
+ * with one line, never a crash. A loaded file's entry lies in an executable segment in RAM. An accepted
  * manifest must keep its promises: 1..64 entries, reserved entry first, terminated names,
  * known types, and a guest copy of exactly the declared size. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <elf.h>
+
+#include "boot/elf.h"
+#include "fuzz_ram.h"
 #include "hvt/mft.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,5 +47,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(hvt_notes_parse(data, size, &m, err, sizeof(err)), &m, err);
 	err[0] = '\0';
 	check(hvt_mft_parse(data, size, &m, err, sizeof(err)), &m, err);
+
+	static struct elf_exec x;
+	const struct guest_mem *gm = fuzz_ram(8ull << 20, "fuzz_hvt_mft");
+	err[0] = '\0';
+	if (elf_load_exec(data, size, gm, HVT_GUEST_MIN_BASE, &x, err, sizeof(err)) == 0) {
+		bool in_code = false;
+		for (unsigned i = 0; i < x.nseg; i++) {
+			if (x.seg[i].gpa < HVT_GUEST_MIN_BASE || x.seg[i].memsz == 0 ||
+			    !gm_ptr(gm, x.seg[i].gpa, x.seg[i].memsz))
+				abort();
+			in_code |= (x.seg[i].flags & PF_X) && x.entry >= x.seg[i].gpa &&
+				   x.entry - x.seg[i].gpa < x.seg[i].memsz;
+		}
+		if (!in_code || x.nseg == 0)
+			abort();
+	} else if (err[0] == '\0' || strchr(err, '\n')) {
+		abort();
+	}
 	return 0;
 }
