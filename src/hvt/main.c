@@ -267,7 +267,7 @@ static int boot_and_run(struct hvt_vm *vm)
 	vm->hvt.mft = &vm->mft;
 	vm->hvt.out_fd = STDOUT_FILENO;
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0 ||
-	    kvm_create_vm(&vm->kvm, &vm->gm, false, err, sizeof(err)) < 0 ||
+	    kvm_create_vm_bare(&vm->kvm, &vm->gm, err, sizeof(err)) < 0 ||
 	    create_vcpu(vm, &entry, err, sizeof(err)) < 0)
 		return log_error("%s", err), MOTE_EXIT_HOST;
 	/* Every descriptor is open: from here on the process keeps only its allowlist, and the

@@ -35,6 +35,10 @@ int kvm_open(struct kvm *k, char *err, size_t errlen);
  * `pit`, and one memory slot per guest RAM region. Returns 0, or -1 with err set. */
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen);
 
+/* The same without interrupt controller or PIT (Solo5 hvt unikernels take no interrupts): a
+ * guest's HLT then exits to mote instead of sleeping in the kernel forever. */
+int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
+
 void kvm_close(struct kvm *k);
 
 /* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */

@@ -70,6 +70,8 @@ for m in write-text:0x3 exec-data:0x11 zero-read:0x0 zero-write:0x2 ro-bootinfo:
 		"unikernel aborted after a CPU exception" hvt "$H/fault.hvt" "${m%%:*}"
 done
 
+check hvt-fault-hlt 8 "fault: hlt" "guest halted with interrupts that can never arrive" hvt "$H/fault.hvt" hlt
+
 for m in arg-oob:"puts hypercall argument at 0xfffff000" arg-end:"is not in guest memory" \
 	arg-pagetable:"walltime hypercall argument at 0x2000 lies in the tender's area" \
 	puts-oob:"puts buffer" puts-wrap:"puts buffer 0xfffffffffffff000" \

@@ -2,7 +2,8 @@
  * fault (reported by the runtime's trap handler through the abort path, status 255):
  *   write-text  a store into the code      exec-data  a call into a writable buffer
  *   zero-read, zero-write  page zero       ro-bootinfo  a store into the boot info
- *   pagetable   a read of the page tables  */
+ *   pagetable   a read of the page tables
+ * and `hlt`, which halts the CPU with interrupts off (the tender ends it: status 8). */
 #include "hvt_rt.h"
 
 MFT_NOTE(1);
@@ -24,6 +25,8 @@ int hvt_main(const char *cmdline)
 		*(volatile uint64_t *)(zero + 16) = 1;
 	else if (streq(cmdline, "ro-bootinfo"))
 		*(volatile uint64_t *)(uintptr_t)&bi->mem_size = 1;
+	else if (streq(cmdline, "hlt")) /* no interrupt can ever wake it: the tender must end it */
+		__asm__ volatile("cli; hlt");
 	else if (streq(cmdline, "pagetable"))
 		(void)*(volatile uint64_t *)(zero + 0x2000);
 	else
