@@ -108,10 +108,16 @@ static int hc_puts(struct hvt *h, uint64_t gpa)
 	const uint8_t *p = buffer(h, "puts", a.data, a.len, false);
 	if (!p)
 		return -1;
-	for (uint64_t done = 0; done < a.len;) {
+	for (uint64_t done = 0; done < a.len && !stop_requested(h->stop);) {
 		ssize_t n = write(h->out_fd, p + done, a.len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) { /* a non-blocking stdout: wait for room or a stop */
+			struct pollfd w[2] = {{.fd = h->out_fd, .events = POLLOUT},
+					      {.fd = h->stop->efd, .events = POLLIN}};
+			(void)ppoll(w, 2, NULL, NULL);
+			continue;
+		}
 		if (n <= 0)
 			break; /* the console went away: the guest's text is lost, the guest runs on */
 		done += (uint64_t)n;
