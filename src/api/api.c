@@ -28,6 +28,7 @@
 #endif
 
 #define API_MAX_CONNECTIONS 64
+#define API_DISCARD_MAX (1024 * 1024) /* bodies up to this are read (and dropped) before a 400 */
 #define API_TIMEOUT_S 5
 #define API_START_TIMEOUT_S 60
 #define API_PAUSE_TIMEOUT_MS 2000
@@ -75,6 +76,7 @@ static int mhd_load(char *err, size_t errlen)
 struct api_req {
 	char *buf;
 	size_t len;
+	size_t seen; /* body bytes received, kept or not */
 	bool too_big;
 	bool is_start;
 };
@@ -515,9 +517,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
+		/* A body over the cap is read and dropped, so the client gets its 400 (answering
+		 * before reading would reset the connection under the client's feet); one announced
+		 * over API_DISCARD_MAX is answered at once and the connection closed. */
 		const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
-			q->too_big = true; /* answered below without reading the body */
+		if (cl && strtoull(cl, NULL, 10) > API_DISCARD_MAX)
+			q->too_big = true;
 		else
 			return MHD_YES;
 	}
@@ -538,7 +543,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			q->buf[q->len] = '\0';
 		}
 	}
-	if (*upload_size && !q->too_big) {
+	q->seen += *upload_size;
+	if (*upload_size && q->seen <= API_DISCARD_MAX) { /* more body to come (kept or dropped) */
 		*upload_size = 0;
 		return MHD_YES;
 	}

@@ -39,7 +39,7 @@ api() {
 	local req=""
 	case "$d" in @*) req=$(base64 -w0 <"${d#@}") ;; *) req=$(printf %s "$d" | base64 -w0) ;; esac
 	printf '{"method":"%s","path":"%s","status":%s,"req":"%s","resp":"%s"}\n' "$m" "$p" \
-		"${code:-0}" "$req" "$(base64 -w0 <"$TMP/resp")" >>"$EX"
+		"$((10#${code:-0}))" "$req" "$(base64 -w0 <"$TMP/resp")" >>"$EX"
 }
 
 # want NAME CODE [BODY TEXT]: checks the last answer.
@@ -219,6 +219,9 @@ want api-bad-empty-body 400 "JSON body"
 head -c 100000 /dev/zero | tr '\0' ' ' >"$TMP/huge.json"
 api PUT /actions "@$TMP/huge.json"
 want api-bad-huge-body 400 "larger than"
+head -c 3000000 /dev/zero | tr '\0' ' ' >"$TMP/huger.json"
+api PUT /actions "@$TMP/huger.json"
+case "$code" in 400 | 000) pass api-bad-3mb-body-dropped ;; *) fail api-bad-3mb-body-dropped "HTTP $code" ;; esac
 api PUT /balloon '{"amount_mib":1,"deflate_on_oom":true}'
 want api-unsupported-balloon 400 "not supported"
 api PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v"}'
