@@ -11,10 +11,14 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-
              -Wno-format-nonliteral
 HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 CFLAGS    ?= -O2 -g
+# io_uring for the asynchronous disk backend (Debian liburing-dev, see scripts/deps.sh).
+URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
+URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
-             -DMOTE_VERSION='"$(VERSION)"'
+             -DMOTE_VERSION='"$(VERSION)"' $(URING_CFLAGS)
 LDFLAGS   += -pie -Wl,-z,relro,-z,now
 LDLIBS    += -lpthread
+LDLIBS    += $(URING_LIBS)
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 MAIN_SRC  := src/main.c
@@ -29,7 +33,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc \
+SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc $(URING_CFLAGS) \
               -DMOTE_VERSION='"$(VERSION)"'
 
 .PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long

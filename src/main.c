@@ -49,6 +49,7 @@ struct vm {
 	bool machine_ready;
 	struct blk_backend disk_be[CONFIG_MAX_DISKS];
 	unsigned ndisks; /* backends opened so far */
+	bool no_uring;   /* the kernel refused io_uring once: later disks do not ask again */
 	struct virtio_blk blk[CONFIG_MAX_DISKS];
 	char blk_names[CONFIG_MAX_DISKS][24];
 	unsigned nblk;   /* devices created so far */
@@ -124,8 +125,9 @@ static int open_files(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	for (; vm->ndisks < vm->cfg.ndisks; vm->ndisks++) {
 		const struct disk_config *d = &vm->cfg.disks[vm->ndisks];
-		if (blk_file_open(d->path, d->read_only, d->direct, &vm->disk_be[vm->ndisks], err,
-				  errlen) < 0)
+		if (blk_open(d->path, d->read_only, d->direct, (enum blk_io_mode)d->io,
+			     VIRTIO_BLK_QUEUE_SIZE, &vm->no_uring, &vm->disk_be[vm->ndisks], err,
+			     errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -226,6 +228,14 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 			return -1;
 		vm->nattached++;
 	}
+	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
+		int fd = vm->blk[i].be.completion_fd;
+		if (fd >= 0 && event_add(&vm->io, fd, virtio_blk_on_complete, &vm->blk[i]) < 0) {
+			snprintf(err, errlen, "%s: cannot watch disk completions: %s",
+				 vm->blk_names[i], strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -297,6 +307,7 @@ static void teardown(struct vm *vm)
 	if (vm->io_ready)
 		event_destroy(&vm->io); /* no device work runs after this */
 	for (unsigned i = 0; i < vm->nblk; i++) { /* what the guest wrote reaches the disk */
+		virtio_blk_quiesce(&vm->blk[i]); /* requests in flight end while guest RAM exists */
 		const struct blk_backend *be = &vm->blk[i].be; /* the device owns its backend */
 		if (!be->read_only && be->ops->flush(be->be) < 0)
 			log_warn("%s: flush at exit failed", vm->cfg.disks[i].path);

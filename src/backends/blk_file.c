@@ -204,6 +204,7 @@ int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *ou
 	uint32_t bs = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->completion_fd = -1;
 	int fd = open(path, flags);
 	if (fd < 0 && direct && errno == EINVAL)
 		return err_set(err, errlen,
@@ -230,9 +231,16 @@ int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *ou
 	}
 	*f = (struct blk_file){ .fd = fd, .read_only = ro, .size = size };
 	*out = (struct blk_backend){ .ops = &blk_file_ops, .be = f, .size = size,
-				     .block_size = bs, .read_only = ro };
+				     .block_size = bs, .read_only = ro, .completion_fd = -1 };
 	return 0;
 fail:
 	close(fd);
 	return -1;
+}
+
+int blk_file_fd(const struct blk_backend *b)
+{
+	if (!b || b->ops != &blk_file_ops || !b->be)
+		return -1;
+	return ((const struct blk_file *)b->be)->fd;
 }

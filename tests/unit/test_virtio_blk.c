@@ -94,7 +94,9 @@ static int fk_flush(void *be)
 
 static void fk_close(void *be) { (void)be; }
 
-static const struct blk_backend_ops fk_ops = { fk_read, fk_write, fk_flush, fk_close };
+static const struct blk_backend_ops fk_ops = {
+	.read = fk_read, .write = fk_write, .flush = fk_flush, .close = fk_close,
+};
 
 static struct blk_backend fake_backend(bool ro)
 {
