@@ -132,20 +132,29 @@ static int uring_submit(void *be, const struct blk_io *io)
 	return 0;
 }
 
+/* Requests the kernel finishes during io_uring_enter (page-cache hits) are reaped by the
+ * caller right after the kick, so the eventfd is muted meanwhile (a flag in the shared ring,
+ * no syscall): otherwise every batch would wake the I/O thread once more for nothing.
+ * Whatever completes after it is unmuted signals as usual. */
 static int uring_kick(void *be)
 {
 	struct blk_uring *u = be;
+	int ret = 0;
 
+	io_uring_cq_eventfd_toggle(&u->ring, false);
 	while (io_uring_sq_ready(&u->ring) > 0) {
 		int r = io_uring_submit(&u->ring);
 		if (r == -EINTR)
 			continue;
-		if (r < 0)
-			return r; /* -EAGAIN/-EBUSY: the entries stay queued; the next kick retries */
+		if (r < 0) {
+			ret = r; /* -EAGAIN/-EBUSY: the entries stay queued; the next kick retries */
+			break;
+		}
 		if (r == 0)
 			break;
 	}
-	return 0;
+	io_uring_cq_eventfd_toggle(&u->ring, true);
+	return ret;
 }
 
 /* A read or write the kernel did only partly (res bytes of total): the rest synchronously,

@@ -5,11 +5,8 @@
 check rng 1 "rng: ok" "" run --rng "$G/rng.elf"
 has_err rng "guest error" && fail rng-clean "$(cat "$TMP/rng.err")" || pass rng-clean
 
-truncate -s 16M "$TMP/disk.img"
-check blk 1 "blk: ok" "" run --disk "$TMP/disk.img,serial=MOTEDISK" "$G/blk.elf"
-has blk "blk: serial 'MOTEDISK'" && pass blk-serial || fail blk-serial "$(grep serial "$TMP/blk.out")"
-has blk "capacity 32768 sectors" && pass blk-capacity || fail blk-capacity "$(grep capacity "$TMP/blk.out")"
-# The host file holds exactly what the guest wrote (tests/guests/blk.c's pattern), nothing else.
+# The blk guest under each disk backend: io=sync (preadv/pwritev), io=uring (io_uring, when
+# this kernel allows it) and the default.
 want=$(python3 - <<'PY'
 import hashlib
 def pat(off):
@@ -22,8 +19,38 @@ for sector, n in ((0, 4096), (33, 65536), (200, 1536)):
 print(hashlib.sha256(img).hexdigest())
 PY
 )
-got=$(sha256sum "$TMP/disk.img" | cut -d' ' -f1)
-[ "$want" = "$got" ] && pass blk-host-file || fail blk-host-file "sha256 $got, expected $want"
+uring=yes
+for io in sync uring ""; do
+	sfx=${io:+-$io}
+	if [ "$io" = uring ] && [ "$uring" = no ]; then
+		skip "blk$sfx" "this kernel refuses io_uring"
+		continue
+	fi
+	rm -f "$TMP/disk.img"
+	truncate -s 16M "$TMP/disk.img"
+	check "blk$sfx" 1 "blk: ok" "" run --disk "$TMP/disk.img,serial=MOTEDISK${io:+,io=$io}" "$G/blk.elf"
+	has_err "blk$sfx" "io_uring is not available" && uring=no
+	has "blk$sfx" "blk: serial 'MOTEDISK'" && pass "blk$sfx-serial" || fail "blk$sfx-serial" "$(grep serial "$TMP/blk$sfx.out")"
+	has "blk$sfx" "capacity 32768 sectors" && pass "blk$sfx-capacity" || fail "blk$sfx-capacity" "$(grep capacity "$TMP/blk$sfx.out")"
+	# The host file holds exactly what the guest wrote (tests/guests/blk.c's pattern), nothing else.
+	got=$(sha256sum "$TMP/disk.img" | cut -d' ' -f1)
+	[ "$want" = "$got" ] && pass "blk$sfx-host-file" || fail "blk$sfx-host-file" "sha256 $got, expected $want"
+done
+# O_DIRECT with many requests in flight (the bench guest's aligned buffers), per backend.
+truncate -s 8M "$TMP/direct.img"
+for io in sync uring; do
+	[ "$io" = uring ] && [ "$uring" = no ] && { skip "blk-direct-$io" "this kernel refuses io_uring"; continue; }
+	vm "blk-direct-$io" run --disk "$TMP/direct.img,direct,io=$io" \
+		--cmdline "mode=seqwrite64k qd=16 mib=4 quiet" "$G/blkbench.elf"
+	if has_err "blk-direct-$io" "does not support O_DIRECT"; then
+		skip "blk-direct-$io" "the filesystem of $TMP does not support O_DIRECT"
+	elif [ "$rc" = 1 ] && has "blk-direct-$io" "blkbench: mode=seqwrite64k qd=16 bytes=4194304 requests=64"; then
+		pass "blk-direct-$io"
+	else
+		fail "blk-direct-$io" "status $rc: $(tail -c 300 "$TMP/blk-direct-$io.out") $(head -c 300 "$TMP/blk-direct-$io.err")"
+	fi
+done
+refuse blk-io-bad 2 "--disk io='fast': use io=uring or io=sync" run --disk "$TMP/disk.img,io=fast" "$G/hello.elf"
 
 cp "$TMP/disk.img" "$TMP/ro.img"
 check blk-ro 1 "blk: ok" "" run --disk "$TMP/ro.img,ro" --cmdline ro "$G/blk.elf"
