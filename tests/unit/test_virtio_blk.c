@@ -488,6 +488,10 @@ static void write_then_read(void)
 	CHECK_EQ(atomic_load(&blk.requests), 3ul);
 	CHECK_EQ(atomic_load(&blk.written_bytes), 1024ul);
 	CHECK_EQ(atomic_load(&blk.read_bytes), 1536ul);
+	CHECK_EQ(atomic_load(&blk.dev.bytes_out), 1024ul);
+	CHECK_EQ(atomic_load(&blk.dev.bytes_in), 1536ul);
+	CHECK_EQ(atomic_load(&blk.dev.requests), 3ul);
+	CHECK_EQ(atomic_load(&blk.dev.io_errors), 0ul);
 	CHECK_EQ(atomic_load(&blk.errors), 0ul);
 	CHECK(irqs >= 1);
 	CHECK(virtio_dev_running(&blk.dev));
