@@ -36,7 +36,9 @@ struct blk_completion {
  * The asynchronous calls are optional (NULL in a synchronous backend; the device then runs
  * read/write/flush and completes at once). A FLUSH submitted asynchronously starts only after
  * every request submitted before it has completed, and completes when those writes are on
- * stable storage. submit queues (0), or refuses with -EAGAIN when `depth` requests are
+ * stable storage. submit queues (0), or does the whole request at once
+ * without blocking (1: it completed successfully and no completion follows; a page-cache
+ * hit), or refuses with -EAGAIN when `depth` requests are
  * already in flight, or another -errno (the request then never completes); kick hands the
  * queued requests to the kernel (0 or -errno); reap stores up to max finished requests in
  * out and returns how many (0..max), waiting for at least one when wait is true and a

@@ -35,6 +35,8 @@ struct blk_uring {
 	bool read_only;
 	struct io_uring ring;
 	int efd;
+	bool direct;
+	bool nowait_read, nowait_write; /* RWF_NOWAIT tried first (cleared on EOPNOTSUPP) */
 	unsigned depth, inflight;
 	unsigned nfree;
 	unsigned *free;          /* stack of free slot indexes, nfree of them */
@@ -94,6 +96,37 @@ static int uring_check(const struct blk_uring *u, const struct blk_io *io, uint6
 	return 0;
 }
 
+/* The page-cache fast path, for a disk without O_DIRECT: a read is tried at once without
+ * blocking (RWF_NOWAIT): done when the data was cached, else it goes to the ring (a read done
+ * in part is simply redone there in full). A write is tried the same way where the
+ * filesystem supports RWF_NOWAIT writes; where it does not (ext4 here: EOPNOTSUPP), io_uring
+ * would hand every buffered write to a worker thread, measured 2-3x slower than a plain
+ * pwritev into the page cache, so the write is done right here. Returns 1 (done), 0 (to the
+ * ring) or -errno (a synchronous write failed). */
+static int uring_try_now(struct blk_uring *u, const struct blk_io *io, uint64_t total)
+{
+	bool rd = io->op == BLK_OP_READ;
+
+	if (u->direct || total == 0 || io->op == BLK_OP_FLUSH)
+		return 0;
+	if (!rd && !u->nowait_write) {
+		int r = u->file.ops->write(u->file.be, io->off, io->iov, io->iovcnt);
+		return r < 0 ? r : 1;
+	}
+	if (rd && !u->nowait_read)
+		return 0;
+	ssize_t n = rd ? preadv2(u->fd, io->iov, io->iovcnt, (off_t)io->off, RWF_NOWAIT)
+		       : pwritev2(u->fd, io->iov, io->iovcnt, (off_t)io->off, RWF_NOWAIT);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		if (rd)
+			u->nowait_read = false;
+		else
+			u->nowait_write = false;
+		return rd ? 0 : uring_try_now(u, io, total);
+	}
+	return n >= 0 && (uint64_t)n == total;
+}
+
 static int uring_submit(void *be, const struct blk_io *io)
 {
 	struct blk_uring *u = be;
@@ -101,6 +134,9 @@ static int uring_submit(void *be, const struct blk_io *io)
 	int r = uring_check(u, io, &total);
 
 	if (r < 0)
+		return r;
+	r = uring_try_now(u, io, total);
+	if (r != 0)
 		return r;
 	if (u->nfree == 0)
 		return -EAGAIN;
@@ -308,6 +344,8 @@ int blk_uring_open(const char *path, bool ro, bool direct, unsigned depth, struc
 	u->fd = blk_file_fd(&u->file);
 	u->size = u->file.size;
 	u->read_only = ro;
+	u->direct = direct;
+	u->nowait_read = u->nowait_write = true;
 	u->depth = depth;
 	for (unsigned i = 0; i < depth; i++)
 		u->free[i] = depth - 1 - i;

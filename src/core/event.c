@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -22,6 +23,7 @@ int event_init(struct event_loop *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->stop_efd = -1;
+	l->poll_max_ns = EVENT_POLL_MAX_NS;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -1;
@@ -45,26 +47,71 @@ int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void 
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Handles n ready events; false when the stop fd was among them. */
+static bool event_dispatch(struct event_loop *l, const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t idx = evs[i].data.u32;
+		if (idx == UINT32_MAX)
+			return false; /* stop requested */
+		if (idx < l->n)
+			l->h[idx].cb(l->h[idx].ctx, l->h[idx].fd);
+	}
+	return true;
+}
+
+/* After events: checks without sleeping for up to poll_ns. Returns the events found (0 when
+ * the window ended empty, which halves it), or -1 on an epoll error. */
+static int event_poll(struct event_loop *l, struct epoll_event *evs, int max)
+{
+	uint64_t end = now_ns() + l->poll_ns;
+
+	do {
+		int n = epoll_wait(l->epfd, evs, max, 0);
+		if (n != 0)
+			return n;
+	} while (now_ns() < end);
+	l->poll_ns /= 2;
+	if (l->poll_ns < EVENT_POLL_START_NS / 4)
+		l->poll_ns = 0;
+	return 0;
+}
+
 static void *event_thread(void *arg)
 {
 	struct event_loop *l = arg;
 	struct epoll_event evs[16];
+	bool active = false; /* events were handled just now */
 
 	for (;;) {
-		int n = epoll_wait(l->epfd, evs, 16, -1);
+		int n = 0;
+		if (active && l->poll_ns > 0)
+			n = event_poll(l, evs, 16);
+		if (n == 0) {
+			uint64_t t0 = l->poll_max_ns ? now_ns() : 0;
+			n = epoll_wait(l->epfd, evs, 16, -1);
+			/* Woken soon after the last activity: polling would have caught it. */
+			if (n > 0 && l->poll_max_ns && active && now_ns() - t0 < l->poll_max_ns) {
+				unsigned grown = l->poll_ns ? l->poll_ns * 2 : EVENT_POLL_START_NS;
+				l->poll_ns = grown < l->poll_max_ns ? grown : l->poll_max_ns;
+			}
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("I/O thread: epoll_wait: %s", strerror(errno));
 			return NULL;
 		}
-		for (int i = 0; i < n; i++) {
-			uint32_t idx = evs[i].data.u32;
-			if (idx == UINT32_MAX)
-				return NULL; /* stop requested */
-			if (idx < l->n)
-				l->h[idx].cb(l->h[idx].ctx, l->h[idx].fd);
-		}
+		active = n > 0;
+		if (!event_dispatch(l, evs, n))
+			return NULL;
 	}
 }
 
@@ -77,6 +124,7 @@ int event_start(struct event_loop *l)
 		errno = r;
 		return -1;
 	}
+	pthread_setname_np(l->thread, "mote-io"); /* for top/ps; failure is harmless */
 	l->started = true;
 	return 0;
 }

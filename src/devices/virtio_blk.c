@@ -140,6 +140,15 @@ static unsigned slot_index(const struct virtio_blk *b, const struct blk_slot *s)
 	return (unsigned)(s - b->slots);
 }
 
+/* One interrupt check for everything pushed since the last one. */
+static void blk_signal(struct virtio_dev *d, struct virtio_blk *b)
+{
+	if (b->pushed) {
+		b->pushed = false;
+		virtio_dev_used(d, 0);
+	}
+}
+
 static void slot_free(struct virtio_blk *b, struct blk_slot *s)
 {
 	s->busy = false;
@@ -164,6 +173,8 @@ static int blk_finish(struct virtio_dev *d, struct virtio_blk *b, struct blk_slo
 		if (vq_push(&d->vq[0], s->chain.head, used) < 0) {
 			virtio_dev_fail(d, d->vq[0].why);
 			r = -1;
+		} else {
+			b->pushed = true;
 		}
 	}
 	slot_free(b, s);
@@ -188,6 +199,8 @@ static int blk_issue(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot
 			b->in_backend++;
 			return 0;
 		}
+		if (r > 0)
+			r = 0; /* done at once */
 	} else if (op == BLK_OP_READ) {
 		r = ops->read(b->be.be, off, s->iov, iovcnt);
 	} else if (op == BLK_OP_WRITE) {
@@ -348,7 +361,7 @@ static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 			}
 		}
 		blk_reap(d, b); /* requests the kernel finished during submission */
-		virtio_dev_used(d, 0);
+		blk_signal(d, b);
 		if (!virtio_dev_running(d) || b->nfree == 0)
 			return;
 		vq_set_notify(vq, true);
@@ -367,8 +380,8 @@ void virtio_blk_complete(struct virtio_blk *b)
 {
 	struct virtio_dev *d = &b->dev;
 
-	if (blk_reap(d, b) > 0)
-		virtio_dev_used(d, 0);
+	blk_reap(d, b);
+	blk_signal(d, b);
 	if (virtio_dev_running(d) && b->nfree > 0 && vq_has_work(&d->vq[0]))
 		blk_process(d, b);
 }
@@ -405,6 +418,7 @@ void virtio_blk_quiesce(struct virtio_blk *b)
 	}
 	/* Forget every request: the ring they came from is gone or going. */
 	b->in_backend = 0;
+	b->pushed = false;
 	b->nfree = 0;
 	for (unsigned i = 0; b->slots && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
 		b->slots[i].busy = b->slots[i].in_backend = false;

@@ -77,6 +77,7 @@ struct virtio_blk {
 	unsigned nfree;
 	unsigned in_backend;   /* slots submitted to an asynchronous backend, not yet reaped */
 	bool kick_failed;      /* a kick error was logged */
+	bool pushed;           /* used elements pushed since the last interrupt check */
 	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;

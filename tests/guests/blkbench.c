@@ -22,7 +22,9 @@
  * and stop, which bench/blk.sh uses to measure startup and teardown), `event_idx=0|1` (default 1),
  * `irq=0|1` (default 0: ask for no used-buffer interrupts; 1: one per used buffer, never
  * taken: shows what interrupts cost the device side), `qsize=N` (default 256, capped by
- * QueueNumMax), `seed=N` (xorshift seed, default 0x6d6f7465), `quiet`.
+ * QueueNumMax), `seed=N` (xorshift seed, default 0x6d6f7465), `idle_ms=N` (default 0: after
+ * the timed phase, print `blkbench: idle for N ms` and spin at ring 3 that long without
+ * touching the device, so the host can measure what an idle device costs), `quiet`.
  *
  * The last line is
  *   blkbench: mode=M qd=N bytes=B requests=R kicks=K suppressed=S cycles=C tsc_mhz=F
@@ -215,12 +217,13 @@ static int flush(u64 *cycles)
 int main(void)
 {
 	int r, mode = arg_mode();
-	u64 qd, mib, event_idx, irq, qsize, seed;
+	u64 qd, mib, event_idx, irq, qsize, seed, idle_ms;
 	if (mode < 0 || arg_u64("qd", 32, 1, SLOTS, &qd) ||
 	    arg_u64("mib", mode == RANDREAD4K ? 64 : 256, 0, 1u << 20, &mib) ||
 	    arg_u64("event_idx", 1, 0, 1, &event_idx) || arg_u64("irq", 0, 0, 1, &irq) ||
 	    arg_u64("qsize", VIRTQ_MAX, 4, VIRTQ_MAX, &qsize) ||
-	    arg_u64("seed", 0x6d6f7465, 1, ~0ull, &seed))
+	    arg_u64("seed", 0x6d6f7465, 1, ~0ull, &seed) ||
+	    arg_u64("idle_ms", 0, 0, 3600000, &idle_ms))
 		return 8;
 	if (virtio_find(VIRTIO_ID_BLOCK, 0, &dev, rt_cmdline_has("quiet"))) {
 		rt_puts("blkbench: no virtio-blk device (virtio_mmio.device= on the command line)\n");
@@ -317,6 +320,11 @@ int main(void)
 	u64 flush_cycles = 0;
 	if (type == BLK_T_OUT && dev.features >> BLK_F_FLUSH & 1 && (r = flush(&flush_cycles)))
 		return r;
+	if (idle_ms) {
+		rt_printf("blkbench: idle for %llu ms\n", idle_ms);
+		for (u64 end = virtio_now_us() + idle_ms * 1000; virtio_now_us() < end;)
+			cpu_relax();
+	}
 	rt_printf("blkbench: mode=%s qd=%llu bytes=%llu requests=%llu kicks=%u suppressed=%u "
 		  "cycles=%llu tsc_mhz=%llu qsize=%u event_idx=%d irq=%llu flush_cycles=%llu\n",
 		  mode_names[mode], qd, done * req_bytes, done, kicks, supp, cycles, tsc_mhz(), q.num,
