@@ -24,6 +24,11 @@ _Static_assert(offsetof(struct virtio_blk_config, num_queues) + 2 == VIRTIO_BLK_
 	 (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_SEG_MAX) |               \
 	 (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH))
 
+/* Contiguous reads (or writes) popped in one batch go to an asynchronous backend as one
+ * request of at most this many bytes (and VQ_MAX_IOV iovecs). */
+#define BLK_MERGE_MAX (2u << 20)
+#define BLK_NO_SLOT UINT16_MAX
+
 /* Longest run of writable bytes a failed request gets zero-filled (see blk_used_len). */
 #define BLK_ZERO_SLACK 4096u
 
@@ -52,6 +57,10 @@ struct blk_slot {
 	enum blk_stage stage;
 	bool busy;
 	bool in_backend;
+	/* Merging (see blk_queue_rw): this slot's own request, and the next slot of its group. */
+	uint64_t off;
+	int iovcnt;
+	uint16_t next;
 	struct vq_chain chain;
 	struct iovec iov[VQ_MAX_IOV];
 };
@@ -183,6 +192,79 @@ static int blk_finish(struct virtio_dev *d, struct virtio_blk *b, struct blk_slo
 
 static int blk_io_done(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s, int r);
 
+static int blk_issue(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s,
+		     enum blk_op op, uint64_t off, int iovcnt);
+
+/* The backend finished the request of group head h with result r. Each member is answered;
+ * a merged request that failed is retried member by member, so only the requests that fail
+ * on their own get an error. */
+static void blk_group_done(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *h, int r)
+{
+	bool retry = r < 0 && h->next != BLK_NO_SLOT;
+	enum blk_op op = h->q.type == VIRTIO_BLK_T_IN ? BLK_OP_READ : BLK_OP_WRITE;
+
+	for (struct blk_slot *m = h; m;) {
+		struct blk_slot *next = m->next == BLK_NO_SLOT ? NULL : &b->slots[m->next];
+		m->next = BLK_NO_SLOT;
+		if (retry)
+			blk_issue(d, b, m, op, m->off, m->iovcnt);
+		else
+			blk_io_done(d, b, m, r);
+		m = next;
+	}
+}
+
+/* Submits the open merge group, if any. */
+static void blk_close_group(struct virtio_dev *d, struct virtio_blk *b)
+{
+	if (b->group == BLK_NO_SLOT)
+		return;
+	struct blk_slot *h = &b->slots[b->group];
+	b->group = BLK_NO_SLOT;
+	if (h->next == BLK_NO_SLOT) {
+		blk_issue(d, b, h, b->group_op, h->off, h->iovcnt);
+		return;
+	}
+	const struct blk_backend_ops *ops = b->be.ops;
+	struct blk_io io = { .op = b->group_op, .off = h->off, .iov = h->iov,
+			     .iovcnt = b->group_iovcnt, .cookie = slot_index(b, h) };
+	int r = ops->submit(b->be.be, &io);
+	if (r == 0) {
+		h->in_backend = true;
+		b->in_backend++;
+		return;
+	}
+	blk_group_done(d, b, h, r > 0 ? 0 : r);
+}
+
+/* A checked read or write for an asynchronous backend: joins the open group when it
+ * continues it (same operation, the next byte, room left), else closes that group and opens
+ * its own. The group is submitted when the batch ends (or when the next request does not
+ * fit). The head's iovec array holds the whole group's iovecs. */
+static int blk_queue_rw(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s,
+			enum blk_op op)
+{
+	if (b->group != BLK_NO_SLOT) {
+		struct blk_slot *h = &b->slots[b->group];
+		if (op == b->group_op && s->off == b->group_end &&
+		    s->iovcnt <= VQ_MAX_IOV - b->group_iovcnt &&
+		    s->q.len <= BLK_MERGE_MAX - (b->group_end - h->off)) {
+			memcpy(h->iov + b->group_iovcnt, s->iov, (size_t)s->iovcnt * sizeof(s->iov[0]));
+			b->group_iovcnt += s->iovcnt;
+			b->group_end += s->q.len;
+			b->slots[b->group_tail].next = (uint16_t)slot_index(b, s);
+			b->group_tail = (uint16_t)slot_index(b, s);
+			return 0;
+		}
+		blk_close_group(d, b);
+	}
+	b->group = b->group_tail = (uint16_t)slot_index(b, s);
+	b->group_op = op;
+	b->group_iovcnt = s->iovcnt;
+	b->group_end = s->off + s->q.len;
+	return 0;
+}
+
 /* Hands the slot's backend request to the backend: submitted (0), or done at once, answered. */
 static int blk_issue(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s,
 		     enum blk_op op, uint64_t off, int iovcnt)
@@ -256,6 +338,13 @@ static int blk_rw(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s
 		   : chain_slice(s, false, VIRTIO_BLK_REQ_HDR, q->len);
 	if (n < 0)
 		return blk_finish(d, b, s, VIRTIO_BLK_S_IOERR);
+	s->off = off;
+	s->iovcnt = n;
+	s->next = BLK_NO_SLOT;
+	/* Merged only for an asynchronous backend (a synchronous one answers each request at
+	 * once, which keeps the guest busy) and with FLUSH negotiated (no write-through). */
+	if (b->be.ops->submit && virtio_has_feature(d, VIRTIO_BLK_F_FLUSH))
+		return blk_queue_rw(d, b, s, in ? BLK_OP_READ : BLK_OP_WRITE);
 	return blk_issue(d, b, s, in ? BLK_OP_READ : BLK_OP_WRITE, off, n);
 }
 
@@ -290,6 +379,7 @@ static int blk_start(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot
 		atomic_fetch_add_explicit(&b->flushes, 1, memory_order_relaxed);
 		if (b->be.read_only)
 			return blk_finish(d, b, s, VIRTIO_BLK_S_OK);
+		blk_close_group(d, b); /* the writes popped before it reach the backend first */
 		return blk_issue(d, b, s, BLK_OP_FLUSH, 0, 0);
 	case VIRTIO_BLK_T_GET_ID: {
 		/* The serial, zero-padded to 20 bytes, cut to the buffer. */
@@ -322,7 +412,10 @@ static unsigned blk_reap(struct virtio_dev *d, struct virtio_blk *b)
 			struct blk_slot *s = &b->slots[k];
 			s->in_backend = false;
 			b->in_backend--;
-			blk_io_done(d, b, s, b->done[i].result);
+			if (s->next != BLK_NO_SLOT)
+				blk_group_done(d, b, s, b->done[i].result);
+			else
+				blk_io_done(d, b, s, b->done[i].result);
 			answered++;
 		}
 	}
@@ -352,6 +445,7 @@ static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 			if (blk_start(d, b, s) < 0)
 				break;
 		}
+		blk_close_group(d, b);
 		if (b->be.ops->kick && b->in_backend > 0) {
 			int r = b->be.ops->kick(b->be.be);
 			if (r < 0 && !b->kick_failed) {
@@ -362,6 +456,7 @@ static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 		}
 		blk_reap(d, b); /* requests the kernel finished during submission */
 		blk_signal(d, b);
+		b->starved = b->nfree == 0;
 		if (!virtio_dev_running(d) || b->nfree == 0)
 			return;
 		vq_set_notify(vq, true);
@@ -382,7 +477,9 @@ void virtio_blk_complete(struct virtio_blk *b)
 
 	blk_reap(d, b);
 	blk_signal(d, b);
-	if (virtio_dev_running(d) && b->nfree > 0 && vq_has_work(&d->vq[0]))
+	/* Only a queue that stopped for want of slots is taken up again here; otherwise the
+	 * driver's next kick brings the new requests, then in one batch that merges well. */
+	if (b->starved && virtio_dev_running(d) && b->nfree > 0)
 		blk_process(d, b);
 }
 
@@ -419,9 +516,12 @@ void virtio_blk_quiesce(struct virtio_blk *b)
 	/* Forget every request: the ring they came from is gone or going. */
 	b->in_backend = 0;
 	b->pushed = false;
+	b->starved = false;
+	b->group = BLK_NO_SLOT;
 	b->nfree = 0;
 	for (unsigned i = 0; b->slots && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
 		b->slots[i].busy = b->slots[i].in_backend = false;
+		b->slots[i].next = BLK_NO_SLOT;
 		b->free_slots[b->nfree++] = (uint16_t)(VIRTIO_BLK_QUEUE_SIZE - 1 - i);
 	}
 }

@@ -78,6 +78,13 @@ struct virtio_blk {
 	unsigned in_backend;   /* slots submitted to an asynchronous backend, not yet reaped */
 	bool kick_failed;      /* a kick error was logged */
 	bool pushed;           /* used elements pushed since the last interrupt check */
+	bool starved;          /* the queue stopped with every slot busy (notifications off) */
+	/* The merge group being built during a batch (BLK_NO_SLOT: none): head, last member,
+	 * operation, iovecs so far, the byte after its end. */
+	uint16_t group, group_tail;
+	enum blk_op group_op;
+	int group_iovcnt;
+	uint64_t group_end;
 	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;

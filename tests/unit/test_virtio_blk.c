@@ -855,7 +855,8 @@ static void async_out_of_order(void)
 	uint16_t k[3];
 	for (int i = 0; i < 3; i++) {
 		fill(DATA_GPA + 0x1000ull * i, 0xee, 512);
-		k[i] = req(VIRTIO_BLK_T_IN, (uint64_t)i + 1, DATA_GPA + 0x1000ull * i, 512);
+		/* Not contiguous: three backend requests, not one merged. */
+		k[i] = req(VIRTIO_BLK_T_IN, 4ull * i + 1, DATA_GPA + 0x1000ull * i, 512);
 	}
 	uint16_t id = req(VIRTIO_BLK_T_GET_ID, 0, DATA_GPA + 0x8000, 20);
 	kick();
@@ -877,7 +878,7 @@ static void async_out_of_order(void)
 	CHECK_EQ(status_of(k[2]), VIRTIO_BLK_S_OK);
 	CHECK_EQ(status_of(k[0]), VIRTIO_BLK_S_OK);
 	CHECK_EQ(status_of(k[1]), 0xff); /* still in flight: untouched */
-	CHECK_EQ(*host(DATA_GPA + 0x2000, 1), (uint8_t)(3 * 512 * 3));
+	CHECK_EQ(*host(DATA_GPA + 0x2000, 1), (uint8_t)(9 * 512 * 3));
 	CHECK_EQ(*host(DATA_GPA, 1), (uint8_t)(512 * 3));
 	CHECK_EQ(irqs, 2);
 	fa_finish(1, -EIO);
@@ -897,6 +898,67 @@ static void async_out_of_order(void)
 	CHECK_EQ(atomic_load(&blk.dev.bytes_in), 2ul * 512 + 20);
 	CHECK_EQ(atomic_load(&blk.dev.io_errors), 1ul);
 	CHECK(virtio_dev_running(&blk.dev));
+	stop();
+}
+
+/* Contiguous requests popped together go to the backend as one; when that fails, each is
+ * retried alone and only the one that fails alone gets IOERR. */
+static void async_merge(void)
+{
+	start(async_backend(), FEAT_BASE, NULL);
+	uint16_t k[3];
+	for (int i = 0; i < 3; i++)
+		k[i] = req(VIRTIO_BLK_T_IN, 10ull + i, DATA_GPA + 0x1000ull * i, 512);
+	uint16_t w = req(VIRTIO_BLK_T_OUT, 13, DATA_GPA + 0x4000, 512); /* another op: not merged */
+	kick();
+	CHECK_EQ(fa.n, 2);
+	CHECK_EQ(fa.io[0].op, BLK_OP_READ);
+	CHECK_EQ(fa.io[0].off, 10u * 512);
+	CHECK_EQ(fa.io[0].iovcnt, 3);
+	CHECK_EQ(fa.io[1].op, BLK_OP_WRITE);
+	fa_finish(0, 0);
+	fa_finish(1, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 4);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(status_of(k[i]), VIRTIO_BLK_S_OK);
+		CHECK_EQ(*host(DATA_GPA + 0x1000ull * i, 1), (uint8_t)((10 + i) * 512 * 3));
+	}
+	CHECK_EQ(status_of(w), VIRTIO_BLK_S_OK);
+	CHECK_EQ(irqs, 1);
+	/* The merged read fails: three single reads follow; only the middle one fails again. */
+	for (int i = 0; i < 3; i++)
+		k[i] = req(VIRTIO_BLK_T_IN, 20ull + i, DATA_GPA + 0x1000ull * i, 512);
+	kick();
+	CHECK_EQ(fa.n, 3);
+	fa_finish(2, -EIO);
+	complete_batch();
+	CHECK_EQ(fa.n, 6);
+	CHECK_EQ(used_idx(), 4);
+	fa_finish(4, -EIO);
+	fa_finish(3, 0);
+	fa_finish(5, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 7);
+	CHECK_EQ(status_of(k[0]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k[1]), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(status_of(k[2]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*host(DATA_GPA + 0x2000, 1), (uint8_t)(22 * 512 * 3));
+	/* A flush popped after writes reaches the backend after them (and after their group). */
+	req(VIRTIO_BLK_T_OUT, 30, DATA_GPA, 512);
+	req(VIRTIO_BLK_T_OUT, 31, DATA_GPA + 0x1000, 512);
+	req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	kick();
+	CHECK_EQ(fa.n, 8);
+	CHECK_EQ(fa.io[6].op, BLK_OP_WRITE);
+	CHECK_EQ(fa.io[6].iovcnt, 2);
+	CHECK_EQ(fa.io[7].op, BLK_OP_FLUSH);
+	fa_finish(6, 0);
+	fa_finish(7, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 10);
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(blk.nfree, (unsigned)VIRTIO_BLK_QUEUE_SIZE);
 	stop();
 }
 
@@ -1009,6 +1071,7 @@ int main(void)
 	RUN(batch_one_interrupt);
 	RUN(iov_slice);
 	RUN(async_out_of_order);
+	RUN(async_merge);
 	RUN(async_write_through_and_refusal);
 	RUN(reset_with_requests_in_flight);
 	stop();
