@@ -298,13 +298,13 @@ function add(key, v) { val[key, ++cnt[key]] = v }
 function yn(c) { return c ? "yes" : "no" }
 function isvm(w) { return w != "host" }
 $1 == "Z" { add("zero " $2 " " $3 " " $4, $6) }
-$1 == "C" { if ($3 + 0 >= 0 && (cmin == "" || $3 + 0 < cmin)) cmin = $3 + 0; if ($3 + 0 < 0) cmin = -1 }
+$1 == "C" && $2 == "cached" { if ($3 + 0 >= 0 && (cmin == "" || $3 + 0 < cmin)) cmin = $3 + 0; if ($3 + 0 < 0) cmin = -1 }
 $1 == "E" { cend = $2 + 0 }
 $1 == "R" { nr++; r_c[nr] = $2; r_w[nr] = $3; r_m[nr] = $4; r_req[nr] = $6; r_bytes[nr] = $7; r_s[nr] = $8; r_wall[nr] = $9; r_kicks[nr] = $10; r_flush[nr] = $11 }
 END {
 	nv = split(variants, vs, " "); nc = split(caches, cs, " ")
 	nm = split("randread4k seqread64k seqwrite64k lat4k", md, " ")
-	printf "blk_image_cached_pct_round_start_min: %s\n", (cmin < 0 ? "unknown (no fincore)" : sprintf("%.1f", cmin))
+	printf "blk_image_cached_pct_round_start_min: %s\n", (cmin == "" ? "n/a (no cached rounds)" : cmin < 0 ? "unknown (no fincore)" : sprintf("%.1f", cmin))
 	printf "blk_image_cached_pct_end: %s\n", (cend < 0 ? "unknown (no fincore)" : sprintf("%.1f", cend))
 	for (i = 1; i <= nr; i++) {
 		if (!isvm(r_w[i])) continue

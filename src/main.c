@@ -116,6 +116,9 @@ static int fail(int status, const char *msg)
 	return status;
 }
 
+_Static_assert(DISK_IO_AUTO == (int)BLK_IO_AUTO && DISK_IO_SYNC == (int)BLK_IO_SYNC &&
+		       DISK_IO_URING == (int)BLK_IO_URING, "--disk io= values are blk_io_mode values");
+
 /* Every file the user named, before anything else: a typo costs no VM setup. */
 static int open_files(struct vm *vm, char *err, size_t errlen)
 {

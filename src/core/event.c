@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,21 +68,37 @@ static bool event_dispatch(struct event_loop *l, const struct epoll_event *evs, 
 	return true;
 }
 
+/* Involuntary context switches of the calling thread so far (0 if unknown). */
+static long preemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
 /* After events: checks without sleeping for up to poll_ns. Returns the events found (0 when
- * the window ended empty, which halves it), or -1 on an epoll error. */
+ * the window ended empty, which halves it), or -1 on an epoll error. Polling pays only while
+ * this thread has a core to itself: preempted during a poll (other work wants the CPU; a
+ * woken sleeper would be scheduled sooner than a thread that keeps spinning), it stops
+ * polling for EVENT_POLL_BACKOFF_NS. */
 static int event_poll(struct event_loop *l, struct epoll_event *evs, int max)
 {
-	uint64_t end = now_ns() + l->poll_ns;
+	long pre = preemptions();
+	uint64_t now = now_ns(), end = now + l->poll_ns;
+	int n;
 
 	do {
-		int n = epoll_wait(l->epfd, evs, max, 0);
-		if (n != 0)
-			return n;
-	} while (now_ns() < end);
-	l->poll_ns /= 2;
-	if (l->poll_ns < EVENT_POLL_START_NS / 4)
+		n = epoll_wait(l->epfd, evs, max, 0);
+		now = now_ns();
+	} while (n == 0 && now < end);
+	if (preemptions() != pre) {
 		l->poll_ns = 0;
-	return 0;
+		l->poll_backoff_until = now + EVENT_POLL_BACKOFF_NS;
+	} else if (n == 0) {
+		l->poll_ns /= 2;
+		if (l->poll_ns < EVENT_POLL_START_NS / 4)
+			l->poll_ns = 0;
+	}
+	return n;
 }
 
 static void *event_thread(void *arg)
@@ -98,9 +115,12 @@ static void *event_thread(void *arg)
 			uint64_t t0 = l->poll_max_ns ? now_ns() : 0;
 			n = epoll_wait(l->epfd, evs, 16, -1);
 			/* Woken soon after the last activity: polling would have caught it. */
-			if (n > 0 && l->poll_max_ns && active && now_ns() - t0 < l->poll_max_ns) {
-				unsigned grown = l->poll_ns ? l->poll_ns * 2 : EVENT_POLL_START_NS;
-				l->poll_ns = grown < l->poll_max_ns ? grown : l->poll_max_ns;
+			if (n > 0 && l->poll_max_ns && active) {
+				uint64_t t1 = now_ns();
+				if (t1 - t0 < l->poll_max_ns && t1 >= l->poll_backoff_until) {
+					unsigned grown = l->poll_ns ? l->poll_ns * 2 : EVENT_POLL_START_NS;
+					l->poll_ns = grown < l->poll_max_ns ? grown : l->poll_max_ns;
+				}
 			}
 		}
 		if (n < 0) {
