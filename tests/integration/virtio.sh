@@ -38,6 +38,7 @@ for io in sync uring ""; do
 done
 # O_DIRECT with many requests in flight (the bench guest's aligned buffers), per backend.
 truncate -s 8M "$TMP/direct.img"
+direct_opt=
 for io in sync uring; do
 	[ "$io" = uring ] && [ "$uring" = no ] && { skip "blk-direct-$io" "this kernel refuses io_uring"; continue; }
 	vm "blk-direct-$io" run --disk "$TMP/direct.img,direct,io=$io" \
@@ -46,8 +47,26 @@ for io in sync uring; do
 		skip "blk-direct-$io" "the filesystem of $TMP does not support O_DIRECT"
 	elif [ "$rc" = 1 ] && has "blk-direct-$io" "blkbench: mode=seqwrite64k qd=16 bytes=4194304 requests=64"; then
 		pass "blk-direct-$io"
+		direct_opt=,direct # real requests in flight for the SIGTERM check below
 	else
 		fail "blk-direct-$io" "status $rc: $(tail -c 300 "$TMP/blk-direct-$io.out") $(head -c 300 "$TMP/blk-direct-$io.err")"
+	fi
+done
+# SIGTERM while requests are in flight: teardown waits for them, then flushes; status 12.
+for io in sync uring; do
+	[ "$io" = uring ] && [ "$uring" = no ] && { skip "blk-term-inflight-$io" "this kernel refuses io_uring"; continue; }
+	timeout 20 "$MOTE" run --disk "$TMP/direct.img$direct_opt,io=$io" --cmdline "mode=seqwrite64k qd=32 mib=1000000 quiet" \
+		"$G/blkbench.elf" </dev/null >"$TMP/term-$io.out" 2>"$TMP/term-$io.err" &
+	tpid=$!
+	for _ in $(seq 200); do grep -q "blkbench: device at" "$TMP/term-$io.out" 2>/dev/null && break; sleep 0.02; done
+	sleep 0.3
+	kill -TERM $tpid
+	wait $tpid
+	trc=$?
+	if [ "$trc" = 12 ] && ! grep -q "did not complete\|flush at exit failed" "$TMP/term-$io.err"; then
+		pass "blk-term-inflight-$io"
+	else
+		fail "blk-term-inflight-$io" "status $trc: $(head -c 300 "$TMP/term-$io.err")"
 	fi
 done
 refuse blk-io-bad 2 "--disk io='fast': use io=uring or io=sync" run --disk "$TMP/disk.img,io=fast" "$G/hello.elf"
