@@ -17,7 +17,8 @@ URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
              -DMOTE_VERSION='"$(VERSION)"' $(URING_CFLAGS)
 LDFLAGS   += -pie -Wl,-z,relro,-z,now
-LDLIBS    += -lpthread
+PKGS      := libseccomp
+LDLIBS    += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(URING_LIBS)
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
@@ -40,6 +41,12 @@ SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -
 all: $(BUILD)/mote guests
 
 mote: $(BUILD)/mote
+
+# The debug build without seccomp filters (it says so when it starts).
+$(BUILD)/mote-unsandboxed: $(SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALLCFLAGS) -MF /dev/null -DMOTE_NO_SANDBOX $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
 # V=1 shows full command lines.
 Q := $(if $(V),,@)
@@ -82,11 +89,11 @@ deps:
 	@sh scripts/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
 	@sh tests/run.sh
 
 check-slow: deps
-	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
 	@MOTE_SLOW=1 sh tests/run.sh
 
 fuzz-long: fuzz guests

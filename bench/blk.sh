@@ -255,9 +255,13 @@ idle_io_ms=-1 idle_vmm_ms=-1
 	"$GUEST" >"$work/idle.out" 2>&1 &
 idle_pid=$!
 for _ in $(seq 500); do grep -q "idle for" "$work/idle.out" 2>/dev/null && break; sleep 0.02; done
-io_task=$(grep -lx mote-io /proc/$idle_pid/task/*/comm 2>/dev/null | head -n 1 || true)
-if [ -n "$io_task" ] && grep -q "idle for" "$work/idle.out"; then
-	io_task=${io_task%/comm}
+# The I/O thread is the first thread mote starts after the main one (then come the vCPUs).
+io_tid=$(for t in /proc/$idle_pid/task/*; do
+	tid=${t##*/}
+	[ "$tid" != "$idle_pid" ] && [ "$(cat "$t/comm" 2>/dev/null)" = mote ] && echo "$tid"
+done | sort -n | head -n 1)
+if [ -n "$io_tid" ] && grep -q "idle for" "$work/idle.out"; then
+	io_task=/proc/$idle_pid/task/$io_tid
 	sleep 0.5
 	a=$(cut -d' ' -f1 "$io_task/schedstat")
 	pa=$(awk '{ print $14 + $15 }' /proc/$idle_pid/stat)

@@ -29,10 +29,11 @@ void console_restore(void)
 	}
 }
 
+/* Installed with SA_RESETHAND: the default action is back in place, so raise() ends mote
+ * with the signal itself, and no rt_sigaction is needed (the seccomp lists have none). */
 static void fatal_signal(int sig)
 {
 	console_restore();
-	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
@@ -63,6 +64,7 @@ int console_raw_enter(struct console *c)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fatal_signal;
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaction(fatal[i], &sa, NULL);

@@ -26,6 +26,7 @@
 #include "core/event.h"
 #include "core/guest_mem.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/stop.h"
 #include "kvm/kvm.h"
 #include "status.h"
@@ -287,6 +288,12 @@ static int boot_and_run(struct vm *vm)
 
 	if (console_raw_enter(&vm->console) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
+	/* Every descriptor is open: from here on, each thread class keeps only its allowlist. */
+	sandbox_on_violation(console_restore);
+	if (!sandbox_enabled())
+		log_warn("this is the unsandboxed debug build: no seccomp filters");
+	else if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_INTERNAL, err);
 	if (event_start(&vm->io) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start the I/O thread: %s",
 			     strerror(errno));

@@ -13,13 +13,20 @@
 #include <sys/uio.h>
 
 #define NET_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+/* vnet_hdr_len: 0 (bare frames), or 10 (struct virtio_net_hdr) to 24 (v1 with hash report);
+ * virtio-net with VERSION_1 uses 12 (struct virtio_net_hdr_v1, num_buffers included). */
+#define NET_VNET_HDR_MIN 10
+#define NET_VNET_HDR_MAX 24
 
 /* recv/send move exactly one frame. With a vnet header (see net_tap_open) every frame starts
  * with vnet_hdr_len bytes of struct virtio_net_hdr(_v1). recv never blocks: it returns the
- * frame's length, -EAGAIN when none is waiting, -EMSGSIZE (frame dropped) when it does not
- * fit iov, or another -errno. send returns 0 or -errno (-EAGAIN: the host queue is full,
- * retry when fd() is writable). fd() is pollable for POLLIN (a frame is waiting) and POLLOUT.
- * Not thread-safe per backend: one thread drives it. */
+ * frame's length (header included), -EAGAIN when none is waiting, -EMSGSIZE when the frame
+ * does not fit iov (the frame is consumed and dropped; iov holds its first bytes, garbage to
+ * the caller), or another -errno. iovcnt: 1..IOV_MAX-1 for recv, 1..IOV_MAX for send.
+ * send returns 0 or -errno (-EAGAIN: the host queue is full, retry when fd() is writable;
+ * -EINVAL: a frame shorter than the header, or a header the kernel refuses). fd() is
+ * pollable for POLLIN (a frame is waiting) and POLLOUT. Not thread-safe per backend: one
+ * thread drives it. */
 struct net_backend_ops {
 	ssize_t (*recv)(void *be, const struct iovec *iov, int iovcnt);
 	int (*send)(void *be, const struct iovec *iov, int iovcnt);
@@ -34,12 +41,17 @@ struct net_backend {
 	void *be;
 	unsigned vnet_hdr_len; /* 0: frames are bare Ethernet */
 	char ifname[NET_IFNAME_MAX + 1];
+	unsigned mtu;          /* the interface's MTU when it was opened; 0: unknown */
+	unsigned offloads;     /* TUN_F_* flags set_offload accepts (probed at open; 0 without a
+				* vnet header); the tap starts with none set */
 };
 
 /* Attaches to the existing tap interface ifname (IFF_TAP|IFF_NO_PI, plus IFF_VNET_HDR with a
- * header of vnet_hdr_len bytes when it is non-zero), non-blocking. A missing interface, one
- * this user may not attach to, or one that is not a tap is a one-line reason in err.
- * Returns 0 and fills *out, or -1. */
+ * header of vnet_hdr_len bytes when it is non-zero), non-blocking. It never creates an
+ * interface. A missing interface, one this user may not attach to (owner/group set, no
+ * CAP_NET_ADMIN), one already in use, or one that is not a tap (a tun, lo, a veth...) is a
+ * one-line reason in err naming the interface and what to do. Returns 0 and fills *out
+ * (zeroed first), or -1. */
 int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *out, char *err,
 		 size_t errlen);
 

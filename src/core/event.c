@@ -7,11 +7,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 
 void event_signal(int fd)
 {
@@ -68,29 +68,31 @@ static bool event_dispatch(struct event_loop *l, const struct epoll_event *evs, 
 	return true;
 }
 
-/* Involuntary context switches of the calling thread so far (0 if unknown). */
-static long preemptions(void)
+/* CPU time this thread has used, in ns (clock_gettime: allowed in every thread's sandbox). */
+static uint64_t thread_cpu_ns(void)
 {
-	struct rusage ru;
-	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* After events: checks without sleeping for up to poll_ns. Returns the events found (0 when
  * the window ended empty, which halves it), or -1 on an epoll error. Polling pays only while
- * this thread has a core to itself: preempted during a poll (other work wants the CPU; a
- * woken sleeper would be scheduled sooner than a thread that keeps spinning), it stops
- * polling for EVENT_POLL_BACKOFF_NS. */
+ * this thread has a core to itself: when it lost the CPU during a poll (wall time ran on
+ * while its CPU time did not; other work wants the core, and a woken sleeper is scheduled
+ * sooner than a thread that keeps spinning), it stops polling for EVENT_POLL_BACKOFF_NS. */
 static int event_poll(struct event_loop *l, struct epoll_event *evs, int max)
 {
-	long pre = preemptions();
-	uint64_t now = now_ns(), end = now + l->poll_ns;
+	uint64_t cpu0 = thread_cpu_ns(), t0 = now_ns(), now = t0, end = t0 + l->poll_ns;
 	int n;
 
 	do {
 		n = epoll_wait(l->epfd, evs, max, 0);
 		now = now_ns();
 	} while (n == 0 && now < end);
-	if (preemptions() != pre) {
+	uint64_t cpu = thread_cpu_ns() - cpu0;
+	if (now - t0 > cpu + EVENT_POLL_PREEMPTED_NS) {
 		l->poll_ns = 0;
 		l->poll_backoff_until = now + EVENT_POLL_BACKOFF_NS;
 	} else if (n == 0) {
@@ -106,7 +108,12 @@ static void *event_thread(void *arg)
 	struct event_loop *l = arg;
 	struct epoll_event evs[16];
 	bool active = false; /* events were handled just now */
+	char err[160];
 
+	if (sandbox_enter(SANDBOX_IO, NULL, 0, err, sizeof(err)) < 0) {
+		log_error("I/O thread: %s", err);
+		return NULL;
+	}
 	for (;;) {
 		int n = 0;
 		if (active && l->poll_ns > 0)
@@ -144,7 +151,6 @@ int event_start(struct event_loop *l)
 		errno = r;
 		return -1;
 	}
-	pthread_setname_np(l->thread, "mote-io"); /* for top/ps; failure is harmless */
 	l->started = true;
 	return 0;
 }

@@ -27,6 +27,7 @@ struct event_handler {
 #endif
 #define EVENT_POLL_START_NS 10000u
 #define EVENT_POLL_BACKOFF_NS 100000000ull /* no polling for 100 ms after being preempted */
+#define EVENT_POLL_PREEMPTED_NS 20000u      /* off the CPU this long during a poll: preempted */
 
 struct event_loop {
 	int epfd;

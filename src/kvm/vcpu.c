@@ -14,6 +14,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/pvh.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "kvm/kvm.h"
 #include "status.h"
 
@@ -314,6 +315,19 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	/* What this thread may still ask of the kernel (core/sandbox.c has the rest). */
+	static const unsigned long ioctls[] = {
+		KVM_RUN,       /* run */
+		KVM_GET_REGS,  /* register dump when the guest crashes */
+		KVM_GET_SREGS, /* same */
+		KVM_IRQ_LINE,  /* COM1's interrupt line (vm fd) */
+	};
+	char err[160];
+	if (sandbox_enter(SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
+			  sizeof(err)) < 0) {
+		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
+		return NULL;
+	}
 	while (!stop_requested(v->ctx.stop)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

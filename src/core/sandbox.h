@@ -1,0 +1,38 @@
+/* Least privilege after setup: seccomp allowlists per thread class.
+ * Owns: the allowlists (one table per class, a reason per entry) and the SIGSYS report.
+ * Order (see main.c): every file, device and KVM descriptor is opened first; then the main
+ * thread calls sandbox_enter(SANDBOX_PROCESS), which applies the process-wide list to every
+ * thread that exists (TSYNC) and to every thread created later; then each vCPU thread and the
+ * I/O thread add their own, narrower list on entry. Filters stack: a syscall must pass all.
+ * A syscall outside the lists is not run: the thread's SIGSYS handler restores the terminal,
+ * prints "mote: seccomp: <class> thread made forbidden system call N" and ends the process
+ * with MOTE_EXIT_INTERNAL. MOTE_SANDBOX_SELFTEST=process|vCPU|I/O makes each thread of that
+ * class make one forbidden call right after entering (the test that mote's threads are
+ * really filtered). Building with -DMOTE_NO_SANDBOX (make build/mote-unsandboxed)
+ * turns sandbox_enter into a warning for debugging. */
+#ifndef MOTE_CORE_SANDBOX_H
+#define MOTE_CORE_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sandbox_class {
+	SANDBOX_PROCESS, /* all threads: the union of what any thread may do after setup */
+	SANDBOX_VCPU,    /* KVM_RUN and exit handling (device registers, console output) */
+	SANDBOX_IO,      /* the I/O thread: virtqueues and their backends */
+};
+
+/* Applies class c's allowlist to the calling thread (SANDBOX_PROCESS: to every thread of the
+ * process), plus the ioctl requests in ioctls[0..nioctls) (the module that issues them knows
+ * them: kvm/vcpu.c passes KVM_RUN and the few others a vCPU thread needs). Returns 0, or -1
+ * with a one-line reason in err. */
+int sandbox_enter(enum sandbox_class c, const unsigned long *ioctls, size_t nioctls, char *err,
+		  size_t errlen);
+
+/* fn runs in the SIGSYS handler before the report (async-signal-safe: terminal restore). */
+void sandbox_on_violation(void (*fn)(void));
+
+/* Whether this build enforces the sandbox (false for the debug build). */
+bool sandbox_enabled(void);
+
+#endif

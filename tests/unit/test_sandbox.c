@@ -1,0 +1,195 @@
+/* Unit tests for the seccomp allowlists (core/sandbox): each case forks a child that enters a
+ * thread class and then makes one system call; a forbidden one must end the child with
+ * MOTE_EXIT_INTERNAL and the report on stderr, an allowed one must run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/sandbox.h"
+#include "status.h"
+#include "test.h"
+
+#define ALLOWED_IOCTL 0xAE80ul /* KVM_RUN's number; any value the caller lists */
+
+/* Runs action() in a child after entering class c (and the process class first, as mote
+ * does). Returns the child's exit status (or 128 + signal) and its stderr in out. */
+static int in_child(enum sandbox_class c, int (*action)(void), char *out, size_t cap)
+{
+	int pipefd[2];
+	if (pipe(pipefd) < 0)
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		char err[160];
+		static const unsigned long ioctls[] = {ALLOWED_IOCTL};
+		if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0 ||
+		    (c != SANDBOX_PROCESS && sandbox_enter(c, ioctls, 1, err, sizeof(err)) < 0)) {
+			ssize_t w = write(STDERR_FILENO, err, strlen(err));
+			(void)w;
+			_exit(99);
+		}
+		_exit(action());
+	}
+	close(pipefd[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < cap && (r = read(pipefd[0], out + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(pipefd[0]);
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int do_openat(void)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+	return fd >= 0 ? 0 : 1;
+}
+
+static int do_execve(void)
+{
+	static char name[] = "true";
+	char *const argv[] = {name, NULL};
+	syscall(SYS_execve, "/bin/true", argv, NULL);
+	return 1;
+}
+
+static int do_fork(void)
+{
+	/* clone without CLONE_THREAD: a new process */
+	long r = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+	if (r == 0)
+		_exit(0);
+	return 0;
+}
+
+static int do_exec_mapping(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? 1 : 0;
+}
+
+static int do_data_mapping(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? 1 : 0;
+}
+
+static int do_socket(void) { return syscall(SYS_socket, 2 /* AF_INET */, 1, 0) >= 0 ? 0 : 1; }
+
+static int do_write_pipe(void)
+{
+	int p[2];
+	if (pipe(p) < 0) /* pipe2: not allowed */
+		return 2;
+	return 0;
+}
+
+/* Signals stay inside the process: tgkill of another process's thread is refused. */
+static int do_tgkill_other(void) { return syscall(SYS_tgkill, 1, 1, 0) == 0 ? 0 : 1; }
+
+static int do_tgkill_self(void)
+{
+	return syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), 0) == 0 ? 0 : 1;
+}
+
+static int do_write(void) { return write(STDERR_FILENO, "x", 1) == 1 ? 0 : 1; }
+
+/* An ioctl the class lists reaches the kernel (which refuses it on stderr: ENOTTY). */
+static int do_listed_ioctl(void)
+{
+	return (ioctl(STDERR_FILENO, ALLOWED_IOCTL, 0) < 0 && errno == ENOTTY) ? 0 : 1;
+}
+
+static int do_unlisted_ioctl(void)
+{
+	ioctl(STDERR_FILENO, 0xAE81ul, 0);
+	return 0;
+}
+
+static int do_kvm_create_vm(void)
+{
+	ioctl(STDERR_FILENO, 0xAE01ul /* KVM_CREATE_VM */, 0);
+	return 0;
+}
+
+static void expect_killed(enum sandbox_class c, int (*action)(void), const char *class_name)
+{
+	char out[512];
+	int st = in_child(c, action, out, sizeof(out));
+	CHECK_EQ(st, MOTE_EXIT_INTERNAL);
+	CHECK_STR_CONTAINS(out, "mote: seccomp: ");
+	CHECK_STR_CONTAINS(out, class_name);
+	CHECK_STR_CONTAINS(out, "forbidden system call");
+}
+
+static void expect_runs(enum sandbox_class c, int (*action)(void))
+{
+	char out[512];
+	int st = in_child(c, action, out, sizeof(out));
+	CHECK_EQ(st, 0);
+	CHECK(strstr(out, "forbidden") == NULL);
+}
+
+static void process_refuses_open_exec_fork_socket(void)
+{
+	expect_killed(SANDBOX_PROCESS, do_openat, "process thread");
+	expect_killed(SANDBOX_PROCESS, do_execve, "process thread");
+	expect_killed(SANDBOX_PROCESS, do_fork, "process thread");
+	expect_killed(SANDBOX_PROCESS, do_socket, "process thread");
+	expect_killed(SANDBOX_PROCESS, do_write_pipe, "process thread");
+	expect_killed(SANDBOX_PROCESS, do_tgkill_other, "process thread");
+	expect_runs(SANDBOX_VCPU, do_tgkill_self);
+}
+
+static void process_refuses_executable_memory(void)
+{
+	expect_killed(SANDBOX_PROCESS, do_exec_mapping, "process thread");
+	expect_runs(SANDBOX_PROCESS, do_data_mapping);
+}
+
+static void process_allows_its_work(void)
+{
+	expect_runs(SANDBOX_PROCESS, do_write);
+	expect_runs(SANDBOX_PROCESS, do_listed_ioctl);
+}
+
+static void vcpu_ioctls_are_listed_ones_only(void)
+{
+	expect_runs(SANDBOX_VCPU, do_listed_ioctl);
+	expect_killed(SANDBOX_VCPU, do_unlisted_ioctl, "vCPU thread");
+	expect_killed(SANDBOX_VCPU, do_kvm_create_vm, "vCPU thread");
+	expect_runs(SANDBOX_VCPU, do_write);
+}
+
+static void io_thread_has_no_kvm(void)
+{
+	expect_runs(SANDBOX_IO, do_write);
+	expect_killed(SANDBOX_IO, do_kvm_create_vm, "I/O thread");
+	expect_killed(SANDBOX_IO, do_openat, "I/O thread");
+}
+
+int main(void)
+{
+	test_suite_name = "sandbox";
+	if (!sandbox_enabled()) {
+		printf("skip sandbox: built with MOTE_NO_SANDBOX\n");
+		return 0;
+	}
+	RUN(process_refuses_open_exec_fork_socket);
+	RUN(process_refuses_executable_memory);
+	RUN(process_allows_its_work);
+	RUN(vcpu_ioctls_are_listed_ones_only);
+	RUN(io_thread_has_no_kvm);
+	TEST_MAIN_END();
+}
