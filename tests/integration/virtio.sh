@@ -52,6 +52,19 @@ for io in sync uring; do
 		fail "blk-direct-$io" "status $rc: $(tail -c 300 "$TMP/blk-direct-$io.out") $(head -c 300 "$TMP/blk-direct-$io.err")"
 	fi
 done
+# The driver resets the device with requests in flight (the reset waits for them on the vCPU
+# thread, under its seccomp filter), then sets it up again and goes on.
+for io in sync uring; do
+	[ "$io" = uring ] && [ "$uring" = no ] && { skip "blk-reset-inflight-$io" "this kernel refuses io_uring"; continue; }
+	vm "blk-reset-inflight-$io" run --disk "$TMP/direct.img$direct_opt,io=$io" \
+		--cmdline "mode=seqread64k qd=32 mib=4 reset_inflight=32 quiet" "$G/blkbench.elf"
+	if [ "$rc" = 1 ] && has "blk-reset-inflight-$io" "none after" &&
+		has "blk-reset-inflight-$io" "blkbench: mode=seqread64k qd=32 bytes=4194304 requests=64"; then
+		pass "blk-reset-inflight-$io"
+	else
+		fail "blk-reset-inflight-$io" "status $rc: $(tail -c 300 "$TMP/blk-reset-inflight-$io.out") $(head -c 300 "$TMP/blk-reset-inflight-$io.err")"
+	fi
+done
 # SIGTERM while requests are in flight: teardown waits for them, then flushes; status 12.
 for io in sync uring; do
 	[ "$io" = uring ] && [ "$uring" = no ] && { skip "blk-term-inflight-$io" "this kernel refuses io_uring"; continue; }
