@@ -354,14 +354,14 @@ END {
 			for (v = 1; v <= nv; v++) {
 				x = vs[v]; if (x !~ /^mote/ || !tp[c, x, m]) continue
 				if (m == "lat4k") {
-					printf "blk_%s_lat4k_ratio_%s_best_qemu: %.3f (latency: lower is better)\n", c, x, bq > 0 ? tp[c, x, m] / bq : 0
+					printf "blk_%s_lat4k_ratio_%s_best_qemu: %.3f (latency: lower is better)\n", c, x, (bq > 0 ? tp[c, x, m] / bq : 0)
 					continue
 				}
-				printf "blk_%s_%s_ratio_%s_best_qemu: %.3f\n", c, m, x, bq > 0 ? tp[c, x, m] / bq : 0
-				printf "blk_%s_%s_ratio_%s_host: %.3f\n", c, m, x, tp[c, "host", m] > 0 ? tp[c, x, m] / tp[c, "host", m] : 0
+				printf "blk_%s_%s_ratio_%s_best_qemu: %.3f\n", c, m, x, (bq > 0 ? tp[c, x, m] / bq : 0)
+				printf "blk_%s_%s_ratio_%s_host: %.3f\n", c, m, x, (tp[c, "host", m] > 0 ? tp[c, x, m] / tp[c, "host", m] : 0)
 			}
 			if (m != "lat4k") {
-				printf "blk_%s_%s_ratio_mote_uring_mote_sync: %.3f\n", c, m, tp[c, "mote_sync", m] > 0 ? tp[c, "mote_uring", m] / tp[c, "mote_sync", m] : 0
+				printf "blk_%s_%s_ratio_mote_uring_mote_sync: %.3f\n", c, m, (tp[c, "mote_sync", m] > 0 ? tp[c, "mote_uring", m] / tp[c, "mote_sync", m] : 0)
 				for (v = 1; v <= nv; v++) {
 					x = vs[v]; if (!isvm(x) || !reqs[c " " x " " m]) continue
 					printf "blk_%s_%s_kicks_per_request_%s: %.4f\n", c, m, x, kicks[c " " x " " m] / reqs[c " " x " " m]
