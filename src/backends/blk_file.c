@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/blk_bounce.h"
 #include "core/log.h"
 
 #define BLK_FILE_SECTOR 512u
@@ -24,6 +25,7 @@ struct blk_file {
 	int fd;
 	bool read_only;
 	uint64_t size;
+	uint32_t dio_align; /* O_DIRECT: buffers must be aligned to this; 0 without O_DIRECT */
 };
 
 /* Bytes described by iov[0..iovcnt), or -EINVAL when the count or the sum is out of range. */
@@ -62,15 +64,9 @@ static int rw_one(int fd, bool write, uint8_t *p, size_t len, uint64_t off)
 /* The whole list at off. preadv/pwritev may stop early (a signal, a 2 GiB kernel cap, the
  * end of the file): whole iovecs done are skipped, a partly done one is finished with
  * pread/pwrite, then the vectored call resumes. The caller's iovecs are never modified. */
-static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
-		  int iovcnt)
+static int rw_loop(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		   int iovcnt)
 {
-	int64_t total = iov_total(iov, iovcnt);
-
-	if (total < 0)
-		return (int)total;
-	if (off > f->size || (uint64_t)total > f->size - off)
-		return -EIO;
 	while (iovcnt > 0) {
 		if (iov->iov_len == 0) {
 			iov++;
@@ -103,6 +99,38 @@ static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iov
 		}
 	}
 	return 0;
+}
+
+/* O_DIRECT with buffers the kernel would refuse: through one aligned bounce buffer. */
+static int rw_bounce(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		     int iovcnt, uint64_t total)
+{
+	void *b = blk_bounce_alloc(total, f->dio_align);
+
+	if (!b)
+		return -ENOMEM;
+	if (write)
+		blk_bounce_gather(b, iov, iovcnt);
+	struct iovec one = { .iov_base = b, .iov_len = (size_t)total };
+	int r = rw_loop(f, write, off, &one, 1);
+	if (r == 0 && !write)
+		blk_bounce_scatter(b, iov, iovcnt);
+	free(b);
+	return r;
+}
+
+static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		  int iovcnt)
+{
+	int64_t total = iov_total(iov, iovcnt);
+
+	if (total < 0)
+		return (int)total;
+	if (off > f->size || (uint64_t)total > f->size - off)
+		return -EIO;
+	if (total > 0 && f->dio_align && !blk_iov_aligned(iov, iovcnt, f->dio_align))
+		return rw_bounce(f, write, off, iov, iovcnt, (uint64_t)total);
+	return rw_loop(f, write, off, iov, iovcnt);
 }
 
 static int file_read(void *be, uint64_t off, const struct iovec *iov, int iovcnt)
@@ -229,7 +257,8 @@ int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *ou
 		err_set(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	*f = (struct blk_file){ .fd = fd, .read_only = ro, .size = size };
+	*f = (struct blk_file){ .fd = fd, .read_only = ro, .size = size,
+				.dio_align = direct ? bs : 0 };
 	*out = (struct blk_backend){ .ops = &blk_file_ops, .be = f, .size = size,
 				     .block_size = bs, .read_only = ro, .completion_fd = -1 };
 	return 0;

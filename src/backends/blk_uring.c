@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "backends/blk_bounce.h"
 #include "core/log.h"
 
 #define URING_MAX_DEPTH 4096u
@@ -26,6 +27,12 @@ struct uring_req {
 	int iovcnt;
 	uint64_t total;  /* bytes of a read or write */
 	uint64_t cookie;
+	/* O_DIRECT with unaligned buffers: the ring sees bounce_iov; the caller's iovecs are
+	 * user_iov (gathered before a write, scattered after a read). */
+	void *bounce;
+	struct iovec bounce_iov;
+	const struct iovec *user_iov;
+	int user_iovcnt;
 };
 
 struct blk_uring {
@@ -36,6 +43,7 @@ struct blk_uring {
 	struct io_uring ring;
 	int efd;
 	bool direct;
+	uint32_t dio_align; /* O_DIRECT buffer alignment (the block size) */
 	bool nowait_read, nowait_write; /* RWF_NOWAIT tried first (cleared on EOPNOTSUPP) */
 	unsigned depth, inflight;
 	unsigned nfree;
@@ -140,17 +148,36 @@ static int uring_submit(void *be, const struct blk_io *io)
 		return r;
 	if (u->nfree == 0)
 		return -EAGAIN;
+	void *bounce = NULL;
+	if (u->direct && total > 0 && !blk_iov_aligned(io->iov, io->iovcnt, u->dio_align)) {
+		bounce = blk_bounce_alloc(total, u->dio_align);
+		if (!bounce)
+			return -ENOMEM;
+		if (io->op == BLK_OP_WRITE)
+			blk_bounce_gather(bounce, io->iov, io->iovcnt);
+	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe) { /* the SQ holds unsubmitted entries: hand them over, then retry once */
 		io_uring_submit(&u->ring);
 		sqe = io_uring_get_sqe(&u->ring);
-		if (!sqe)
+		if (!sqe) {
+			free(bounce);
 			return -EAGAIN;
+		}
 	}
-	unsigned idx = u->free[--u->nfree];
-	u->reqs[idx] = (struct uring_req){ .busy = true, .op = io->op, .off = io->off,
-					   .iov = io->iov, .iovcnt = io->iovcnt,
-					   .total = total, .cookie = io->cookie };
+	unsigned idx = u->free[u->nfree - 1];
+	struct uring_req *q = &u->reqs[idx];
+	*q = (struct uring_req){ .busy = true, .op = io->op, .off = io->off, .iov = io->iov,
+				 .iovcnt = io->iovcnt, .total = total, .cookie = io->cookie };
+	if (bounce) {
+		q->bounce = bounce;
+		q->bounce_iov = (struct iovec){ .iov_base = bounce, .iov_len = (size_t)total };
+		q->user_iov = io->iov;
+		q->user_iovcnt = io->iovcnt;
+		q->iov = &q->bounce_iov;
+		q->iovcnt = 1;
+	}
+	u->nfree--;
 	if (io->op == BLK_OP_FLUSH) {
 		/* DRAIN: starts after everything submitted before it completed (virtio: a flush
 		 * covers every write completed before it), and holds back what follows. */
@@ -159,9 +186,9 @@ static int uring_submit(void *be, const struct blk_io *io)
 	} else if (total == 0) {
 		io_uring_prep_nop(sqe);
 	} else if (io->op == BLK_OP_READ) {
-		io_uring_prep_readv(sqe, u->fd, io->iov, (unsigned)io->iovcnt, io->off);
+		io_uring_prep_readv(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
 	} else {
-		io_uring_prep_writev(sqe, u->fd, io->iov, (unsigned)io->iovcnt, io->off);
+		io_uring_prep_writev(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
 	}
 	io_uring_sqe_set_data64(sqe, idx);
 	u->inflight++;
@@ -230,6 +257,12 @@ static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 		r = r == 0 ? -EIO : uring_finish_short(u, q, (uint64_t)r);
 	else if (r > 0)
 		r = 0;
+	if (q->bounce) {
+		if (r == 0 && q->op == BLK_OP_READ)
+			blk_bounce_scatter(q->bounce, q->user_iov, q->user_iovcnt);
+		free(q->bounce);
+		q->bounce = NULL;
+	}
 	*out = (struct blk_completion){ .cookie = q->cookie, .result = r };
 	q->busy = false;
 	u->free[u->nfree++] = (unsigned)idx;
@@ -345,6 +378,7 @@ int blk_uring_open(const char *path, bool ro, bool direct, unsigned depth, struc
 	u->size = u->file.size;
 	u->read_only = ro;
 	u->direct = direct;
+	u->dio_align = u->file.block_size;
 	u->nowait_read = u->nowait_write = true;
 	u->depth = depth;
 	for (unsigned i = 0; i < depth; i++)
