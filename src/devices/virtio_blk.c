@@ -246,9 +246,10 @@ static int blk_queue_rw(struct virtio_dev *d, struct virtio_blk *b, struct blk_s
 {
 	if (b->group != BLK_NO_SLOT) {
 		struct blk_slot *h = &b->slots[b->group];
+		uint64_t size = b->group_end - h->off; /* may exceed BLK_MERGE_MAX: one big head */
 		if (op == b->group_op && s->off == b->group_end &&
-		    s->iovcnt <= VQ_MAX_IOV - b->group_iovcnt &&
-		    s->q.len <= BLK_MERGE_MAX - (b->group_end - h->off)) {
+		    s->iovcnt <= VQ_MAX_IOV - b->group_iovcnt && size < BLK_MERGE_MAX &&
+		    s->q.len <= BLK_MERGE_MAX - size) {
 			memcpy(h->iov + b->group_iovcnt, s->iov, (size_t)s->iovcnt * sizeof(s->iov[0]));
 			b->group_iovcnt += s->iovcnt;
 			b->group_end += s->q.len;

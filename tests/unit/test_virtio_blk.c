@@ -958,6 +958,7 @@ static void async_merge(void)
 	complete_batch();
 	CHECK_EQ(used_idx(), 10);
 	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(blk.in_backend, 0u);
 	CHECK_EQ(blk.nfree, (unsigned)VIRTIO_BLK_QUEUE_SIZE);
 	stop();
 }
