@@ -476,6 +476,9 @@ void virtio_blk_complete(struct virtio_blk *b)
 {
 	struct virtio_dev *d = &b->dev;
 
+	/* Requests a failed kick left queued get another chance (no syscall when none are). */
+	if (b->be.ops && b->be.ops->kick && b->in_backend > 0)
+		b->be.ops->kick(b->be.be);
 	blk_reap(d, b);
 	blk_signal(d, b);
 	/* Only a queue that stopped for want of slots is taken up again here; otherwise the
