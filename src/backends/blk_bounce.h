@@ -32,6 +32,34 @@ static inline void *blk_bounce_alloc(uint64_t total, uint32_t align)
 	return p;
 }
 
+/* A bounce buffer is at most this big: a larger request goes through it in pieces (a guest
+ * may describe a request as large as the disk, with buffers that overlap in its RAM). */
+#define BLK_BOUNCE_MAX (4u << 20)
+
+/* Bytes [pos, pos + len) of the iovec list to (to_buf) or from the flat buffer b. The
+ * caller guarantees the list holds pos + len bytes. */
+static inline void blk_bounce_copy(void *b, const struct iovec *iov, int n, uint64_t pos,
+				   size_t len, bool to_buf)
+{
+	uint8_t *p = b;
+
+	for (int i = 0; i < n && len > 0; i++) {
+		if (pos >= iov[i].iov_len) {
+			pos -= iov[i].iov_len;
+			continue;
+		}
+		size_t k = iov[i].iov_len - (size_t)pos < len ? iov[i].iov_len - (size_t)pos : len;
+		uint8_t *v = (uint8_t *)iov[i].iov_base + pos;
+		if (to_buf)
+			memcpy(p, v, k);
+		else
+			memcpy(v, p, k);
+		p += k;
+		len -= k;
+		pos = 0;
+	}
+}
+
 /* Copies between the iovecs and the flat buffer b, in iovec order. */
 static inline void blk_bounce_gather(void *b, const struct iovec *iov, int n)
 {

@@ -101,20 +101,26 @@ static int rw_loop(struct blk_file *f, bool write, uint64_t off, const struct io
 	return 0;
 }
 
-/* O_DIRECT with buffers the kernel would refuse: through one aligned bounce buffer. */
+/* O_DIRECT with buffers the kernel would refuse: through an aligned bounce buffer, in
+ * pieces of at most BLK_BOUNCE_MAX bytes. */
 static int rw_bounce(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
 		     int iovcnt, uint64_t total)
 {
-	void *b = blk_bounce_alloc(total, f->dio_align);
+	uint64_t piece = total < BLK_BOUNCE_MAX ? total : BLK_BOUNCE_MAX;
+	void *b = blk_bounce_alloc(piece, f->dio_align);
+	int r = 0;
 
 	if (!b)
 		return -ENOMEM;
-	if (write)
-		blk_bounce_gather(b, iov, iovcnt);
-	struct iovec one = { .iov_base = b, .iov_len = (size_t)total };
-	int r = rw_loop(f, write, off, &one, 1);
-	if (r == 0 && !write)
-		blk_bounce_scatter(b, iov, iovcnt);
+	for (uint64_t done = 0; done < total && r == 0; done += piece) {
+		size_t len = (size_t)(total - done < piece ? total - done : piece);
+		struct iovec one = { .iov_base = b, .iov_len = len };
+		if (write)
+			blk_bounce_copy(b, iov, iovcnt, done, len, true);
+		r = rw_loop(f, write, off + done, &one, 1);
+		if (r == 0 && !write)
+			blk_bounce_copy(b, iov, iovcnt, done, len, false);
+	}
 	free(b);
 	return r;
 }

@@ -150,6 +150,12 @@ static int uring_submit(void *be, const struct blk_io *io)
 		return -EAGAIN;
 	void *bounce = NULL;
 	if (u->direct && total > 0 && !blk_iov_aligned(io->iov, io->iovcnt, u->dio_align)) {
+		if (total > BLK_BOUNCE_MAX) { /* rare and large: in pieces, synchronously */
+			r = io->op == BLK_OP_READ
+				    ? u->file.ops->read(u->file.be, io->off, io->iov, io->iovcnt)
+				    : u->file.ops->write(u->file.be, io->off, io->iov, io->iovcnt);
+			return r < 0 ? r : 1;
+		}
 		bounce = blk_bounce_alloc(total, u->dio_align);
 		if (!bounce)
 			return -ENOMEM;
