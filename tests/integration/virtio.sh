@@ -97,6 +97,28 @@ for io in sync uring; do
 		fail "blk-term-inflight-$io" "status $trc: $(head -c 300 "$TMP/term-$io.err")"
 	fi
 done
+# A host that refuses io_uring (a seccomp filter here: io_uring_setup fails with ENOSYS): the
+# default falls back to preadv/pwritev with one info line for all disks; io=uring is refused.
+NOURING="python3 $(dirname "$0")/no_uring.py"
+cp "$TMP/disk.img" "$TMP/disk2.img"
+timeout 20 $NOURING "$MOTE" run -v --disk "$TMP/disk.img" --disk "$TMP/disk2.img,ro" "$G/blk.elf" \
+	</dev/null >"$TMP/nouring.out" 2>"$TMP/nouring.err"
+nrc=$?
+nlines=$(grep -c "io_uring is not available" "$TMP/nouring.err")
+if [ "$nrc" = 1 ] && has nouring "blk: ok" && [ "$nlines" = 1 ]; then
+	pass blk-no-uring-fallback
+else
+	fail blk-no-uring-fallback "status $nrc, $nlines info lines: $(head -c 300 "$TMP/nouring.err")"
+fi
+timeout 20 $NOURING "$MOTE" run --disk "$TMP/disk.img,io=uring" "$G/blk.elf" </dev/null \
+	>"$TMP/nouring2.out" 2>"$TMP/nouring2.err"
+nrc=$?
+if [ "$nrc" = 4 ] && grep -q "io_uring is not available.*use io=sync" "$TMP/nouring2.err" &&
+	[ "$(wc -l <"$TMP/nouring2.err")" = 1 ] && [ ! -s "$TMP/nouring2.out" ]; then
+	pass blk-no-uring-refused
+else
+	fail blk-no-uring-refused "status $nrc: $(head -c 300 "$TMP/nouring2.err")"
+fi
 refuse blk-io-bad 2 "--disk io='fast': use io=uring or io=sync" run --disk "$TMP/disk.img,io=fast" "$G/hello.elf"
 
 cp "$TMP/disk.img" "$TMP/ro.img"
