@@ -3,10 +3,11 @@
 #   rawkvm: the smallest VMM that runs the PVH test guests (the floor for exit cost and startup)
 #   runone: fork/exec/wait4 one command; prints its wall time and its own peak RSS
 #   hostio: the host preadv/pwritev baseline of bench/blk.sh (and its TSC/fill helpers)
+#   netpeer: the host's UDP side of bench/net.sh (echo round trips, stream sink)
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror
-BENCH_BINS   := $(BENCH_DIR)/rawkvm $(BENCH_DIR)/runone $(BENCH_DIR)/hostio
+BENCH_BINS   := $(BENCH_DIR)/rawkvm $(BENCH_DIR)/runone $(BENCH_DIR)/hostio $(BENCH_DIR)/netpeer
 BENCH_Q      := $(if $(V),,@)
 
 .PHONY: bench-bins
@@ -26,3 +27,8 @@ $(BENCH_DIR)/hostio: bench/hostio.c bench/bench.mk
 	@mkdir -p $(BENCH_DIR)
 	@echo "  BENCH   $@"
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ bench/hostio.c
+
+$(BENCH_DIR)/netpeer: bench/netpeer.c bench/bench.mk
+	@mkdir -p $(BENCH_DIR)
+	@echo "  BENCH   $@"
+	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ bench/netpeer.c

@@ -10,6 +10,7 @@
 #include "core/event.h"
 #include "kvm/kvm.h"
 #include "virtio/device.h"
+#include "vhost_net.h"
 
 struct attach_queue {
 	struct attached *a;
@@ -21,11 +22,26 @@ struct attached {
 	struct virtio_dev *dev;
 	int irq_fd;
 	struct attach_queue queues[VIRTIO_MAX_QUEUES];
+	struct event_loop *loop;
+	int watch_fd; /* virtio-net: the backend fd the I/O thread watches (not owned), or -1 */
+	struct vhost_net vhost; /* virtio-net with vhost: the kernel data path (fd -1: none) */
+	int call_fd[2];         /* vhost's interrupt eventfds, relayed by the I/O thread */
+	int work_fd;            /* virtio-net: "deferred work" for the I/O thread, or -1 */
 };
+
+struct virtio_net;
 
 /* Wires device d (window at base, interrupt gsi). Returns 0, or -1 with err set. */
 int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsigned gsi,
 		  struct kvm *kvm, struct event_loop *loop, char *err, size_t errlen);
 void attach_release(struct attached *a);
+
+/* After attach_virtio of a virtio-net device: the I/O thread watches the backend's fd and
+ * calls virtio_net_rx_ready; the device turns the watch on and off (back-pressure) through
+ * event_watch. vhost: 1 on (the kernel data path or an error), -1 auto (the kernel's when
+ * /dev/vhost-net exists; otherwise one info line, once: *told), 0 off. ops: how vhost is
+ * reached (vhost_net_host_ops). Returns 0, or -1 with err set. */
+int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct vhost_net_ops *ops,
+	       const struct guest_mem *gm, bool *told, char *err, size_t errlen);
 
 #endif

@@ -32,6 +32,9 @@ void config_usage(FILE *out)
 		"                       a virtio-blk disk on a raw image or block device (up to %d);\n"
 		"                       io: io_uring (default when the kernel has it) or preadv/pwritev\n"
 		"  --rng                a virtio-rng entropy device (host getrandom)\n"
+		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto]\n"
+		"                       a virtio-net interface on an existing tap (up to %d); MAC\n"
+		"                       default: derived from NAME; vhost-net when available (auto)\n"
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
@@ -45,7 +48,8 @@ void config_usage(FILE *out)
 		"8 guest crashed (triple fault etc.), 10 VMM resource failure, 12 stopped by the user.\n"
 		"\n"
 		"features --cpu-features can hide: %s\n",
-		CONFIG_MAX_CPUS, (unsigned long long)(X86_CMDLINE_MAX - 1), CONFIG_MAX_DISKS, names);
+		CONFIG_MAX_CPUS, (unsigned long long)(X86_CMDLINE_MAX - 1), CONFIG_MAX_DISKS,
+		CONFIG_MAX_NETS, names);
 }
 
 int config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
@@ -185,6 +189,115 @@ static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t 
 	return 0;
 }
 
+/* MAC "xx:xx:xx:xx:xx:xx" (hex, either case): 0, or -1 when malformed. */
+static int parse_mac(const char *s, size_t n, uint8_t mac[6])
+{
+	if (n != 17)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			return -1;
+		char hex[3] = {p[0], p[1], '\0'};
+		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	return 0;
+}
+
+/* One key=value of --net. */
+static int parse_net_opt(const char *p, size_t n, struct net_config *c, char *err, size_t errlen)
+{
+	if (n >= 4 && !strncmp(p, "tap=", 4)) {
+		if (n - 4 == 0 || n - 4 > sizeof(c->tap) - 1) {
+			snprintf(err, errlen, "--net tap='%.*s': give an interface name of 1 to %zu bytes",
+				 (int)(n - 4), p + 4, sizeof(c->tap) - 1);
+			return -1;
+		}
+		for (size_t i = 4; i < n; i++) {
+			if (p[i] == '/' || p[i] == ':' || (unsigned char)p[i] <= ' ' || p[i] == 0x7f) {
+				snprintf(err, errlen, "--net tap='%.*s': interface names may not contain "
+					 "'/', ':', spaces or control characters", (int)(n - 4), p + 4);
+				return -1;
+			}
+		}
+		memcpy(c->tap, p + 4, n - 4);
+		c->tap[n - 4] = '\0';
+	} else if (n >= 4 && !strncmp(p, "mac=", 4)) {
+		if (parse_mac(p + 4, n - 4, c->mac) < 0) {
+			snprintf(err, errlen, "--net mac='%.*s': give six hex bytes like 02:00:00:00:00:01",
+				 (int)(n - 4), p + 4);
+			return -1;
+		}
+		if (c->mac[0] & 1) {
+			snprintf(err, errlen, "--net mac=%.*s is a multicast address: the first byte "
+				 "must be even (e.g. 02:...)", (int)(n - 4), p + 4);
+			return -1;
+		}
+		static const uint8_t zero[6];
+		if (!memcmp(c->mac, zero, 6)) {
+			snprintf(err, errlen, "--net mac=%.*s: the all-zero address is not valid",
+				 (int)(n - 4), p + 4);
+			return -1;
+		}
+		c->mac_set = true;
+	} else if (n >= 6 && !strncmp(p, "vhost=", 6)) {
+		const char *v = p + 6;
+		size_t vn = n - 6;
+		if (vn == 2 && !strncmp(v, "on", 2))
+			c->vhost = 1;
+		else if (vn == 3 && !strncmp(v, "off", 3))
+			c->vhost = 0;
+		else if (vn == 4 && !strncmp(v, "auto", 4))
+			c->vhost = -1;
+		else {
+			snprintf(err, errlen, "--net vhost='%.*s': use on, off or auto", (int)vn, v);
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "unknown --net option '%.*s': use tap=NAME, mac=MAC or "
+			 "vhost=on|off|auto", (int)n, p);
+		return -1;
+	}
+	return 0;
+}
+
+/* --net tap=NAME[,mac=MAC][,vhost=on|off|auto] */
+static int parse_net(const char *val, struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->nnets == CONFIG_MAX_NETS) {
+		snprintf(err, errlen, "too many --net options: at most %d", CONFIG_MAX_NETS);
+		return -1;
+	}
+	struct net_config *c = &cfg->nets[cfg->nnets];
+	memset(c, 0, sizeof(*c));
+	c->vhost = -1;
+	for (const char *p = val; p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (parse_net_opt(p, n, c, err, errlen) < 0)
+			return -1;
+		p = end ? end + 1 : NULL;
+	}
+	if (!c->tap[0]) {
+		snprintf(err, errlen, "--net needs a tap: --net tap=NAME[,mac=MAC][,vhost=on|off|auto]");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		if (!strcmp(cfg->nets[i].tap, c->tap)) {
+			snprintf(err, errlen, "--net tap=%s is given twice: one device per tap", c->tap);
+			return -1;
+		}
+		if (c->mac_set && cfg->nets[i].mac_set && !memcmp(cfg->nets[i].mac, c->mac, 6)) {
+			snprintf(err, errlen, "--net tap=%s: its MAC is already used by tap %s", c->tap,
+				 cfg->nets[i].tap);
+			return -1;
+		}
+	}
+	cfg->nnets++;
+	return 0;
+}
+
 /* Matches "--name VALUE" or "--name=VALUE"; advances *i past a separate value. */
 static int take_value(const char *opt, int argc, char *const argv[], int *i, const char **val,
 		      char *err, size_t errlen, int *matched)
@@ -316,6 +429,13 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 			return CONFIG_ERROR;
 		if (m) {
 			if (parse_disk(val, cfg, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
+		if (take_value("--net", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (parse_net(val, cfg, err, errlen) < 0)
 				return CONFIG_ERROR;
 			continue;
 		}

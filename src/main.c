@@ -22,6 +22,7 @@
 #include "console.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
@@ -56,6 +57,11 @@ struct vm {
 	unsigned nblk;   /* devices created so far */
 	struct virtio_rng rng;
 	bool rng_ready;
+	struct net_backend net_be[CONFIG_MAX_NETS];
+	unsigned nnet_be; /* taps opened so far */
+	struct virtio_net net[CONFIG_MAX_NETS];
+	char net_names[CONFIG_MAX_NETS][24];
+	unsigned nnet;    /* devices created so far */
 	struct virtio_console vcon;
 	bool vcon_ready;
 	struct event_loop io;
@@ -134,6 +140,10 @@ static int open_files(struct vm *vm, char *err, size_t errlen)
 			     errlen) < 0)
 			return -1;
 	}
+	for (; vm->nnet_be < vm->cfg.nnets; vm->nnet_be++) /* taps: like files, missing = 4 */
+		if (net_tap_open(vm->cfg.nets[vm->nnet_be].tap, VIRTIO_NET_HDR_LEN,
+				 &vm->net_be[vm->nnet_be], err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -177,6 +187,17 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		vm->rng_ready = true;
 		virtio_dev_init(&vm->rng.dev, &virtio_rng_ops, &vm->rng, "virtio-rng", &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &vm->rng.dev, err, errlen) < 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < vm->nnet_be; i++) {
+		struct virtio_net *n = &vm->net[i];
+		const struct net_config *c = &vm->cfg.nets[i];
+		snprintf(vm->net_names[i], sizeof(vm->net_names[i]), "virtio-net%u", i);
+		if (virtio_net_init(n, &vm->net_be[i], c->mac_set ? c->mac : NULL, err, errlen) < 0)
+			return -1;
+		vm->nnet++;
+		virtio_dev_init(&n->dev, &n->ops, n, vm->net_names[i], &vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &n->dev, err, errlen) < 0)
 			return -1;
 	}
 	if (vm->cfg.virtio_console) { /* last: the other devices keep their addresses */
@@ -225,12 +246,18 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	vm->io_ready = true;
+	unsigned inet = 0;
+	bool told = false; /* "no vhost-net" is said once */
 	for (size_t i = 0; i < vm->machine.nvirtio; i++) {
 		const struct machine_virtio *v = &vm->machine.virtio[i];
 		if (attach_virtio(&vm->attached[i], v->dev, v->base, v->gsi, &vm->kvm, &vm->io, err,
 				  errlen) < 0)
 			return -1;
 		vm->nattached++;
+		if (v->dev->ops->device_id == VIRTIO_ID_NET &&
+		    attach_net(&vm->attached[i], v->dev->priv, vm->cfg.nets[inet++].vhost,
+			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
+			return -1;
 	}
 	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
 		int fd = vm->blk[i].be.completion_fd;
@@ -372,6 +399,12 @@ int main(int argc, char **argv)
 	}
 	if (vm.rng_ready)
 		virtio_dev_destroy(&vm.rng.dev);
+	for (unsigned i = 0; i < vm.nnet; i++) {
+		virtio_net_destroy(&vm.net[i]);
+		virtio_dev_destroy(&vm.net[i].dev);
+	}
+	for (unsigned i = vm.nnet; i < vm.nnet_be; i++) /* opened, but no device took them */
+		net_close(&vm.net_be[i]);
 	if (vm.vcon_ready)
 		virtio_dev_destroy(&vm.vcon.dev);
 	for (unsigned i = vm.nblk; i < vm.ndisks; i++) /* opened, but no device took them */

@@ -48,6 +48,31 @@ int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void 
 	return 0;
 }
 
+int event_watch(struct event_loop *l, int fd, bool on)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		if (l->h[i].fd != fd)
+			continue;
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u32 = i};
+		return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int event_allow_ioctl(struct event_loop *l, unsigned long req)
+{
+	for (size_t i = 0; i < l->nioctls; i++)
+		if (l->ioctls[i] == req)
+			return 0;
+	if (l->started || l->nioctls == EVENT_MAX_IOCTLS) {
+		errno = l->started ? EBUSY : ENOSPC;
+		return -1;
+	}
+	l->ioctls[l->nioctls++] = req;
+	return 0;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -110,7 +135,7 @@ static void *event_thread(void *arg)
 	bool active = false; /* events were handled just now */
 	char err[160];
 
-	if (sandbox_enter(SANDBOX_IO, NULL, 0, err, sizeof(err)) < 0) {
+	if (sandbox_enter(SANDBOX_IO, l->ioctls, l->nioctls, err, sizeof(err)) < 0) {
 		log_error("I/O thread: %s", err);
 		return NULL;
 	}

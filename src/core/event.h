@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define EVENT_MAX_HANDLERS 64
+#define EVENT_MAX_IOCTLS 16
 
 struct event_handler {
 	int fd;
@@ -39,6 +40,8 @@ struct event_loop {
 	bool started;
 	unsigned n;
 	struct event_handler h[EVENT_MAX_HANDLERS];
+	unsigned long ioctls[EVENT_MAX_IOCTLS]; /* the I/O thread's seccomp filter allows these */
+	size_t nioctls;
 };
 
 /* Adds one to eventfd fd (wakes whoever polls it). Never blocks: an eventfd only refuses
@@ -48,6 +51,14 @@ void event_signal(int fd);
 int event_init(struct event_loop *l);
 /* Registers a handler (before event_start). Returns 0, or -1 with errno. */
 int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void *ctx);
+/* Starts (on) or stops (off) watching a registered fd without unregistering it: how a device
+ * stops reading a backend it has no room for (back-pressure) and resumes later. Any thread,
+ * before or after event_start (epoll_ctl is thread-safe). Returns 0, or -1 with errno
+ * (ENOENT: fd was never registered). */
+int event_watch(struct event_loop *l, int fd, bool on);
+/* Lets the I/O thread issue ioctl request req (added to its seccomp allowlist) - for device
+ * work that must run there, e.g. TUNSETOFFLOAD. Before event_start. 0, or -1 with errno. */
+int event_allow_ioctl(struct event_loop *l, unsigned long req);
 int event_start(struct event_loop *l);
 /* Stops and joins the thread (if started) and closes the loop's own fds. */
 void event_destroy(struct event_loop *l);

@@ -4,9 +4,11 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole
+                rng blk hostile blkbench vconsole net
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
-GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole
+GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net
+# Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
+GUEST_NET_NAMES := net
 GUEST_OUT    := $(BUILD)/guests
 GUEST_CC     := gcc
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-red-zone \
@@ -26,11 +28,15 @@ guests: $(GUEST_ELFS)
 $(GUEST_VIRTIO_NAMES:%=$(GUEST_OUT)/%.elf): GUEST_EXTRA_OBJS := $(GUEST_VIRTIO_OBJ)
 $(GUEST_VIRTIO_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VIRTIO_OBJ)
 
+GUEST_NET_OBJ := $(GUEST_OUT)/obj/rt/net.o
+$(GUEST_NET_NAMES:%=$(GUEST_OUT)/%.elf): GUEST_EXTRA_OBJS := $(GUEST_VIRTIO_OBJ) $(GUEST_NET_OBJ)
+$(GUEST_NET_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_NET_OBJ)
+
 $(GUEST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.o $(GUEST_RT_OBJS) $(GUEST_LD)
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS) $(GUEST_EXTRA_OBJS)
 
-$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o $(GUEST_VIRTIO_OBJ): $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
+$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o $(GUEST_VIRTIO_OBJ) $(GUEST_NET_OBJ): $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
@@ -40,7 +46,7 @@ $(GUEST_OUT)/obj/rt/entry.o: $(GUEST_DIR)/rt/entry.S
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
--include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d)
+-include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d) $(GUEST_NET_OBJ:.o=.d)
 
 # The bzImage test guest (tests/guests/bzimage/): a hand-made Linux boot-protocol image,
 # $(BUILD)/guests/bzimage.bin, for mote's 64-bit Linux boot path. head.S holds the setup

@@ -87,6 +87,16 @@ void machine_destroy(struct machine *m)
 	i8042_destroy(&m->kbc);
 }
 
+unsigned machine_virtio_gsi(size_t i)
+{
+	static const unsigned isa_free[] = {5, 6, 7, 9, 10, 11, 14, 15};
+	_Static_assert(8 + sizeof(isa_free) / sizeof(isa_free[0]) == MACHINE_MAX_VIRTIO,
+		       "one GSI per virtio slot");
+	if (i < 8)
+		return MACHINE_VIRTIO_GSI + (unsigned)i;
+	return i - 8 < sizeof(isa_free) / sizeof(isa_free[0]) ? isa_free[i - 8] : 0;
+}
+
 int machine_add_virtio(struct machine *m, struct virtio_dev *d, char *err, size_t errlen)
 {
 	if (m->nvirtio == MACHINE_MAX_VIRTIO) {
@@ -97,7 +107,7 @@ int machine_add_virtio(struct machine *m, struct virtio_dev *d, char *err, size_
 	struct machine_virtio *v = &m->virtio[m->nvirtio];
 	v->dev = d;
 	v->base = MACHINE_VIRTIO_BASE + m->nvirtio * MACHINE_VIRTIO_STRIDE;
-	v->gsi = MACHINE_VIRTIO_GSI + (unsigned)m->nvirtio;
+	v->gsi = machine_virtio_gsi(m->nvirtio);
 	if (reg(&m->mmio, v->base, VIRTIO_MMIO_WINDOW, &virtio_mmio_ops, d, d->name, err, errlen) < 0)
 		return -1;
 	m->nvirtio++;

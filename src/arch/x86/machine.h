@@ -25,12 +25,16 @@
 #define MACHINE_DEBUG_EXIT_PORT 0xf4
 #define MACHINE_PCI_CONF_PORT 0xcf8 /* config mechanism #1: no PCI, reads all ones */
 
-/* virtio-mmio windows in the device hole, one GSI each (IOAPIC pins 16-23, away from the ISA
- * IRQs the in-kernel 8259 also sees). */
+/* virtio-mmio windows in the device hole, one GSI each: the first eight on IOAPIC pins 16-23
+ * (away from the ISA IRQs the in-kernel 8259 also sees), then the ISA lines no device of this
+ * board uses (machine_virtio_gsi): 5, 6, 7, 9, 10, 11, 14, 15. Taken: 0 the PIT, 1 the i8042
+ * keyboard, 2 the 8259 cascade, 3 COM2 by convention, 4 COM1, 8 the RTC, 12 the i8042 aux
+ * port, 13 the FPU. A hardware-reduced ACPI machine has no SCI. The DSDT and the
+ * virtio_mmio.device= fragments both take the GSI from machine_virtio_list. */
 #define MACHINE_VIRTIO_BASE 0xd0000000ull
 #define MACHINE_VIRTIO_STRIDE 0x1000ull
 #define MACHINE_VIRTIO_GSI 16
-#define MACHINE_MAX_VIRTIO 8
+#define MACHINE_MAX_VIRTIO 16 /* 6 disks + 4 nets + rng + console fit */
 
 #define MACHINE_MEM_MIN (2ull << 20)   /* 2 MiB */
 #define MACHINE_MEM_MAX (256ull << 30) /* 256 GiB */
@@ -68,6 +72,9 @@ void machine_destroy(struct machine *m);
 /* Places a virtio device in the next window with the next GSI and registers its transport on
  * the MMIO bus. Returns 0, or -1 with err set (too many devices). */
 int machine_add_virtio(struct machine *m, struct virtio_dev *d, char *err, size_t errlen);
+
+/* The GSI of virtio slot i (< MACHINE_MAX_VIRTIO). */
+unsigned machine_virtio_gsi(size_t i);
 
 /* The placed virtio windows, as ACPI describes them (and the command line names them). */
 size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, size_t max);
