@@ -1,5 +1,6 @@
 /* Block backends: the host side of a disk, behind one small vtable.
- * Owns: the vtable contract and the file/block-device backend's constructor.
+ * Owns: the vtable contract and the constructors of the file (preadv/pwritev) and io_uring
+ * backends.
  * Must not: include or know anything of guest memory, virtio, devices or KVM. A backend sees
  * only host iovecs, byte offsets and lengths, so it can be tested alone and later moved into
  * another process. Errors come back as -errno; a backend never aborts. */
@@ -36,14 +37,16 @@ struct blk_completion {
  * The asynchronous calls are optional (NULL in a synchronous backend; the device then runs
  * read/write/flush and completes at once). A FLUSH submitted asynchronously starts only after
  * every request submitted before it has completed, and completes when those writes are on
- * stable storage. submit queues (0), or does the whole request at once
- * without blocking (1: it completed successfully and no completion follows; a page-cache
- * hit), or refuses with -EAGAIN when `depth` requests are
- * already in flight, or another -errno (the request then never completes); kick hands the
- * queued requests to the kernel (0 or -errno); reap stores up to max finished requests in
- * out and returns how many (0..max), waiting for at least one when wait is true and a
- * request is in flight. completion_fd in struct blk_backend becomes readable (an eventfd:
- * read it to re-arm) when reap may have something; reap until it returns 0. */
+ * stable storage.
+ *   submit: queues the request (0); or does all of it at once without waiting for a device
+ *           (1: it succeeded and no completion follows, e.g. a page-cache hit); or refuses
+ *           with -EAGAIN (`depth` requests already in flight) or another -errno (the request
+ *           then never completes).
+ *   kick:   hands the queued requests to the kernel (0 or -errno; they stay queued on error).
+ *   reap:   stores up to max finished requests in out and returns how many (0..max), waiting
+ *           for at least one when wait is true and a request is in flight.
+ * completion_fd in struct blk_backend becomes readable (an eventfd: read it to re-arm) when
+ * reap may have something; reap until it returns 0. */
 struct blk_backend_ops {
 	int (*read)(void *be, uint64_t off, const struct iovec *iov, int iovcnt);
 	int (*write)(void *be, uint64_t off, const struct iovec *iov, int iovcnt);
