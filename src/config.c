@@ -18,6 +18,7 @@ void config_usage(FILE *out)
 	fprintf(out,
 		"usage: mote run [options] KERNEL\n"
 		"       mote [-v|-q] run ...   (verbosity may also come first)\n"
+		"       mote hvt [options] UNIKERNEL [ARGS...]   (Solo5 hvt unikernels: mote hvt --help)\n"
 		"       mote --help | --version\n"
 		"\n"
 		"Boots KERNEL (an ELF file with a PVH entry note) in a KVM virtual machine whose\n"

@@ -24,6 +24,7 @@
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "hvt/hvt.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
 #include "core/log.h"
@@ -365,6 +366,10 @@ int main(int argc, char **argv)
 {
 	static struct vm vm; /* large (vCPU array); lives for the whole process */
 	char err[ERRLEN];
+	int hvt_shift;
+
+	if (hvt_wanted(argc, argv, &hvt_shift)) /* `mote hvt ...` or a link named solo5-hvt */
+		return hvt_main(argc - hvt_shift, argv + hvt_shift);
 
 	switch (config_parse(argc, argv, &vm.cfg, err, sizeof(err))) {
 	case CONFIG_HELP:

@@ -15,6 +15,10 @@ enum boot_mode {
 	 * flat 64-bit CS (selector 0x10) and data (0x18), rip = 64-bit entry (startup_64),
 	 * rsi = guest-physical address of the zero page (struct boot_params). */
 	BOOT_LINUX64,
+	/* Solo5 hvt: long mode with paging (cr3), CR0.WP and EFER.NXE on (W^X page tables), SSE
+	 * enabled, flat 64-bit CS 0x08 and data 0x10 from the GDT at gdt_gpa (3 entries),
+	 * rip = e_entry, rdi = the boot info, rsp = top of RAM - 8. */
+	BOOT_HVT64,
 };
 
 struct boot_entry {
@@ -23,7 +27,9 @@ struct boot_entry {
 	uint64_t rbx;
 	uint64_t rsi;
 	uint64_t gdt_gpa; /* where the boot GDT was written (flat code32/code64/data/TSS) */
-	uint64_t cr3;     /* BOOT_LINUX64: the identity page tables' PML4 */
+	uint64_t cr3;     /* BOOT_LINUX64, BOOT_HVT64: the page tables' PML4 */
+	uint64_t rdi;     /* BOOT_HVT64 */
+	uint64_t rsp;     /* BOOT_HVT64 */
 };
 
 /* A memory map entry as the guest sees it (E820 / hvm_memmap_table_entry types). */

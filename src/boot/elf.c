@@ -330,3 +330,94 @@ int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_
 	out->is_linux = c.linux_note;
 	return 0;
 }
+
+/* Entry of a static executable: e_entry inside a placed segment that is executable. */
+static int elf_check_exec_entry(struct elf_ctx *c)
+{
+	uint64_t entry = c->eh.e_entry;
+
+	for (unsigned i = 0; i < c->nph; i++) {
+		const Elf64_Phdr *p = &c->ph[i];
+		if (!elf_is_placed(p) || entry < p->p_paddr || entry - p->p_paddr >= p->p_memsz)
+			continue;
+		if (!(p->p_flags & PF_X))
+			return elf_fail(c,
+					"entry point 0x%" PRIx64
+					" lies in segment %u, which is not executable",
+					entry, i);
+		return 0;
+	}
+	return elf_fail(c, "entry point 0x%" PRIx64 " is not inside any loaded segment", entry);
+}
+
+int elf_load_exec(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
+		  struct elf_exec *out, char *err, size_t errlen)
+{
+	struct elf_ctx c = {
+		.buf = buf,
+		.len = buf ? len : 0,
+		.gm = gm,
+		.min_gpa = min_gpa,
+		.err = err,
+		.errlen = errlen,
+	};
+	struct elf_image img;
+
+	if (elf_check_ehdr(&c) < 0 || elf_read_phdrs(&c) < 0 || elf_check_loads(&c) < 0 ||
+	    elf_check_exec_entry(&c) < 0)
+		return -1;
+	if (elf_copy_segments(&c, &img) < 0)
+		return -1;
+	out->entry = c.eh.e_entry;
+	out->load_lo = img.load_lo;
+	out->load_hi = img.load_hi;
+	out->nseg = 0;
+	for (unsigned i = 0; i < c.nph; i++) {
+		if (!elf_is_placed(&c.ph[i]))
+			continue;
+		out->seg[out->nseg++] = (struct elf_segment){
+			.gpa = c.ph[i].p_paddr, .memsz = c.ph[i].p_memsz, .flags = c.ph[i].p_flags};
+	}
+	return 0;
+}
+
+int elf_find_note(const uint8_t *buf, size_t len, const char *name, uint32_t type,
+		  struct elf_note *out, char *err, size_t errlen)
+{
+	struct elf_ctx c = {.buf = buf, .len = buf ? len : 0, .err = err, .errlen = errlen};
+	size_t namesz = strlen(name) + 1;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_check_ehdr(&c) < 0 || elf_read_phdrs(&c) < 0)
+		return -1;
+	for (unsigned i = 0; i < c.nph; i++) {
+		const Elf64_Phdr *p = &c.ph[i];
+		if (p->p_type != PT_NOTE || p->p_filesz == 0)
+			continue;
+		if (!range_inside(p->p_offset, p->p_filesz, c.len))
+			return elf_fail(&c,
+					"truncated ELF file: note segment %u (file bytes 0x%" PRIx64
+					" + 0x%" PRIx64 ") lies outside the file (%zu bytes)",
+					i, p->p_offset, p->p_filesz, c.len);
+		const uint8_t *seg = c.buf + p->p_offset;
+		uint64_t off = 0;
+		while (p->p_filesz - off >= sizeof(Elf64_Nhdr)) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, seg + off, sizeof(nh));
+			uint64_t desc_off = align_up(sizeof(nh) + (uint64_t)nh.n_namesz, 4);
+			uint64_t next = align_up(desc_off + nh.n_descsz, 4);
+			if (next > p->p_filesz - off)
+				break; /* not a note: padding or another convention */
+			const uint8_t *note = seg + off;
+			if (nh.n_type == type && nh.n_namesz == namesz &&
+			    memcmp(note + sizeof(nh), name, namesz) == 0) {
+				if (out->count++ == 0) {
+					out->desc = note + desc_off;
+					out->descsz = nh.n_descsz;
+				}
+			}
+			off += next;
+		}
+	}
+	return 0;
+}

@@ -34,4 +34,35 @@ int elf_is_elf(const uint8_t *buf, size_t len);
 int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
 	     struct elf_image *out, char *err, size_t errlen);
 
+/* Static executables without a PVH note (Solo5 hvt unikernels): the same checks as elf_load,
+ * but the entry is e_entry (64-bit), which must lie inside a loaded executable (PF_X) segment,
+ * and every placed segment is reported with its flags (PF_R/PF_W/PF_X) for page tables. */
+struct elf_segment {
+	uint64_t gpa;   /* p_paddr */
+	uint64_t memsz; /* > 0 */
+	uint32_t flags; /* p_flags */
+};
+struct elf_exec {
+	uint64_t entry;
+	uint64_t load_lo, load_hi; /* as in struct elf_image */
+	unsigned nseg;
+	struct elf_segment seg[ELF_MAX_PHDRS];
+};
+int elf_load_exec(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
+		  struct elf_exec *out, char *err, size_t errlen);
+
+/* The notes named `name` (NUL included in the match) with type `type` in the PT_NOTE segments
+ * of a valid ELF64 x86-64 executable, walked with 4-byte note alignment (gABI; Solo5's notes
+ * follow it whatever the segment's p_align). out->count is how many matched; desc/descsz
+ * describe the first (a pointer into buf, descsz bytes, inside the file). A segment whose
+ * remaining bytes do not form a note ends that segment's walk (not an error).
+ * Returns 0, or -1 with err set when the ELF or program headers are invalid. */
+struct elf_note {
+	const uint8_t *desc;
+	uint32_t descsz;
+	unsigned count;
+};
+int elf_find_note(const uint8_t *buf, size_t len, const char *name, uint32_t type,
+		  struct elf_note *out, char *err, size_t errlen);
+
 #endif

@@ -101,7 +101,17 @@ static const struct rule io_rules[] = {
 	R(io_uring_enter, "asynchronous disk I/O"),
 };
 
-static const char *const class_names[] = {"process", "vCPU", "I/O"};
+static const struct rule hvt_rules[] = {
+	LIBC_RULES,
+	/* + the ioctl requests the caller passes (KVM_RUN and the register dumps) */
+	R(write, "puts hypercall, log"), R(writev, "net write hypercall (tap frames), log"),
+	R(readv, "net read hypercall (tap frames)"), R(read, "eventfds"),
+	R(pread64, "block read hypercall"), R(preadv, "block read hypercall"),
+	R(pwrite64, "block write hypercall"), R(pwritev, "block write hypercall"),
+	R(ppoll, "poll hypercall: blocks until a frame, the timeout or a stop request"),
+};
+
+static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU"};
 
 static void (*violation_hook)(void);
 static _Thread_local enum sandbox_class thread_class;
@@ -190,6 +200,7 @@ int sandbox_enter(enum sandbox_class c, const unsigned long *ioctls, size_t nioc
 		[SANDBOX_PROCESS] = {process_rules, sizeof(process_rules) / sizeof(process_rules[0])},
 		[SANDBOX_VCPU] = {vcpu_rules, sizeof(vcpu_rules) / sizeof(vcpu_rules[0])},
 		[SANDBOX_IO] = {io_rules, sizeof(io_rules) / sizeof(io_rules[0])},
+		[SANDBOX_HVT] = {hvt_rules, sizeof(hvt_rules) / sizeof(hvt_rules[0])},
 	};
 	if ((unsigned)c >= sizeof(lists) / sizeof(lists[0]))
 		return err_set(err, errlen, "seccomp: unknown thread class %d", (int)c);

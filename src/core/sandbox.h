@@ -20,6 +20,8 @@ enum sandbox_class {
 	SANDBOX_PROCESS, /* all threads: the union of what any thread may do after setup */
 	SANDBOX_VCPU,    /* KVM_RUN and exit handling (device registers, console output) */
 	SANDBOX_IO,      /* the I/O thread: virtqueues and their backends */
+	SANDBOX_HVT,     /* the vCPU thread of a Solo5 hvt unikernel: hypercalls do disk, tap
+			    and console I/O and block in ppoll on that thread */
 };
 
 /* Applies class c's allowlist to the calling thread (SANDBOX_PROCESS: to every thread of the

@@ -35,6 +35,10 @@ int kvm_open(struct kvm *k, char *err, size_t errlen);
  * `pit`, and one memory slot per guest RAM region. Returns 0, or -1 with err set. */
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen);
 
+/* The same without interrupt controller or PIT (Solo5 hvt unikernels take no interrupts): a
+ * guest's HLT then exits to mote instead of sleeping in the kernel forever. */
+int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
+
 void kvm_close(struct kvm *k);
 
 /* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */
@@ -57,6 +61,8 @@ struct vcpu {
 	bool started;
 	struct exit_ctx ctx;
 	uint64_t exits; /* exits handled, for --verbose statistics */
+	bool hvt;       /* set before vcpu_start: Solo5 hypercalls run on this thread, so it
+			   enters the SANDBOX_HVT allowlist instead of SANDBOX_VCPU */
 };
 
 /* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */
@@ -65,6 +71,9 @@ int vcpu_create(struct vcpu *v, struct kvm *k, unsigned id, unsigned ncpus,
 
 /* Puts the boot vCPU into the state a loader asked for (e.g. PVH 32-bit entry). */
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen);
+
+/* The vCPU's TSC frequency in Hz (KVM_GET_TSC_KHZ), or -1 when KVM cannot tell. */
+int64_t vcpu_tsc_hz(struct vcpu *v);
 
 /* Starts the vCPU thread (KVM_RUN loop until a stop is requested). The calling thread must
  * have the VM's control signals blocked; the vCPU thread unblocks only its kick signal. */

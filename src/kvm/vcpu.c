@@ -24,9 +24,15 @@
 #define CR0_PE 0x1ull
 #define CR0_ET 0x10ull
 #define CR0_PG 0x80000000ull
+#define CR0_MP 0x2ull
+#define CR0_NE 0x20ull
+#define CR0_WP 0x10000ull
 #define CR4_PAE 0x20ull
+#define CR4_OSFXSR 0x200ull
+#define CR4_OSXMMEXCPT 0x400ull
 #define EFER_LME 0x100ull
 #define EFER_LMA 0x400ull
+#define EFER_NXE 0x800ull
 
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MISC_ENABLE_FAST_STRING 1ull
@@ -140,11 +146,63 @@ static struct kvm_segment flat_segment(uint16_t sel, uint8_t type, uint8_t s, ui
 				    .present = 1, .dpl = 0, .db = db, .s = s, .l = 0, .g = 1};
 }
 
+/* Solo5 hvt entry (boot.h, BOOT_HVT64). EFER.NXE is what makes the loader's no-execute page
+ * bits mean anything: KVM refuses it when the (filtered) CPUID lacks NX, and it is read back. */
+static int set_hvt_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen)
+{
+	struct kvm_sregs s;
+	struct kvm_regs regs;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	s.cs = flat_segment(0x08, 0xb, 1, 0);
+	s.cs.l = 1;
+	s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(0x10, 0x3, 1, 1);
+	s.tr = (struct kvm_segment){.limit = 0x67, .type = 0xb, .present = 1};
+	s.ldt = (struct kvm_segment){.unusable = 1};
+	s.gdt.base = b->gdt_gpa;
+	s.gdt.limit = 3 * 8 - 1;
+	s.idt.base = 0;
+	s.idt.limit = 0;
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr3 = b->cr3;
+	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	s.efer = EFER_LME | EFER_LMA | EFER_NXE;
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0 ||
+	    !(s.efer & EFER_NXE)) {
+		snprintf(err, errlen, "cannot enable no-execute pages (EFER.NXE): the host CPU or "
+				      "KVM lacks NX, which mote's W^X protection of unikernels needs");
+		return -1;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = b->rip;
+	regs.rdi = b->rdi;
+	regs.rsp = b->rsp;
+	regs.rflags = 0x2;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
+		snprintf(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int64_t vcpu_tsc_hz(struct vcpu *v)
+{
+	if (ioctl(v->kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) <= 0)
+		return -1;
+	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	return khz > 0 ? (int64_t)khz * 1000 : -1;
+}
+
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *b, char *err, size_t errlen)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
+	if (b->mode == BOOT_HVT64)
+		return set_hvt_state(v, b, err, errlen);
 	if (b->mode != BOOT_PVH32 && b->mode != BOOT_LINUX64) {
 		snprintf(err, errlen, "unsupported boot mode %d", (int)b->mode);
 		return -1;
@@ -323,7 +381,7 @@ static void *vcpu_thread(void *arg)
 		KVM_IRQ_LINE,  /* COM1's interrupt line (vm fd) */
 	};
 	char err[160];
-	if (sandbox_enter(SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
+	if (sandbox_enter(v->hvt ? SANDBOX_HVT : SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
 			  sizeof(err)) < 0) {
 		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
 		return NULL;

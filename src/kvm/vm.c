@@ -87,7 +87,21 @@ fail:
 	return -1;
 }
 
+static int create_vm(struct kvm *k, const struct guest_mem *gm, bool irqchip, bool pit, char *err,
+		     size_t errlen);
+
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen)
+{
+	return create_vm(k, gm, true, pit, err, errlen);
+}
+
+int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen)
+{
+	return create_vm(k, gm, false, false, err, errlen);
+}
+
+static int create_vm(struct kvm *k, const struct guest_mem *gm, bool irqchip, bool pit, char *err,
+		     size_t errlen)
 {
 	do {
 		k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
@@ -106,7 +120,7 @@ int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err
 		snprintf(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 		return -1;
 	}
-	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+	if (irqchip && ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return -1;
 	}

@@ -11,6 +11,7 @@ for f in "$BUILD"/fuzz/fuzz_*; do
 	corpus="$BUILD/fuzz-corpus/$name"
 	mkdir -p "$corpus"
 	case "$name" in fuzz_elf) cp "$BUILD"/guests/*.elf "$corpus"/ 2>/dev/null ;; esac
+	case "$name" in fuzz_hvt_mft) cp "$BUILD"/guests/hvt/*.hvt "$corpus"/ 2>/dev/null ;; esac
 	if "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 "$corpus" \
 		>"$BUILD/fuzz-corpus/$name.log" 2>&1; then
 		echo "pass $name: $(grep -o 'Done [0-9]* runs' "$BUILD/fuzz-corpus/$name.log" | tail -1) in ${secs}s"

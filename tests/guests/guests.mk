@@ -90,3 +90,4 @@ $(GUEST_BZ_OBJ)/main.o: $(GUEST_BZ_OBJ)/%.o: $(GUEST_BZ_DIR)/%.c
 	$(Q)$(GUEST_CC) $(GUEST_BZ_CFLAGS) -c -o $@ $<
 
 -include $(GUEST_BZ_OBJS:.o=.d)
+include tests/guests/hvt/hvt.mk

@@ -1,0 +1,287 @@
+/* solo5-hvt compatible argument parsing (see cli.h). Options end at the first word that
+ * does not start with '-', or after "--"; the rest is the unikernel and its arguments. */
+#include "hvt/cli.h"
+
+#include <string.h>
+
+#include "core/log.h"
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* "NAME=VALUE" after the option prefix: NAME is 1..MFT_NAME_MAX letters or digits. */
+static int split_name(const char *opt, const char *s, char *name, const char **value, char *err,
+		      size_t errlen)
+{
+	size_t n = 0;
+	while (is_alnum(s[n]))
+		n++;
+	if (s[n] != '=' || n == 0)
+		return err_set(err, errlen, "%s: expected %.*sNAME=VALUE with NAME made of letters "
+				            "and digits", opt, (int)(s - opt), opt);
+	if (n > MFT_NAME_MAX)
+		return err_set(err, errlen, "%s: device name longer than %d characters", opt,
+			       MFT_NAME_MAX);
+	memcpy(name, s, n);
+	name[n] = '\0';
+	*value = s + n + 1;
+	return 0;
+}
+
+static int parse_mem(const char *opt, const char *v, uint64_t *bytes, char *err, size_t errlen)
+{
+	uint64_t mib = 0;
+	if (!*v)
+		return err_set(err, errlen, "%s: expected a size in MiB, e.g. --mem=512", opt);
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return err_set(err, errlen, "%s: expected a whole number of MiB, e.g. --mem=512",
+				       opt);
+		mib = mib * 10 + (uint64_t)(*p - '0');
+		if (mib > HVT_MAX_MEM_MIB)
+			break;
+	}
+	if (mib < 2 || mib > HVT_MAX_MEM_MIB)
+		return err_set(err, errlen, "%s: guest memory must be 2 to %u MiB", opt,
+			       HVT_MAX_MEM_MIB);
+	*bytes = mib << 20;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_mac(const char *opt, const char *v, uint8_t mac[6], char *err, size_t errlen)
+{
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(v[0]), lo = hi < 0 ? -1 : hexval(v[1]);
+		char sep = lo < 0 ? 'x' : v[2];
+		if (hi < 0 || lo < 0 || sep != (i == 5 ? '\0' : ':'))
+			return err_set(err, errlen, "%s: expected a MAC address like 02:00:00:00:00:01",
+				       opt);
+		mac[i] = (uint8_t)(hi << 4 | lo);
+		v += 3;
+	}
+	if (mac[0] & 1)
+		return err_set(err, errlen, "%s: a multicast address cannot name a network device",
+			       opt);
+	return 0;
+}
+
+static bool name_taken(const struct hvt_cli *c, const char *name)
+{
+	for (unsigned i = 0; i < c->nblocks; i++)
+		if (!strcmp(c->blocks[i].name, name))
+			return true;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].name, name))
+			return true;
+	return false;
+}
+
+static int add_device(struct hvt_cli *c, const char *opt, bool net, const char *s, char *err,
+		      size_t errlen)
+{
+	char name[MFT_NAME_SIZE];
+	const char *v;
+	if (split_name(opt, s, name, &v, err, errlen) < 0)
+		return -1;
+	if (name_taken(c, name))
+		return err_set(err, errlen, "%s: device '%s' is attached twice", opt, name);
+	if (c->nblocks + c->nnets >= HVT_MAX_DEVICES)
+		return err_set(err, errlen, "%s: too many devices (at most %d)", opt,
+			       HVT_MAX_DEVICES);
+	struct hvt_cli_dev *d = net ? &c->nets[c->nnets] : &c->blocks[c->nblocks];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, sizeof(name));
+	if (!*v)
+		return err_set(err, errlen, "%s: empty %s", opt, net ? "interface name" : "path");
+	if (net) {
+		if (strlen(v) > HVT_IFNAME_MAX)
+			return err_set(err, errlen, "%s: interface name longer than %d characters",
+				       opt, HVT_IFNAME_MAX);
+		if (v[0] == '@')
+			return err_set(err, errlen, "%s: attaching a file descriptor (@NN) is not "
+					            "supported; name a tap interface", opt);
+		memcpy(d->iface, v, strlen(v) + 1);
+		c->nnets++;
+	} else {
+		d->path = v;
+		d->sector_size = HVT_SECTOR_DEFAULT;
+		c->nblocks++;
+	}
+	return 0;
+}
+
+static int add_mac(struct hvt_cli *c, const char *opt, const char *s, char *err, size_t errlen)
+{
+	struct hvt_cli_mac m;
+	const char *v;
+	if (split_name(opt, s, m.name, &v, err, errlen) < 0 ||
+	    parse_mac(opt, v, m.mac, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < c->nmacs; i++)
+		if (!strcmp(c->macs[i].name, m.name))
+			return err_set(err, errlen, "%s: MAC of '%s' given twice", opt, m.name);
+	if (c->nmacs >= HVT_MAX_DEVICES)
+		return err_set(err, errlen, "%s: too many --net-mac options", opt);
+	c->macs[c->nmacs++] = m;
+	return 0;
+}
+
+/* --block-sector-size:NAME=N, N a power of two from 512 to HVT_SECTOR_MAX (solo5-hvt 0.7.4+). */
+static int add_sector_size(struct hvt_cli *c, const char *opt, const char *s, char *err,
+			   size_t errlen)
+{
+	char name[MFT_NAME_SIZE];
+	const char *v;
+	uint64_t n = 0;
+	if (split_name(opt, s, name, &v, err, errlen) < 0)
+		return -1;
+	for (const char *p = v; *p && n <= HVT_SECTOR_MAX; p++) {
+		if (*p < '0' || *p > '9') {
+			n = 0;
+			break;
+		}
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (n < HVT_SECTOR_DEFAULT || n > HVT_SECTOR_MAX || (n & (n - 1)))
+		return err_set(err, errlen, "%s: the sector size must be a power of two from %u to %u",
+			       opt, HVT_SECTOR_DEFAULT, HVT_SECTOR_MAX);
+	for (unsigned i = 0; i < c->nsectors; i++)
+		if (!strcmp(c->sectors[i].name, name))
+			return err_set(err, errlen, "%s: sector size of '%s' given twice", opt, name);
+	if (c->nsectors >= HVT_MAX_DEVICES)
+		return err_set(err, errlen, "%s: too many --block-sector-size options", opt);
+	memcpy(c->sectors[c->nsectors].name, name, sizeof(name));
+	c->sectors[c->nsectors++].size = (uint32_t)n;
+	return 0;
+}
+
+static int parse_option(struct hvt_cli *c, const char *a, char *err, size_t errlen)
+{
+	if (!strncmp(a, "--mem=", 6))
+		return parse_mem(a, a + 6, &c->mem_size, err, errlen);
+	if (!strncmp(a, "--block-sector-size:", 20))
+		return add_sector_size(c, a, a + 20, err, errlen);
+	if (!strncmp(a, "--block:", 8))
+		return add_device(c, a, false, a + 8, err, errlen);
+	if (!strncmp(a, "--net:", 6))
+		return add_device(c, a, true, a + 6, err, errlen);
+	if (!strncmp(a, "--net-mac:", 10))
+		return add_mac(c, a, a + 10, err, errlen);
+	if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+		c->verbosity = 1;
+		return 0;
+	}
+	if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+		c->verbosity = -1;
+		return 0;
+	}
+	return err_set(err, errlen, "unknown option '%s' (see --help)", a);
+}
+
+enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *out, char *err,
+				  size_t errlen)
+{
+	int i = 1;
+
+	memset(out, 0, sizeof(*out));
+	out->mem_size = (uint64_t)HVT_DEFAULT_MEM_MIB << 20;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return HVT_CLI_HELP;
+		if (!strcmp(a, "--version"))
+			return HVT_CLI_VERSION;
+		if (parse_option(out, a, err, errlen) < 0)
+			return HVT_CLI_ERROR;
+	}
+	if (i >= argc) {
+		err_set(err, errlen, "missing UNIKERNEL: name the unikernel file to run (see --help)");
+		return HVT_CLI_ERROR;
+	}
+	if (!argv[i][0]) {
+		err_set(err, errlen, "empty UNIKERNEL file name");
+		return HVT_CLI_ERROR;
+	}
+	for (unsigned m = 0; m < out->nmacs; m++) {
+		bool found = false;
+		for (unsigned n = 0; n < out->nnets; n++)
+			found |= !strcmp(out->nets[n].name, out->macs[m].name);
+		if (!found) {
+			err_set(err, errlen, "--net-mac:%s: no --net:%s=IFACE to give it to",
+				out->macs[m].name, out->macs[m].name);
+			return HVT_CLI_ERROR;
+		}
+	}
+	for (unsigned k = 0; k < out->nsectors; k++) {
+		bool found = false;
+		for (unsigned b = 0; b < out->nblocks; b++) {
+			if (!strcmp(out->blocks[b].name, out->sectors[k].name)) {
+				out->blocks[b].sector_size = out->sectors[k].size;
+				found = true;
+			}
+		}
+		if (!found) {
+			err_set(err, errlen, "--block-sector-size:%s: no --block:%s=PATH to give it to",
+				out->sectors[k].name, out->sectors[k].name);
+			return HVT_CLI_ERROR;
+		}
+	}
+	out->kernel = argv[i++];
+	out->nargs = argc - i;
+	out->args = argv + i;
+	return HVT_CLI_RUN;
+}
+
+int hvt_cli_cmdline(const struct hvt_cli *c, char *buf, size_t size, char *err, size_t errlen)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < c->nargs; i++) {
+		size_t l = strlen(c->args[i]);
+		size_t need = l + (i > 0);
+		if (need >= size - n)
+			return err_set(err, errlen, "unikernel arguments too long: at most %zu "
+					            "characters", size - 1);
+		if (i > 0)
+			buf[n++] = ' ';
+		memcpy(buf + n, c->args[i], l);
+		n += l;
+		buf[n] = '\0';
+	}
+	return 0;
+}
+
+void hvt_cli_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [OPTIONS] [--] UNIKERNEL [ARGS...]\n"
+		"Runs a Solo5 hvt unikernel (ABI version %d); ARGS become its command line.\n"
+		"  --mem=MiB               guest memory in MiB (default %u, 2..%u; rounded down to 2 MiB)\n"
+		"  --block:NAME=PATH       attach the file or block device PATH as block device NAME\n"
+		"  --block-sector-size:NAME=N  its sector size: a power of two, 512 (default) to %u\n"
+		"  --net:NAME=IFACE        attach the existing tap interface IFACE as network NAME\n"
+		"  --net-mac:NAME=MAC      the MAC address of network NAME (default: random, local)\n"
+		"  -v, -q                  more or fewer messages from mote\n"
+		"  --help, --version\n"
+		"Every device the unikernel's manifest declares must be attached.\n"
+		"Exit status: the unikernel's own (0-254) when it halts, 255 when it aborts;\n"
+		"mote's errors: 2 usage, 4 unikernel file, 6 host, 8 guest fault, 10 internal, 12 signal.\n",
+		prog, HVT_ABI_VERSION, HVT_DEFAULT_MEM_MIB, HVT_MAX_MEM_MIB, HVT_SECTOR_MAX);
+}

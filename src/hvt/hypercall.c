@@ -1,0 +1,344 @@
+/* hvt hypercall handlers (see hypercall.h for the contract). Pattern for each: copy the
+ * argument struct out (gm_read refuses a range not wholly in RAM), check the copy, act on
+ * host buffers obtained from the gate for exactly the checked length, write back outputs. */
+#include "hvt/hypercall.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "hvt/abi.h"
+#include "status.h"
+
+#define HVT_NET_FRAME_MAX 65536u /* larger writes are refused with SOLO5_R_EINVAL */
+
+/* Ends the VM for a guest error; returns -1 for the handlers' tail calls. */
+static int guest_fail(struct hvt *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int guest_fail(struct hvt *h, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	stop_request(h->stop, MOTE_EXIT_GUEST_FAULT, "unikernel: %s", msg);
+	return -1;
+}
+
+/* Below HVT_GUEST_MIN_BASE lie the page tables, the GDT and the boot info: the tender never
+ * writes there for the guest, or a block read could rewrite the page tables and undo W^X. */
+static bool tender_area(uint64_t gpa)
+{
+	return gpa < HVT_GUEST_MIN_BASE;
+}
+
+/* Argument structs hold output fields, so they must lie in the guest's own memory. */
+static int copy_in(struct hvt *h, const char *what, uint64_t gpa, void *dst, size_t len)
+{
+	if (tender_area(gpa))
+		return guest_fail(h, "%s hypercall argument at 0x%" PRIx64 " lies in the tender's "
+				     "area below 0x%llx", what, gpa, HVT_GUEST_MIN_BASE);
+	if (gm_read(h->gm, gpa, dst, len) < 0)
+		return guest_fail(h, "%s hypercall argument at 0x%" PRIx64 " (+%zu bytes) is not in "
+				     "guest memory", what, gpa, len);
+	return 0;
+}
+
+/* Writes an output field; the struct's range was checked by copy_in. */
+static void put(struct hvt *h, uint64_t gpa, size_t off, const void *v, size_t len)
+{
+	(void)gm_write(h->gm, gpa + off, v, len);
+}
+
+static void put_ret(struct hvt *h, uint64_t gpa, size_t off, int32_t ret)
+{
+	put(h, gpa, off, &ret, sizeof(ret));
+}
+
+/* Host pointer for a guest buffer, or NULL after ending the VM. len > 0. The tender writes
+ * into `out` buffers, so they must not reach into the tender's area. */
+static void *buffer(struct hvt *h, const char *what, uint64_t data, uint64_t len, bool out)
+{
+	if (out && tender_area(data)) {
+		guest_fail(h, "%s buffer 0x%" PRIx64 " lies in the tender's area below 0x%llx", what,
+			   data, HVT_GUEST_MIN_BASE);
+		return NULL;
+	}
+	void *p = gm_ptr(h->gm, data, len);
+	if (!p)
+		guest_fail(h, "%s buffer 0x%" PRIx64 " + %" PRIu64 " bytes is not in guest memory",
+			   what, data, len);
+	return p;
+}
+
+/* The attached device of the given type at a guest handle, or NULL. */
+static struct hvt_device *device(struct hvt *h, uint64_t handle, uint32_t type)
+{
+	if (handle >= h->mft->n || h->mft->e[handle].type != type || !h->mft->e[handle].attached)
+		return NULL;
+	return &h->dev[handle];
+}
+
+static int hc_walltime(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_walltime a;
+	struct timespec ts;
+	if (copy_in(h, "walltime", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a.nsecs = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	put(h, gpa, offsetof(struct hvt_hc_walltime, nsecs), &a.nsecs, sizeof(a.nsecs));
+	return 0;
+}
+
+static int hc_puts(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_puts a;
+	if (copy_in(h, "puts", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	if (a.len == 0)
+		return 0;
+	const uint8_t *p = buffer(h, "puts", a.data, a.len, false);
+	if (!p)
+		return -1;
+	for (uint64_t done = 0; done < a.len && !stop_requested(h->stop);) {
+		ssize_t n = write(h->out_fd, p + done, a.len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) { /* a non-blocking stdout: wait for room or a stop */
+			struct pollfd w[2] = {{.fd = h->out_fd, .events = POLLOUT},
+					      {.fd = h->stop->efd, .events = POLLIN}};
+			(void)ppoll(w, 2, NULL, NULL);
+			continue;
+		}
+		if (n <= 0)
+			break; /* the console went away: the guest's text is lost, the guest runs on */
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Blocks in the host until a network device has a frame, the timeout passes, or a stop is
+ * requested; never spins. */
+static int hc_poll(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_poll a;
+	struct pollfd fds[MFT_MAX_ENTRIES + 1];
+	unsigned idx[MFT_MAX_ENTRIES + 1];
+	nfds_t n = 0;
+
+	if (copy_in(h, "poll", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	fds[n++] = (struct pollfd){.fd = h->stop->efd, .events = POLLIN};
+	for (unsigned i = 1; i < h->mft->n; i++) {
+		struct hvt_device *d = device(h, i, MFT_DEV_NET_BASIC);
+		if (!d)
+			continue;
+		idx[n] = i;
+		fds[n++] = (struct pollfd){.fd = d->net.ops->fd(d->net.be), .events = POLLIN};
+	}
+	struct timespec ts = {.tv_sec = (time_t)(a.timeout_nsecs / 1000000000ull),
+			      .tv_nsec = (long)(a.timeout_nsecs % 1000000000ull)};
+	int r = ppoll(fds, n, &ts, NULL);
+	if (r < 0 && errno != EINTR)
+		return guest_fail(h, "poll failed in the host: %s", strerror(errno));
+	uint64_t ready = 0;
+	int32_t count = 0;
+	for (nfds_t i = 1; r > 0 && i < n; i++) {
+		if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) {
+			ready |= 1ull << idx[i];
+			count++;
+		}
+	}
+	a.ready_set = ready;
+	a.ret = count;
+	put(h, gpa, offsetof(struct hvt_hc_poll, ready_set), &a.ready_set, sizeof(a.ready_set));
+	put_ret(h, gpa, offsetof(struct hvt_hc_poll, ret), a.ret);
+	return stop_requested(h->stop) ? -1 : 0;
+}
+
+/* Block read/write share one argument layout (handle, offset, data, len, ret). */
+static int hc_block(struct hvt *h, uint64_t gpa, bool write)
+{
+	struct hvt_hc_block_read a; /* same layout as struct hvt_hc_block_write */
+	const char *what = write ? "block write" : "block read";
+	if (copy_in(h, what, gpa, &a, sizeof(a)) < 0)
+		return -1;
+	const size_t ret_off = offsetof(struct hvt_hc_block_read, ret);
+	struct hvt_device *d = device(h, a.handle, MFT_DEV_BLOCK_BASIC);
+	if (!d) {
+		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
+		return 0;
+	}
+	const struct hvt_mft_entry *e = &h->mft->e[a.handle];
+	uint64_t bs = e->block_size;
+	if (a.len == 0 || a.offset % bs || a.len % bs || a.offset >= e->capacity ||
+	    a.len > e->capacity - a.offset) {
+		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
+		return 0;
+	}
+	void *p = buffer(h, what, a.data, a.len, !write);
+	if (!p)
+		return -1;
+	struct iovec iov = {.iov_base = p, .iov_len = a.len};
+	int r = write ? d->blk.ops->write(d->blk.be, a.offset, &iov, 1)
+		      : d->blk.ops->read(d->blk.be, a.offset, &iov, 1);
+	if (r < 0) {
+		guest_error("%s of %" PRIu64 " bytes at %" PRIu64 " on '%s' failed: %s", what, a.len,
+			    a.offset, e->name, strerror(-r));
+		put_ret(h, gpa, ret_off, SOLO5_R_EUNSPEC);
+		return 0;
+	}
+	if (write)
+		h->bytes_written += a.len;
+	else
+		h->bytes_read += a.len;
+	put_ret(h, gpa, ret_off, SOLO5_R_OK);
+	return 0;
+}
+
+static int hc_net_write(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_net_write a;
+	if (copy_in(h, "net write", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	const size_t ret_off = offsetof(struct hvt_hc_net_write, ret);
+	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	if (!d || a.len == 0 || a.len > HVT_NET_FRAME_MAX) {
+		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
+		return 0;
+	}
+	void *p = buffer(h, "net write", a.data, a.len, false);
+	if (!p)
+		return -1;
+	struct iovec iov = {.iov_base = p, .iov_len = a.len};
+	int r = d->net.ops->send(d->net.be, &iov, 1);
+	put_ret(h, gpa, ret_off, r == 0 ? SOLO5_R_OK : r == -EAGAIN ? SOLO5_R_AGAIN : SOLO5_R_EUNSPEC);
+	return 0;
+}
+
+static int hc_net_read(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_net_read a;
+	if (copy_in(h, "net read", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	const size_t ret_off = offsetof(struct hvt_hc_net_read, ret);
+	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	if (!d || a.len == 0) {
+		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
+		return 0;
+	}
+	void *p = buffer(h, "net read", a.data, a.len, true);
+	if (!p)
+		return -1;
+	struct iovec iov = {.iov_base = p, .iov_len = a.len};
+	ssize_t r = d->net.ops->recv(d->net.be, &iov, 1);
+	if (r < 0) {
+		put_ret(h, gpa, ret_off, r == -EAGAIN ? SOLO5_R_AGAIN
+					 : r == -EMSGSIZE ? SOLO5_R_EINVAL : SOLO5_R_EUNSPEC);
+		return 0;
+	}
+	uint64_t len = (uint64_t)r;
+	put(h, gpa, offsetof(struct hvt_hc_net_read, len), &len, sizeof(len));
+	put_ret(h, gpa, ret_off, SOLO5_R_OK);
+	return 0;
+}
+
+static void report_trap(const struct hvt_trap_regs *t)
+{
+	log_error("unikernel aborted after a CPU exception: rip 0x%" PRIx64 " cr2 0x%" PRIx64
+		  " error code 0x%" PRIx64 " rsp 0x%" PRIx64 " rflags 0x%" PRIx64,
+		  t->rip, t->cr2, t->ec, t->rsp, t->rflags);
+}
+
+static int hc_halt(struct hvt *h, uint64_t gpa)
+{
+	struct hvt_hc_halt a;
+	if (copy_in(h, "halt", gpa, &a, sizeof(a)) < 0)
+		return -1;
+	int status = (int)((unsigned)a.exit_status & 0xff);
+	if (a.cookie) {
+		const void *c = gm_ptr(h->gm, a.cookie, HVT_HALT_COOKIE_MAX);
+		if (!c)
+			return guest_fail(h, "halt cookie 0x%" PRIx64 " (+%u bytes) is not in guest "
+					     "memory", a.cookie, HVT_HALT_COOKIE_MAX);
+		struct hvt_trap_regs t;
+		memcpy(&t, c, sizeof(t));
+		if (status == SOLO5_EXIT_ABORT)
+			report_trap(&t);
+	}
+	if (status == SOLO5_EXIT_ABORT)
+		stop_request(h->stop, status, "unikernel aborted (exit status %d)", status);
+	else
+		stop_request(h->stop, status, NULL);
+	return -1;
+}
+
+int hvt_hypercall(struct hvt *h, unsigned nr, uint64_t gpa)
+{
+	h->hypercalls++;
+	switch (nr) {
+	case HVT_HYPERCALL_WALLTIME: return hc_walltime(h, gpa);
+	case HVT_HYPERCALL_PUTS: return hc_puts(h, gpa);
+	case HVT_HYPERCALL_POLL: return hc_poll(h, gpa);
+	case HVT_HYPERCALL_BLOCK_WRITE: return hc_block(h, gpa, true);
+	case HVT_HYPERCALL_BLOCK_READ: return hc_block(h, gpa, false);
+	case HVT_HYPERCALL_NET_WRITE: return hc_net_write(h, gpa);
+	case HVT_HYPERCALL_NET_READ: return hc_net_read(h, gpa);
+	case HVT_HYPERCALL_HALT: return hc_halt(h, gpa);
+	default:
+		return guest_fail(h, "unknown hypercall number %u", nr);
+	}
+}
+
+static uint32_t le32(const uint8_t *d)
+{
+	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+}
+
+static void pio_write(void *dev, uint64_t port, const uint8_t *data, uint32_t len)
+{
+	struct hvt *h = dev;
+	if (port < HVT_HYPERCALL_PIO_BASE || port >= HVT_HYPERCALL_PIO_BASE + 0x100 || len != 4) {
+		guest_fail(h, "invalid port access: %u-byte write to port 0x%" PRIx64
+			      " (hypercalls are 32-bit writes to ports 0x%x-0x%x)", len, port,
+			   HVT_HYPERCALL_PIO_BASE + 1, HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX - 1);
+		return;
+	}
+	(void)hvt_hypercall(h, (unsigned)(port - HVT_HYPERCALL_PIO_BASE), le32(data));
+}
+
+static void pio_read(void *dev, uint64_t port, uint8_t *data, uint32_t len)
+{
+	memset(data, 0xff, len);
+	guest_fail((struct hvt *)dev, "invalid port access: read of port 0x%" PRIx64, port);
+}
+
+static void mmio_write(void *dev, uint64_t addr, const uint8_t *data, uint32_t len)
+{
+	struct hvt *h = dev;
+	uint64_t off = addr - HVT_HYPERCALL_MMIO_BASE;
+	if (addr < HVT_HYPERCALL_MMIO_BASE || off >= 0x100 * 8 || off % 8 || (len != 4 && len != 8)) {
+		guest_fail(h, "access to unbacked guest-physical address 0x%" PRIx64
+			      " (%u-byte write)", addr, len);
+		return;
+	}
+	(void)hvt_hypercall(h, (unsigned)(off >> 3), le32(data));
+}
+
+static void mmio_read(void *dev, uint64_t addr, uint8_t *data, uint32_t len)
+{
+	memset(data, 0xff, len);
+	guest_fail((struct hvt *)dev, "access to unbacked guest-physical address 0x%" PRIx64
+				      " (%u-byte read)", addr, len);
+}
+
+const struct bus_ops hvt_pio_ops = {.read = pio_read, .write = pio_write};
+const struct bus_ops hvt_mmio_ops = {.read = mmio_read, .write = mmio_write};
