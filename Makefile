@@ -11,11 +11,15 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-
              -Wno-format-nonliteral
 HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 CFLAGS    ?= -O2 -g
+# io_uring for the asynchronous disk backend (Debian liburing-dev, see scripts/deps.sh).
+URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
+URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
-             -DMOTE_VERSION='"$(VERSION)"'
+             -DMOTE_VERSION='"$(VERSION)"' $(URING_CFLAGS)
 LDFLAGS   += -pie -Wl,-z,relro,-z,now
 PKGS      := libseccomp
 LDLIBS    += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS    += $(URING_LIBS)
 # The API server (src/api/): HTTP from libmicrohttpd, JSON from jansson (scripts/deps.sh).
 # libmicrohttpd is dlopen()ed in API mode only (src/api/api.c says why): headers, no link.
 API_PKGS  := libmicrohttpd jansson
@@ -36,7 +40,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc \
+SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc $(URING_CFLAGS) \
               -DMOTE_VERSION='"$(VERSION)"' $(API_CFLAGS)
 
 .PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long

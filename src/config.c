@@ -35,8 +35,9 @@ void config_usage(FILE *out)
 		"  --cpus N             number of vCPUs (default 1, at most %d)\n"
 		"  --cmdline STR        kernel command line (at most %llu bytes)\n"
 		"  --initrd FILE        initial ramdisk (PVH module / Linux initrd)\n"
-		"  --disk PATH[,ro][,direct][,serial=ID]\n"
-		"                       a virtio-blk disk on a raw image or block device (up to %d)\n"
+		"  --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync]\n"
+		"                       a virtio-blk disk on a raw image or block device (up to %d);\n"
+		"                       io: io_uring (default when the kernel has it) or preadv/pwritev\n"
 		"  --rng                a virtio-rng entropy device (host getrandom)\n"
 		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto]\n"
 		"                       a virtio-net interface on an existing tap (up to %d); MAC\n"
@@ -139,7 +140,7 @@ static int parse_cpus(const char *s, unsigned *cpus, char *err, size_t errlen)
 	return 0;
 }
 
-/* --disk PATH[,ro][,direct][,serial=ID]: PATH may not contain commas. */
+/* --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync]: PATH may not contain commas. */
 static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->ndisks == CONFIG_MAX_DISKS) {
@@ -168,6 +169,14 @@ static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t 
 			d->read_only = true;
 		} else if (n == 6 && !strncmp(p, "direct", 6)) {
 			d->direct = true;
+		} else if (n == 8 && !strncmp(p, "io=uring", 8)) {
+			d->io = DISK_IO_URING;
+		} else if (n == 7 && !strncmp(p, "io=sync", 7)) {
+			d->io = DISK_IO_SYNC;
+		} else if (n >= 3 && !strncmp(p, "io=", 3)) {
+			snprintf(err, errlen, "--disk io='%.*s': use io=uring or io=sync", (int)(n - 3),
+				 p + 3);
+			return -1;
 		} else if (n >= 7 && !strncmp(p, "serial=", 7)) {
 			if (n - 7 > CONFIG_SERIAL_MAX) {
 				snprintf(err, errlen, "--disk serial '%.*s' is longer than %d bytes",
@@ -178,7 +187,7 @@ static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t 
 			d->serial[n - 7] = '\0';
 		} else {
 			snprintf(err, errlen,
-				 "unknown --disk option '%.*s': use ro, direct or serial=ID", (int)n, p);
+				 "unknown --disk option '%.*s': use ro, direct, serial=ID or io=uring|sync", (int)n, p);
 			return -1;
 		}
 		p = end;

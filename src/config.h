@@ -25,10 +25,13 @@ struct net_config {
 	int vhost;          /* -1 auto (default), 0 off, 1 on */
 };
 
+enum { DISK_IO_AUTO = 0, DISK_IO_SYNC = 1, DISK_IO_URING = 2 };
+
 struct disk_config {
 	char path[CONFIG_PATH_MAX];
 	bool read_only;
 	bool direct;             /* O_DIRECT */
+	int io;                  /* DISK_IO_AUTO (uring when the kernel has it), _SYNC, _URING */
 	char serial[CONFIG_SERIAL_MAX + 1];
 };
 

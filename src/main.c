@@ -53,6 +53,7 @@ struct vm {
 	bool machine_ready;
 	struct blk_backend disk_be[CONFIG_MAX_DISKS];
 	unsigned ndisks; /* backends opened so far */
+	bool no_uring;   /* the kernel refused io_uring once: later disks do not ask again */
 	struct virtio_blk blk[CONFIG_MAX_DISKS];
 	char blk_names[CONFIG_MAX_DISKS][24];
 	unsigned nblk;   /* devices created so far */
@@ -125,6 +126,9 @@ static int fail(int status, const char *msg)
 	return status;
 }
 
+_Static_assert(DISK_IO_AUTO == (int)BLK_IO_AUTO && DISK_IO_SYNC == (int)BLK_IO_SYNC &&
+		       DISK_IO_URING == (int)BLK_IO_URING, "--disk io= values are blk_io_mode values");
+
 /* Every file the user named, before anything else: a typo costs no VM setup. */
 static int open_files(struct vm *vm, char *err, size_t errlen)
 {
@@ -134,8 +138,9 @@ static int open_files(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	for (; vm->ndisks < vm->cfg.ndisks; vm->ndisks++) {
 		const struct disk_config *d = &vm->cfg.disks[vm->ndisks];
-		if (blk_file_open(d->path, d->read_only, d->direct, &vm->disk_be[vm->ndisks], err,
-				  errlen) < 0)
+		if (blk_open(d->path, d->read_only, d->direct, (enum blk_io_mode)d->io,
+			     VIRTIO_BLK_QUEUE_SIZE, &vm->no_uring, &vm->disk_be[vm->ndisks], err,
+			     errlen) < 0)
 			return -1;
 	}
 	for (; vm->nnet_be < vm->cfg.nnets; vm->nnet_be++) /* taps: like files, missing = 4 */
@@ -257,6 +262,14 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
 			return -1;
 	}
+	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
+		int fd = vm->blk[i].be.completion_fd;
+		if (fd >= 0 && event_add(&vm->io, fd, virtio_blk_on_complete, &vm->blk[i]) < 0) {
+			snprintf(err, errlen, "%s: cannot watch disk completions: %s",
+				 vm->blk_names[i], strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -338,6 +351,7 @@ static void teardown(struct vm *vm)
 	if (vm->io_ready)
 		event_destroy(&vm->io); /* no device work runs after this */
 	for (unsigned i = 0; i < vm->nblk; i++) { /* what the guest wrote reaches the disk */
+		virtio_blk_quiesce(&vm->blk[i]); /* requests in flight end while guest RAM exists */
 		const struct blk_backend *be = &vm->blk[i].be; /* the device owns its backend */
 		if (!be->read_only && be->ops->flush(be->be) < 0)
 			log_warn("%s: flush at exit failed", vm->cfg.disks[i].path);

@@ -281,8 +281,12 @@ static void do_drive_patch(struct api *a, const char *id, const json_t *body, st
 	if (!a->view_valid || i >= a->view.nblk)
 		return bad(ans, 400, "drives: drive '%s' has no device", id);
 	struct disk_config *d = &a->ac.cfg.disks[i];
+	if (d->io == DISK_IO_URING)
+		return bad(ans, 400, "drives: %s uses io_engine Async; mote can swap the backing file "
+			   "of Sync drives only", id);
 	struct blk_backend be;
-	if (blk_file_open(path, d->read_only, d->direct, &be, err, sizeof(err)) < 0)
+	bool no_uring = true;
+	if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err, sizeof(err)) < 0)
 		return bad(ans, 400, "drives: %s", err);
 	if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
 		blk_close(&be);

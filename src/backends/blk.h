@@ -1,5 +1,6 @@
 /* Block backends: the host side of a disk, behind one small vtable.
- * Owns: the vtable contract and the file/block-device backend's constructor.
+ * Owns: the vtable contract and the constructors of the file (preadv/pwritev) and io_uring
+ * backends.
  * Must not: include or know anything of guest memory, virtio, devices or KVM. A backend sees
  * only host iovecs, byte offsets and lengths, so it can be tested alone and later moved into
  * another process. Errors come back as -errno; a backend never aborts. */
@@ -11,16 +12,49 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+/* One asynchronous request. The iovec array and the buffers it names must stay valid and
+ * unchanged until the request's completion has been reaped. */
+enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH };
+struct blk_io {
+	enum blk_op op;
+	uint64_t off;             /* bytes; unused for FLUSH */
+	const struct iovec *iov;  /* unused for FLUSH */
+	int iovcnt;
+	uint64_t cookie;          /* the caller's, handed back in the completion */
+};
+struct blk_completion {
+	uint64_t cookie;
+	int result;               /* 0, or -errno with the same meaning as the synchronous calls */
+};
+
 /* Every call returns 0 on success or a negative errno (-EIO, -ENOSPC, -EROFS, -EINVAL ...).
  * read/write transfer the whole iovec list at byte offset off or fail: a short transfer that
  * cannot be completed (end of file) is -EIO. [off, off + total) must lie inside size, else
  * -EIO without touching the disk. iovcnt is 0..IOV_MAX (1024); iovecs may have length 0.
- * Not thread-safe per backend: one thread (the device's I/O thread) drives it. */
+ * Not thread-safe per backend: one thread at a time drives it (the device calls it with its
+ * lock held).
+ *
+ * The asynchronous calls are optional (NULL in a synchronous backend; the device then runs
+ * read/write/flush and completes at once). A FLUSH submitted asynchronously starts only after
+ * every request submitted before it has completed, and completes when those writes are on
+ * stable storage.
+ *   submit: queues the request (0); or does all of it at once without waiting for a device
+ *           (1: it succeeded and no completion follows, e.g. a page-cache hit); or refuses
+ *           with -EAGAIN (`depth` requests already in flight) or another -errno (the request
+ *           then never completes).
+ *   kick:   hands the queued requests to the kernel (0 or -errno; they stay queued on error).
+ *   reap:   stores up to max finished requests in out and returns how many (0..max), waiting
+ *           for at least one when wait is true and a request is in flight.
+ * completion_fd in struct blk_backend becomes readable (an eventfd: read it to re-arm) when
+ * reap may have something; reap until it returns 0. */
 struct blk_backend_ops {
 	int (*read)(void *be, uint64_t off, const struct iovec *iov, int iovcnt);
 	int (*write)(void *be, uint64_t off, const struct iovec *iov, int iovcnt);
 	int (*flush)(void *be); /* completed writes are on stable storage when it returns 0 */
 	void (*close)(void *be);
+	int (*submit)(void *be, const struct blk_io *io);
+	int (*kick)(void *be);
+	int (*reap)(void *be, struct blk_completion *out, int max, bool wait);
 };
 
 struct blk_backend {
@@ -29,6 +63,8 @@ struct blk_backend {
 	uint64_t size;       /* bytes */
 	uint32_t block_size; /* logical block size in bytes: a power of two >= 512 */
 	bool read_only;      /* write returns -EROFS */
+	int completion_fd;   /* asynchronous backends: see blk_backend_ops; otherwise -1 */
+	unsigned depth;      /* asynchronous backends: requests in flight at most; otherwise 0 */
 };
 
 /* Opens a raw disk image (regular file) or a block device.
@@ -38,6 +74,27 @@ struct blk_backend {
  * direct-I/O alignment. Returns 0 and fills *out, or -1 with a one-line reason in err. */
 int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *out, char *err,
 		  size_t errlen);
+
+/* The same disk through io_uring (liburing): what blk_file_open does, plus a ring of
+ * `depth` entries (1..4096) whose completions signal completion_fd. The synchronous calls
+ * stay available (exit-time flush). Returns 0; -1 with a reason in err when the file cannot
+ * be opened; -2 with a reason in err when this kernel (or its policy, e.g. seccomp or
+ * kernel.io_uring_disabled) refuses io_uring: the caller may fall back to blk_file_open. */
+int blk_uring_open(const char *path, bool ro, bool direct, unsigned depth, struct blk_backend *out,
+		   char *err, size_t errlen);
+
+/* How a disk is served: io_uring when the kernel allows it (AUTO), or insisted on. */
+enum blk_io_mode { BLK_IO_AUTO = 0, BLK_IO_SYNC = 1, BLK_IO_URING = 2 };
+
+/* Opens a disk with the backend `mode` asks for. AUTO tries io_uring unless *no_uring is set;
+ * when the kernel refuses it, it sets *no_uring, logs one info line (the first time) and
+ * opens the synchronous file backend. URING fails (-1, reason in err) when io_uring is
+ * refused. 0 or -1, like blk_file_open. */
+int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsigned depth,
+	     bool *no_uring, struct blk_backend *out, char *err, size_t errlen);
+
+/* For backends layered on the file backend: its fd (or -1 when b is not a file backend). */
+int blk_file_fd(const struct blk_backend *b);
 
 /* Closes the backend once (later calls do nothing). */
 static inline void blk_close(struct blk_backend *b)

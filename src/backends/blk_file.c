@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/blk_bounce.h"
 #include "core/log.h"
 
 #define BLK_FILE_SECTOR 512u
@@ -24,6 +25,7 @@ struct blk_file {
 	int fd;
 	bool read_only;
 	uint64_t size;
+	uint32_t dio_align; /* O_DIRECT: buffers must be aligned to this; 0 without O_DIRECT */
 };
 
 /* Bytes described by iov[0..iovcnt), or -EINVAL when the count or the sum is out of range. */
@@ -62,15 +64,9 @@ static int rw_one(int fd, bool write, uint8_t *p, size_t len, uint64_t off)
 /* The whole list at off. preadv/pwritev may stop early (a signal, a 2 GiB kernel cap, the
  * end of the file): whole iovecs done are skipped, a partly done one is finished with
  * pread/pwrite, then the vectored call resumes. The caller's iovecs are never modified. */
-static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
-		  int iovcnt)
+static int rw_loop(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		   int iovcnt)
 {
-	int64_t total = iov_total(iov, iovcnt);
-
-	if (total < 0)
-		return (int)total;
-	if (off > f->size || (uint64_t)total > f->size - off)
-		return -EIO;
 	while (iovcnt > 0) {
 		if (iov->iov_len == 0) {
 			iov++;
@@ -103,6 +99,44 @@ static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iov
 		}
 	}
 	return 0;
+}
+
+/* O_DIRECT with buffers the kernel would refuse: through an aligned bounce buffer, in
+ * pieces of at most BLK_BOUNCE_MAX bytes. */
+static int rw_bounce(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		     int iovcnt, uint64_t total)
+{
+	uint64_t piece = total < BLK_BOUNCE_MAX ? total : BLK_BOUNCE_MAX;
+	void *b = blk_bounce_alloc(piece, f->dio_align);
+	int r = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (uint64_t done = 0; done < total && r == 0; done += piece) {
+		size_t len = (size_t)(total - done < piece ? total - done : piece);
+		struct iovec one = { .iov_base = b, .iov_len = len };
+		if (write)
+			blk_bounce_copy(b, iov, iovcnt, done, len, true);
+		r = rw_loop(f, write, off + done, &one, 1);
+		if (r == 0 && !write)
+			blk_bounce_copy(b, iov, iovcnt, done, len, false);
+	}
+	free(b);
+	return r;
+}
+
+static int rw_vec(struct blk_file *f, bool write, uint64_t off, const struct iovec *iov,
+		  int iovcnt)
+{
+	int64_t total = iov_total(iov, iovcnt);
+
+	if (total < 0)
+		return (int)total;
+	if (off > f->size || (uint64_t)total > f->size - off)
+		return -EIO;
+	if (total > 0 && f->dio_align && !blk_iov_aligned(iov, iovcnt, f->dio_align))
+		return rw_bounce(f, write, off, iov, iovcnt, (uint64_t)total);
+	return rw_loop(f, write, off, iov, iovcnt);
 }
 
 static int file_read(void *be, uint64_t off, const struct iovec *iov, int iovcnt)
@@ -204,6 +238,7 @@ int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *ou
 	uint32_t bs = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->completion_fd = -1;
 	int fd = open(path, flags);
 	if (fd < 0 && direct && errno == EINVAL)
 		return err_set(err, errlen,
@@ -228,11 +263,19 @@ int blk_file_open(const char *path, bool ro, bool direct, struct blk_backend *ou
 		err_set(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	*f = (struct blk_file){ .fd = fd, .read_only = ro, .size = size };
+	*f = (struct blk_file){ .fd = fd, .read_only = ro, .size = size,
+				.dio_align = direct ? bs : 0 };
 	*out = (struct blk_backend){ .ops = &blk_file_ops, .be = f, .size = size,
-				     .block_size = bs, .read_only = ro };
+				     .block_size = bs, .read_only = ro, .completion_fd = -1 };
 	return 0;
 fail:
 	close(fd);
 	return -1;
+}
+
+int blk_file_fd(const struct blk_backend *b)
+{
+	if (!b || b->ops != &blk_file_ops || !b->be)
+		return -1;
+	return ((const struct blk_file *)b->be)->fd;
 }

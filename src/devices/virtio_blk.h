@@ -1,5 +1,7 @@
 /* virtio-blk (virtio 1.2, 5.2): device id 2, one request queue of 256 entries, a disk behind
- * a host-only blk_backend. Requests are served synchronously, in order, on the I/O thread.
+ * a host-only blk_backend. On the I/O thread: chains are popped into request slots (at most
+ * the queue size in flight), handed to the backend (asynchronously when it can, else served
+ * at once) and pushed as they complete, in any order.
  * Owns: the backend (closed by virtio_blk_destroy), the configuration space, the serial,
  * the counters. Knows neither KVM nor its address; hands the backend host iovecs only. */
 #ifndef MOTE_DEVICES_VIRTIO_BLK_H
@@ -68,9 +70,22 @@ struct virtio_blk {
 	struct virtio_blk_config cfg;
 	uint8_t serial[VIRTIO_BLK_ID_BYTES]; /* zero-padded */
 	int last_errno;        /* last backend error logged (logs once per kind, not per request) */
-	/* Scratch for the request being served (32 KiB: kept off the I/O thread's stack). */
-	struct vq_chain chain;
-	struct iovec iov[VQ_MAX_IOV];
+	/* Request slots (VIRTIO_BLK_QUEUE_SIZE of them, ~32 KiB each, touched lazily): a slot
+	 * holds a popped chain and its host iovecs until the request is pushed. */
+	struct blk_slot *slots;
+	uint16_t free_slots[VIRTIO_BLK_QUEUE_SIZE]; /* stack of free slot indexes */
+	unsigned nfree;
+	unsigned in_backend;   /* slots submitted to an asynchronous backend, not yet reaped */
+	bool kick_failed;      /* a kick error was logged */
+	bool pushed;           /* used elements pushed since the last interrupt check */
+	bool starved;          /* the queue stopped with every slot busy (notifications off) */
+	/* The merge group being built during a batch (BLK_NO_SLOT: none): head, last member,
+	 * operation, iovecs so far, the byte after its end. */
+	uint16_t group, group_tail;
+	enum blk_op group_op;
+	int group_iovcnt;
+	uint64_t group_end;
+	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
 };
@@ -82,8 +97,23 @@ struct virtio_blk {
 int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *serial, char *err,
 		    size_t errlen);
 
-/* Closes the backend (once). The caller destroys b->dev, which it initialised. */
+/* Closes the backend (once) after waiting for what is in flight. The caller destroys b->dev,
+ * which it initialised. */
 void virtio_blk_destroy(struct virtio_blk *b);
+
+/* Waits for every request in flight in the backend and forgets them: nothing is pushed and
+ * no guest buffer is touched afterwards. For a device reset and for VM teardown (before
+ * guest memory goes away). b->dev.lock held, or no other thread runs. */
+void virtio_blk_quiesce(struct virtio_blk *b);
+
+/* An asynchronous backend's completion_fd became readable (the I/O thread's handler; ctx is
+ * the struct virtio_blk): reads the eventfd, pushes every finished request, checks for an
+ * interrupt once, then takes more requests if the queue was waiting for free slots. Takes
+ * b->dev.lock. */
+void virtio_blk_on_complete(void *ctx, int fd);
+
+/* The same without the eventfd read (tests; the handler calls it). b->dev.lock held. */
+void virtio_blk_complete(struct virtio_blk *b);
 
 /* The ops table: offered features are data, so a read-only disk (VIRTIO_BLK_F_RO) has its
  * own table. Both are priv = struct virtio_blk *. */
@@ -99,8 +129,9 @@ int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uin
 
 /* Appended for the API (PATCH /drives/{id}): replaces the backing file of a running device.
  * Takes b->dev.lock; the old backend is flushed and closed, capacity follows the new file and
- * the guest gets a configuration-change interrupt. The new backend must have the same block
- * size and read-only mode. Takes *be (cleared) on success; 0, or -1 with err set. */
+ * the guest gets a configuration-change interrupt. Both backends must be synchronous (no
+ * completion_fd, no submit) and have the same block size and read-only mode. Takes *be
+ * (cleared) on success; 0, or -1 with err set. */
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen);
 

@@ -37,6 +37,8 @@ static int vcon_tx_chain(struct virtio_dev *d, struct virtio_console *c, const s
 		if (c->host.tx)
 			c->host.tx(c->host.ctx, ch->iov[i].base, ch->iov[i].len);
 	atomic_fetch_add_explicit(&c->tx_bytes, ch->read_bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->bytes_out, ch->read_bytes, memory_order_relaxed);
 	return vcon_push(d, VIRTIO_CONSOLE_TXQ, ch->head, 0);
 }
 
@@ -102,6 +104,8 @@ static size_t vcon_rx_fill(struct virtio_dev *d, struct virtio_console *c, const
 		size_t k = vq_chain_write(&c->chain, 0, buf + took, want);
 		if (vcon_push(d, VIRTIO_CONSOLE_RXQ, c->chain.head, (uint32_t)k) < 0)
 			break;
+		atomic_fetch_add_explicit(&d->requests, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&d->bytes_in, k, memory_order_relaxed);
 		took += k;
 		*pushed = true;
 	}

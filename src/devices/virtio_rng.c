@@ -64,6 +64,10 @@ static int rng_request(struct virtio_dev *d, struct virtio_rng *r, struct vq_cha
 	}
 	atomic_fetch_add_explicit(&r->requests, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->bytes, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->bytes_in, n, memory_order_relaxed);
+	if (n < c->write_bytes && n < VIRTIO_RNG_MAX_REQUEST) /* the host's getrandom failed */
+		atomic_fetch_add_explicit(&d->io_errors, 1, memory_order_relaxed);
 	return 0;
 }
 

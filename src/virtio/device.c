@@ -33,6 +33,10 @@ void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, voi
 	atomic_init(&d->notifies, 0);
 	atomic_init(&d->interrupts, 0);
 	atomic_init(&d->guest_errors, 0);
+	atomic_init(&d->requests, 0);
+	atomic_init(&d->bytes_in, 0);
+	atomic_init(&d->bytes_out, 0);
+	atomic_init(&d->io_errors, 0);
 }
 
 void virtio_dev_destroy(struct virtio_dev *d)
@@ -77,6 +81,15 @@ void virtio_dev_fail(struct virtio_dev *d, const char *why)
 	 * notification. Before it, the driver finds the bit when it reads Status. */
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(d, VIRTIO_ISR_CONFIG);
+}
+
+void virtio_dev_queue_reset(struct virtio_dev *d, uint16_t q)
+{
+	if (q >= VIRTIO_MAX_QUEUES)
+		return;
+	if (d->ops->queue_reset)
+		d->ops->queue_reset(d, q);
+	vq_reset(&d->vq[q]);
 }
 
 bool virtio_dev_running(const struct virtio_dev *d)

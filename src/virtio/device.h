@@ -57,8 +57,13 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *d);
 	/* Queue q may have new buffers. Called on the I/O thread with d->lock held. */
 	void (*notify)(struct virtio_dev *d, uint16_t q);
-	/* The driver reset the device (status 0): forget in-flight work. d->lock held. May be NULL. */
+	/* The driver reset the device (status 0): forget in-flight work. d->lock held. May be NULL.
+	 * Called before the queues are forgotten: work still in flight must be waited for (or
+	 * cancelled) here, and must never write a used element into a ring afterwards. */
 	void (*reset)(struct virtio_dev *d);
+	/* The driver disabled queue q (QueueReady 0): the same contract for that queue only.
+	 * May be NULL. d->lock held. */
+	void (*queue_reset)(struct virtio_dev *d, uint16_t q);
 };
 
 /* Per-queue registers as the driver programs them (before QueueReady). */
@@ -118,6 +123,10 @@ void virtio_dev_config_changed(struct virtio_dev *d);
  * missed. A ring error fails the device. d->lock held. */
 void virtio_dev_drain(struct virtio_dev *d, uint16_t q, struct vq_chain *chain,
 		      int (*serve)(struct virtio_dev *d, struct vq_chain *c));
+
+/* Forgets queue q (QueueReady 0): the device's queue_reset hook first, then the ring state.
+ * d->lock held. */
+void virtio_dev_queue_reset(struct virtio_dev *d, uint16_t q);
 
 /* Whether the device may process queues (DRIVER_OK set, NEEDS_RESET not set). */
 bool virtio_dev_running(const struct virtio_dev *d);

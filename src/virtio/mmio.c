@@ -220,7 +220,7 @@ static void wr_queue_ready(const struct mmio_access *a)
 		queue_enable(a->d, a->q);
 	} else if (a->v == 0) {
 		a->d->qregs[a->q].ready = false;
-		vq_reset(&a->d->vq[a->q]);
+		virtio_dev_queue_reset(a->d, (uint16_t)a->q);
 	} else {
 		bad(a->d, "QueueReady 0x%x for queue %u is neither 0 nor 1", a->v, a->q);
 	}

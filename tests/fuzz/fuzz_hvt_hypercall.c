@@ -25,7 +25,8 @@ static int disk_io(void *be, uint64_t off, const struct iovec *iov, int n)
 }
 static int disk_flush(void *be) { (void)be; return 0; }
 static void disk_close(void *be) { (void)be; }
-static const struct blk_backend_ops disk_ops = {disk_io, disk_io, disk_flush, disk_close};
+static const struct blk_backend_ops disk_ops = {
+	.read = disk_io, .write = disk_io, .flush = disk_flush, .close = disk_close};
 
 static ssize_t fnet_recv(void *be, const struct iovec *iov, int n)
 {

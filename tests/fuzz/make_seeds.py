@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes synthetic fuzz seeds into DIR/<target>/ (no binary corpus lives in git).
 fuzz_bzimage: minimal valid bzImages (relocatable and not), so the fuzzer starts past the
-header checks instead of spending its time finding 0xAA55 and "HdrS"."""
+header checks instead of spending its time finding 0xAA55 and "HdrS".
+fuzz_blk: rings holding valid virtio-blk requests (read, contiguous writes, flush, get-id),
+so the fuzzer starts with requests in flight instead of searching for a valid chain."""
 import os, struct, sys
 
 def bzimage(relocatable):
@@ -32,6 +34,38 @@ os.makedirs(d, exist_ok=True)
 for rel in (0, 1):
     with open(os.path.join(d, "seed-reloc%d" % rel), "wb") as f:
         f.write(bzimage(rel))
+
+
+def blk_seed(flags, order, errs, rounds):
+    """tests/fuzz/fuzz_blk.c's layout: 4 header bytes, then guest RAM from 0 (desc 0x0,
+    avail 0x400, used 0x800, 64 entries); headers at 0x1000, status at 0x1800, data at 0x2000."""
+    ram = bytearray(0x6000)
+    reqs = [(0, 0, 512), (1, 8, 1024), (1, 10, 1024), (4, 0, 0), (8, 0, 20), (0, 200, 512)]
+    desc = 0
+    heads = []
+    for k, (typ, sector, length) in enumerate(reqs):
+        hdr, st, dat = 0x1000 + 16 * k, 0x1800 + k, 0x2000 + 0x800 * k
+        struct.pack_into("<IIQ", ram, hdr, typ, 0, sector)
+        chain = [(hdr, 16, 0)]
+        if length:
+            chain.append((dat, length, 2 if typ in (0, 8) else 0))
+        chain.append((st, 1, 2))
+        heads.append(desc)
+        for j, (addr, ln, fl) in enumerate(chain):
+            nxt = desc + 1 if j + 1 < len(chain) else 0
+            struct.pack_into("<QIHH", ram, 16 * desc, addr, ln, fl | (1 if j + 1 < len(chain) else 0), nxt)
+            desc += 1
+    struct.pack_into("<HH", ram, 0x400, 0, len(heads))
+    for i, h in enumerate(heads):
+        struct.pack_into("<H", ram, 0x404 + 2 * i, h)
+    return bytes([flags, order, errs, rounds]) + bytes(ram)
+
+d = os.path.join(out, "fuzz_blk")
+os.makedirs(d, exist_ok=True)
+for i, (fl, od, er, ro) in enumerate([(0x05, 3, 0, 3), (0x15, 7, 0, 2), (0x25, 1, 0, 1),
+                                      (0x04, 9, 0x0b, 4), (0x55, 5, 0, 2), (0x01, 2, 0x04, 3)]):
+    with open(os.path.join(d, "seed-%d" % i), "wb") as f:
+        f.write(blk_seed(fl, od, er, ro))
 
 # fuzz_api: one valid body per endpoint (first byte: the endpoint index in fuzz_api.c).
 api_seeds = [

@@ -22,7 +22,12 @@
  * and stop, which bench/blk.sh uses to measure startup and teardown), `event_idx=0|1` (default 1),
  * `irq=0|1` (default 0: ask for no used-buffer interrupts; 1: one per used buffer, never
  * taken: shows what interrupts cost the device side), `qsize=N` (default 256, capped by
- * QueueNumMax), `seed=N` (xorshift seed, default 0x6d6f7465), `quiet`.
+ * QueueNumMax), `seed=N` (xorshift seed, default 0x6d6f7465), `idle_ms=N` (default 0: after
+ * the timed phase, print `blkbench: idle for N ms` and spin at ring 3 that long without
+ * touching the device, so the host can measure what an idle device costs), `reset_inflight=N`
+ * (default 0: before the timed phase, submit min(N, qd) requests, kick, reset the device at
+ * once, check that no used element appears after the reset (exit 3 if one does), then set the
+ * device up again and go on), `quiet`.
  *
  * The last line is
  *   blkbench: mode=M qd=N bytes=B requests=R kicks=K suppressed=S cycles=C tsc_mhz=F
@@ -215,12 +220,14 @@ static int flush(u64 *cycles)
 int main(void)
 {
 	int r, mode = arg_mode();
-	u64 qd, mib, event_idx, irq, qsize, seed;
+	u64 qd, mib, event_idx, irq, qsize, seed, idle_ms, reset_n;
 	if (mode < 0 || arg_u64("qd", 32, 1, SLOTS, &qd) ||
 	    arg_u64("mib", mode == RANDREAD4K ? 64 : 256, 0, 1u << 20, &mib) ||
 	    arg_u64("event_idx", 1, 0, 1, &event_idx) || arg_u64("irq", 0, 0, 1, &irq) ||
 	    arg_u64("qsize", VIRTQ_MAX, 4, VIRTQ_MAX, &qsize) ||
-	    arg_u64("seed", 0x6d6f7465, 1, ~0ull, &seed))
+	    arg_u64("seed", 0x6d6f7465, 1, ~0ull, &seed) ||
+	    arg_u64("idle_ms", 0, 0, 3600000, &idle_ms) ||
+	    arg_u64("reset_inflight", 0, 0, SLOTS, &reset_n))
 		return 8;
 	if (virtio_find(VIRTIO_ID_BLOCK, 0, &dev, rt_cmdline_has("quiet"))) {
 		rt_puts("blkbench: no virtio-blk device (virtio_mmio.device= on the command line)\n");
@@ -270,6 +277,33 @@ int main(void)
 		for (u32 i = 0; i < req_bytes; i++)
 			data[s][i] = (u8)(i * 31 + s);
 
+	if (reset_n) { /* a reset with requests in flight: the device must not touch the old ring */
+		unsigned n = (unsigned)(reset_n < qd ? reset_n : qd);
+		for (unsigned s = 0; s < n; s++)
+			if ((r = submit(s)) < 0)
+				FAIL(3, "submit: %s\n", virtio_strerror(r));
+		virtq_notify(&q);
+		if ((r = virtio_reset(&dev)))
+			FAIL(3, "reset: %s\n", virtio_strerror(r));
+		u16 at_reset = q.used->idx;
+		for (u64 until = virtio_now_us() + 100000; virtio_now_us() < until;)
+			cpu_relax();
+		if (q.used->idx != at_reset)
+			FAIL(3, "the device wrote used elements after the reset (%u -> %u)\n", at_reset,
+			     q.used->idx);
+		rt_printf("blkbench: reset with %u requests submitted: %u used before it, none after\n",
+			  n, at_reset);
+		r = virtio_init(&dev, want);
+		if (!r)
+			r = virtq_setup(&dev, &q, 0, (u16)qsize);
+		if (!r)
+			r = virtio_driver_ok(&dev);
+		if (r)
+			FAIL(2, "setup after the reset failed: %s\n", virtio_strerror(r));
+		next_sector = 0;
+		xorshift_state = seed;
+	}
+
 	u32 kicks0 = q.kicks, supp0 = q.kicks_suppressed;
 	u64 submitted = 0, done = 0;
 	u64 t0 = rdtsc();
@@ -317,6 +351,11 @@ int main(void)
 	u64 flush_cycles = 0;
 	if (type == BLK_T_OUT && dev.features >> BLK_F_FLUSH & 1 && (r = flush(&flush_cycles)))
 		return r;
+	if (idle_ms) {
+		rt_printf("blkbench: idle for %llu ms\n", idle_ms);
+		for (u64 end = virtio_now_us() + idle_ms * 1000; virtio_now_us() < end;)
+			cpu_relax();
+	}
 	rt_printf("blkbench: mode=%s qd=%llu bytes=%llu requests=%llu kicks=%u suppressed=%u "
 		  "cycles=%llu tsc_mhz=%llu qsize=%u event_idx=%d irq=%llu flush_cycles=%llu\n",
 		  mode_names[mode], qd, done * req_bytes, done, kicks, supp, cycles, tsc_mhz(), q.num,

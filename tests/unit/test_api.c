@@ -165,6 +165,7 @@ static void drives_map_and_root_goes_first(void)
 	CHECK(!strcmp(ac.cfg.disks[0].path, "/r"));
 	CHECK(!strcmp(ac.cfg.disks[0].serial, "root"));
 	CHECK(ac.cfg.disks[1].read_only);
+	CHECK_EQ(ac.cfg.disks[1].io, DISK_IO_SYNC); /* Firecracker's default engine */
 	CHECK_EQ(boot("{\"kernel_image_path\":\"/k\",\"boot_args\":\"quiet\"}"), 0);
 	CHECK_EQ(api_config_check(&ac, err, sizeof(err)), 0);
 	struct vm_config c;
@@ -183,6 +184,17 @@ static void drives_map_and_root_goes_first(void)
 	CHECK(!strcmp(c.cmdline, "quiet root=PARTUUID=0eaa91a0-01 ro"));
 }
 
+static void drive_io_engine(void)
+{
+	reset();
+	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
+			    "\"io_engine\":\"Async\"}"), 0);
+	CHECK_EQ(ac.cfg.disks[0].io, DISK_IO_URING);
+	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
+			    "\"io_engine\":\"Sync\"}"), 0);
+	CHECK_EQ(ac.cfg.disks[0].io, DISK_IO_SYNC);
+}
+
 static void drive_refusals(void)
 {
 	reset();
@@ -196,7 +208,8 @@ static void drive_refusals(void)
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"socket\":\"/s\",\"is_root_device\":false}"), -1);
 	CHECK_STR_CONTAINS(err, "'socket' is not supported");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
-			    "\"io_engine\":\"Async\"}"), -1);
+			    "\"io_engine\":\"Turbo\"}"), -1);
+	CHECK_STR_CONTAINS(err, "io_engine");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
 			    "\"cache_type\":\"Bogus\"}"), -1);
 	CHECK_EQ(drive("a-b", "{\"drive_id\":\"a-b\",\"path_on_host\":\"/d\",\"is_root_device\":false}"), -1);
@@ -362,6 +375,7 @@ int main(void)
 	RUN(machine_config_ranges);
 	RUN(machine_config_unsupported_features);
 	RUN(drives_map_and_root_goes_first);
+	RUN(drive_io_engine);
 	RUN(drive_refusals);
 	RUN(network_interfaces_fill_net_config);
 	RUN(actions_states_logger_metrics);

@@ -28,7 +28,8 @@ static const struct blk_backend_ops fake_ops = {.read = fk_rw, .write = fk_rw, .
 
 static struct blk_backend backend(struct fake *f, uint64_t size, uint32_t bs, bool ro)
 {
-	return (struct blk_backend){.ops = &fake_ops, .be = f, .size = size, .block_size = bs, .read_only = ro};
+	return (struct blk_backend){.ops = &fake_ops, .be = f, .size = size, .block_size = bs,
+				    .read_only = ro, .completion_fd = -1};
 }
 
 static int irqs;
@@ -69,6 +70,14 @@ static void swap_replaces_backend_and_signals(void)
 	bad = backend(&c, 4 << 20, 512, true);
 	CHECK_EQ(virtio_blk_swap_backend(&blk, &bad, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "access mode");
+	bad = backend(&c, 4 << 20, 512, false);
+	blk.be.completion_fd = 99; /* pretend the current backend is asynchronous (io_uring) */
+	CHECK_EQ(virtio_blk_swap_backend(&blk, &bad, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "asynchronous");
+	blk.be.completion_fd = -1;
+	bad.completion_fd = 5; /* an asynchronous new backend */
+	CHECK_EQ(virtio_blk_swap_backend(&blk, &bad, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "synchronous");
 	CHECK_EQ(b.closes, 0); /* the current backend stays */
 	CHECK_EQ(c.closes, 0); /* a refused one stays the caller's */
 	virtio_blk_destroy(&blk);

@@ -135,6 +135,14 @@ static void disks(void)
 	CHECK(cfg.disks[1].read_only && cfg.disks[1].direct);
 	CHECK(!strcmp(cfg.disks[1].serial, "SN1"));
 	CHECK(cfg.rng);
+	CHECK_EQ(cfg.disks[0].io, DISK_IO_AUTO);
+	CHECK_EQ(P("run", "--disk", "a.img,io=sync", "--disk", "b.img,direct,io=uring", "k"), CONFIG_RUN);
+	CHECK_EQ(cfg.disks[0].io, DISK_IO_SYNC);
+	CHECK_EQ(cfg.disks[1].io, DISK_IO_URING);
+	CHECK(cfg.disks[1].direct);
+	CHECK_EQ(P("run", "--disk", "a.img,io=aio", "k"), CONFIG_ERROR);
+	CHECK_STR_CONTAINS(err, "--disk io='aio': use io=uring or io=sync");
+	CHECK_EQ(P("run", "--disk", "a.img,io=", "k"), CONFIG_ERROR);
 	CHECK_EQ(P("run", "--disk", "x,serial=12345678901234567890", "k"), CONFIG_RUN);
 	CHECK_EQ(strlen(cfg.disks[0].serial), 20u);
 	CHECK_EQ(P("run", "--disk", "x,serial=123456789012345678901", "k"), CONFIG_ERROR);

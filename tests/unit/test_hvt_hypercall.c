@@ -44,7 +44,8 @@ static int fdisk_read(void *be, uint64_t off, const struct iovec *iov, int n) { 
 static int fdisk_write(void *be, uint64_t off, const struct iovec *iov, int n) { return fdisk_io(be, off, iov, n, 1); }
 static int fdisk_flush(void *be) { (void)be; return 0; }
 static void fdisk_close(void *be) { (void)be; }
-static const struct blk_backend_ops fdisk_ops = {fdisk_read, fdisk_write, fdisk_flush, fdisk_close};
+static const struct blk_backend_ops fdisk_ops = {
+	.read = fdisk_read, .write = fdisk_write, .flush = fdisk_flush, .close = fdisk_close};
 
 /* Fake tap: one queued frame in, the last frame out; fd() is a pipe readable while a frame
  * is queued. */

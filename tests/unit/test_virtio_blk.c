@@ -6,7 +6,10 @@
  * FLUSH is not negotiated, unsupported types, range and length refusals (overflow near
  * UINT64_MAX), read-only disks, malformed chains (device fails and stops), backend errors
  * (EIO, ENOSPC), data split across descriptors at odd boundaries, indirect tables, batching
- * with one interrupt, and the iovec slicing helper. */
+ * with one interrupt, and the iovec slicing helper. With an asynchronous fake backend:
+ * requests in flight completing out of order (one interrupt check per completion batch),
+ * write-through as write-then-flush, a refused submit, and a device or queue reset with
+ * requests in flight (waited for, never pushed into the reset ring). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -94,13 +97,91 @@ static int fk_flush(void *be)
 
 static void fk_close(void *be) { (void)be; }
 
-static const struct blk_backend_ops fk_ops = { fk_read, fk_write, fk_flush, fk_close };
+static const struct blk_backend_ops fk_ops = {
+	.read = fk_read, .write = fk_write, .flush = fk_flush, .close = fk_close,
+};
 
 static struct blk_backend fake_backend(bool ro)
 {
 	memset(&fk, 0, sizeof(fk));
 	return (struct blk_backend){ .ops = &fk_ops, .be = &fk, .size = DISK_SIZE,
 				     .block_size = 512, .read_only = ro };
+}
+
+/* ---- the fake asynchronous backend: requests wait until the test completes them ---- */
+
+#define FA_MAX 64
+static struct fake_async {
+	struct blk_io io[FA_MAX]; /* submitted, in order */
+	bool pending[FA_MAX];
+	int n, kicks, submit_err;
+	struct blk_completion done[FA_MAX];
+	int ndone;
+} fa;
+
+static int fa_submit(void *be, const struct blk_io *io)
+{
+	(void)be;
+	if (fa.submit_err)
+		return fa.submit_err;
+	if (fa.n == FA_MAX)
+		return -EAGAIN;
+	fa.io[fa.n] = *io;
+	fa.pending[fa.n++] = true;
+	return 0;
+}
+
+static int fa_kick(void *be)
+{
+	(void)be;
+	fa.kicks++;
+	return 0;
+}
+
+/* The test's hand: submitted request i finishes now (its I/O on fk.disk, or err). */
+static void fa_finish(int i, int err)
+{
+	const struct blk_io *io = &fa.io[i];
+	int r = err;
+
+	CHECK(i < fa.n && fa.pending[i]);
+	fa.pending[i] = false;
+	if (!r && io->op == BLK_OP_READ)
+		r = fk_read(&fk, io->off, io->iov, io->iovcnt);
+	else if (!r && io->op == BLK_OP_WRITE)
+		r = fk_write(&fk, io->off, io->iov, io->iovcnt);
+	else if (!r)
+		r = fk_flush(&fk);
+	fa.done[fa.ndone++] = (struct blk_completion){ .cookie = io->cookie, .result = r };
+}
+
+static int fa_reap(void *be, struct blk_completion *out, int max, bool wait)
+{
+	(void)be;
+	if (wait && fa.ndone == 0)
+		for (int i = 0; i < fa.n; i++)
+			if (fa.pending[i])
+				fa_finish(i, 0);
+	int n = fa.ndone < max ? fa.ndone : max;
+	memcpy(out, fa.done, (size_t)n * sizeof(*out));
+	memmove(fa.done, fa.done + n, (size_t)(fa.ndone - n) * sizeof(*out));
+	fa.ndone -= n;
+	return n;
+}
+
+static const struct blk_backend_ops fa_ops = {
+	.read = fk_read, .write = fk_write, .flush = fk_flush, .close = fk_close,
+	.submit = fa_submit, .kick = fa_kick, .reap = fa_reap,
+};
+
+static struct blk_backend async_backend(void)
+{
+	memset(&fk, 0, sizeof(fk));
+	memset(&fa, 0, sizeof(fa));
+	for (size_t i = 0; i < DISK_SIZE; i++)
+		fk.disk[i] = (uint8_t)(i * 3);
+	return (struct blk_backend){ .ops = &fa_ops, .be = &fk, .size = DISK_SIZE,
+				     .block_size = 512, .completion_fd = -1, .depth = FA_MAX };
 }
 
 /* ---- a temporary image ---- */
@@ -407,6 +488,10 @@ static void write_then_read(void)
 	CHECK_EQ(atomic_load(&blk.requests), 3ul);
 	CHECK_EQ(atomic_load(&blk.written_bytes), 1024ul);
 	CHECK_EQ(atomic_load(&blk.read_bytes), 1536ul);
+	CHECK_EQ(atomic_load(&blk.dev.bytes_out), 1024ul);
+	CHECK_EQ(atomic_load(&blk.dev.bytes_in), 1536ul);
+	CHECK_EQ(atomic_load(&blk.dev.requests), 3ul);
+	CHECK_EQ(atomic_load(&blk.dev.io_errors), 0ul);
 	CHECK_EQ(atomic_load(&blk.errors), 0ul);
 	CHECK(irqs >= 1);
 	CHECK(virtio_dev_running(&blk.dev));
@@ -754,6 +839,190 @@ static void batch_one_interrupt(void)
 	stop();
 }
 
+
+static void complete_batch(void)
+{
+	pthread_mutex_lock(&blk.dev.lock);
+	virtio_blk_complete(&blk);
+	pthread_mutex_unlock(&blk.dev.lock);
+}
+
+/* Three reads in flight at once, finishing in the order 2, 0, then 1 (with an error): used
+ * elements appear in completion order, one interrupt per completion batch. */
+static void async_out_of_order(void)
+{
+	start(async_backend(), FEAT_BASE, "oo");
+	uint16_t k[3];
+	for (int i = 0; i < 3; i++) {
+		fill(DATA_GPA + 0x1000ull * i, 0xee, 512);
+		/* Not contiguous: three backend requests, not one merged. */
+		k[i] = req(VIRTIO_BLK_T_IN, 4ull * i + 1, DATA_GPA + 0x1000ull * i, 512);
+	}
+	uint16_t id = req(VIRTIO_BLK_T_GET_ID, 0, DATA_GPA + 0x8000, 20);
+	kick();
+	/* All three submitted with one kick; GET_ID answered at once; one interrupt. */
+	CHECK_EQ(fa.n, 3);
+	CHECK_EQ(fa.kicks, 1);
+	CHECK_EQ(blk.in_backend, 3u);
+	CHECK_EQ(used_idx(), 1);
+	CHECK_EQ(used_id(0), heads[id]);
+	CHECK_EQ(irqs, 1);
+	CHECK_EQ(status_of(k[0]), 0xff);
+	fa_finish(2, 0);
+	fa_finish(0, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 3);
+	CHECK_EQ(used_id(1), heads[k[2]]);
+	CHECK_EQ(used_id(2), heads[k[0]]);
+	CHECK_EQ(used_len(1), 513u);
+	CHECK_EQ(status_of(k[2]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k[0]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k[1]), 0xff); /* still in flight: untouched */
+	CHECK_EQ(*host(DATA_GPA + 0x2000, 1), (uint8_t)(9 * 512 * 3));
+	CHECK_EQ(*host(DATA_GPA, 1), (uint8_t)(512 * 3));
+	CHECK_EQ(irqs, 2);
+	fa_finish(1, -EIO);
+	complete_batch();
+	CHECK_EQ(used_idx(), 4);
+	CHECK_EQ(used_id(3), heads[k[1]]);
+	CHECK_EQ(status_of(k[1]), VIRTIO_BLK_S_IOERR);
+	CHECK(all(DATA_GPA + 0x1000, 0, 512)); /* a failed read hands back zeros, not stale data */
+	CHECK_EQ(irqs, 3);
+	/* Nothing left: a stray wake-up pushes nothing. */
+	complete_batch();
+	CHECK_EQ(used_idx(), 4);
+	CHECK_EQ(irqs, 3);
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(blk.nfree, (unsigned)VIRTIO_BLK_QUEUE_SIZE);
+	CHECK_EQ(atomic_load(&blk.dev.requests), 4ul);
+	CHECK_EQ(atomic_load(&blk.dev.bytes_in), 2ul * 512 + 20);
+	CHECK_EQ(atomic_load(&blk.dev.io_errors), 1ul);
+	CHECK(virtio_dev_running(&blk.dev));
+	stop();
+}
+
+/* Contiguous requests popped together go to the backend as one; when that fails, each is
+ * retried alone and only the one that fails alone gets IOERR. */
+static void async_merge(void)
+{
+	start(async_backend(), FEAT_BASE, NULL);
+	uint16_t k[3];
+	for (int i = 0; i < 3; i++)
+		k[i] = req(VIRTIO_BLK_T_IN, 10ull + i, DATA_GPA + 0x1000ull * i, 512);
+	uint16_t w = req(VIRTIO_BLK_T_OUT, 13, DATA_GPA + 0x4000, 512); /* another op: not merged */
+	kick();
+	CHECK_EQ(fa.n, 2);
+	CHECK_EQ(fa.io[0].op, BLK_OP_READ);
+	CHECK_EQ(fa.io[0].off, 10u * 512);
+	CHECK_EQ(fa.io[0].iovcnt, 3);
+	CHECK_EQ(fa.io[1].op, BLK_OP_WRITE);
+	fa_finish(0, 0);
+	fa_finish(1, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 4);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(status_of(k[i]), VIRTIO_BLK_S_OK);
+		CHECK_EQ(*host(DATA_GPA + 0x1000ull * i, 1), (uint8_t)((10 + i) * 512 * 3));
+	}
+	CHECK_EQ(status_of(w), VIRTIO_BLK_S_OK);
+	CHECK_EQ(irqs, 1);
+	/* The merged read fails: three single reads follow; only the middle one fails again. */
+	for (int i = 0; i < 3; i++)
+		k[i] = req(VIRTIO_BLK_T_IN, 20ull + i, DATA_GPA + 0x1000ull * i, 512);
+	kick();
+	CHECK_EQ(fa.n, 3);
+	fa_finish(2, -EIO);
+	complete_batch();
+	CHECK_EQ(fa.n, 6);
+	CHECK_EQ(used_idx(), 4);
+	fa_finish(4, -EIO);
+	fa_finish(3, 0);
+	fa_finish(5, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 7);
+	CHECK_EQ(status_of(k[0]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k[1]), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(status_of(k[2]), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*host(DATA_GPA + 0x2000, 1), (uint8_t)(22 * 512 * 3));
+	/* A flush popped after writes reaches the backend after them (and after their group). */
+	req(VIRTIO_BLK_T_OUT, 30, DATA_GPA, 512);
+	req(VIRTIO_BLK_T_OUT, 31, DATA_GPA + 0x1000, 512);
+	req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	kick();
+	CHECK_EQ(fa.n, 8);
+	CHECK_EQ(fa.io[6].op, BLK_OP_WRITE);
+	CHECK_EQ(fa.io[6].iovcnt, 2);
+	CHECK_EQ(fa.io[7].op, BLK_OP_FLUSH);
+	fa_finish(6, 0);
+	fa_finish(7, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 10);
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(blk.nfree, (unsigned)VIRTIO_BLK_QUEUE_SIZE);
+	stop();
+}
+
+/* FLUSH not negotiated: an asynchronous write completes only after a flush after it; a
+ * refused submit is an IOERR answer, not a lost request. */
+static void async_write_through_and_refusal(void)
+{
+	start(async_backend(), 1ull << VIRTIO_F_VERSION_1, NULL);
+	fill(DATA_GPA, 0x42, 512);
+	uint16_t w = req(VIRTIO_BLK_T_OUT, 4, DATA_GPA, 512);
+	kick();
+	CHECK_EQ(fa.n, 1);
+	fa_finish(0, 0);
+	complete_batch();
+	CHECK_EQ(used_idx(), 0); /* written, not yet stable */
+	CHECK_EQ(fa.n, 2);
+	CHECK_EQ(fa.io[1].op, BLK_OP_FLUSH);
+	fa_finish(1, 0);
+	complete_batch();
+	CHECK(done(w, VIRTIO_BLK_S_OK, 1));
+	CHECK(strcmp(fk.log, "WF") == 0);
+	CHECK_EQ(fk.disk[4 * 512], 0x42);
+	fa.submit_err = -ENOMEM;
+	uint16_t r = req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 512);
+	kick();
+	CHECK(done(r, VIRTIO_BLK_S_IOERR, 513));
+	CHECK_EQ(blk.in_backend, 0u);
+	stop();
+}
+
+/* The driver resets the device (or disables the queue) while requests are in flight: the
+ * reset waits for them, and neither the used ring nor the status bytes are written. */
+static void reset_with_requests_in_flight(void)
+{
+	for (int queue_only = 0; queue_only < 2; queue_only++) {
+		start(async_backend(), FEAT_BASE, NULL);
+		fill(DATA_GPA, 0x17, 1024);
+		uint16_t a = req(VIRTIO_BLK_T_OUT, 8, DATA_GPA, 1024);
+		uint16_t b = req(VIRTIO_BLK_T_IN, 0, DATA_GPA + 0x1000, 512);
+		uint16_t f = req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+		kick();
+		CHECK_EQ(blk.in_backend, 3u);
+		fa_finish(1, 0); /* finished, but not yet reaped, at the reset */
+		pthread_mutex_lock(&blk.dev.lock);
+		if (queue_only)
+			blk.dev.ops->queue_reset(&blk.dev, 0);
+		else
+			blk.dev.ops->reset(&blk.dev);
+		pthread_mutex_unlock(&blk.dev.lock);
+		CHECK_EQ(fa.pending[0] || fa.pending[2], false); /* waited for */
+		CHECK_EQ(blk.in_backend, 0u);
+		CHECK_EQ(blk.nfree, (unsigned)VIRTIO_BLK_QUEUE_SIZE);
+		CHECK_EQ(used_idx(), 0);
+		CHECK_EQ(status_of(a), 0xff);
+		CHECK_EQ(status_of(b), 0xff);
+		CHECK_EQ(status_of(f), 0xff);
+		/* A late wake-up after the reset finds nothing to push. */
+		complete_batch();
+		CHECK_EQ(used_idx(), 0);
+		stop();
+	}
+}
+
 static void iov_slice(void)
 {
 	uint8_t a[10], b[20], c[30];
@@ -802,6 +1071,10 @@ int main(void)
 	RUN(indirect_request);
 	RUN(batch_one_interrupt);
 	RUN(iov_slice);
+	RUN(async_out_of_order);
+	RUN(async_merge);
+	RUN(async_write_through_and_refusal);
+	RUN(reset_with_requests_in_flight);
 	stop();
 	TEST_MAIN_END();
 }

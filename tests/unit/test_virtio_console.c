@@ -253,6 +253,8 @@ static void tx_to_host(void)
 	CHECK_EQ(used_len(1, 0), 0u); /* the device wrote nothing */
 	CHECK_EQ(irqs, 1);
 	CHECK_EQ(atomic_load(&con.tx_bytes), 12ul);
+	CHECK_EQ(atomic_load(&con.dev.bytes_out), 12ul);
+	CHECK(atomic_load(&con.dev.requests) >= 1);
 	CHECK(running());
 	kick(1); /* nothing new */
 	CHECK_EQ(used_idx(1), 1);
@@ -299,6 +301,7 @@ static void rx_fills_posted_buffers(void)
 	CHECK(!memcmp(host(DATA_GPA + 0x200, 3), "ghi", 3));
 	CHECK_EQ(irqs, 1);
 	CHECK_EQ(atomic_load(&con.rx_bytes), 9ul);
+	CHECK_EQ(atomic_load(&con.dev.bytes_in), 9ul);
 	/* The rest waits for the next buffer; its kick wakes the host once. */
 	CHECK_EQ(push("j"), 0u);
 	const struct seg more[] = { { DATA_GPA + 0x300, 8, true } };

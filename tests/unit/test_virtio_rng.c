@@ -143,6 +143,9 @@ static void fills_buffers(void)
 	CHECK_EQ(irqs, 1); /* one interrupt for the batch */
 	CHECK_EQ(atomic_load(&rng.requests), 2ul);
 	CHECK_EQ(atomic_load(&rng.bytes), 192ul);
+	CHECK_EQ(atomic_load(&rng.dev.requests), 2ul);
+	CHECK_EQ(atomic_load(&rng.dev.bytes_in), 192ul);
+	CHECK_EQ(atomic_load(&rng.dev.io_errors), 0ul);
 	CHECK(virtio_dev_running(&rng.dev));
 	/* Nothing new: nothing happens. */
 	kick();
