@@ -105,19 +105,9 @@ static void run_loop(struct vm *vm)
 
 static int setup_signals(struct vm *vm)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
 	/* Blocked here, so every vCPU thread inherits the block; only the main loop reads them. */
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->sig_fd < 0 || vcpu_signals_init() < 0)
-		return -1;
-	return 0;
+	vm->sig_fd = stop_signal_fd();
+	return vm->sig_fd < 0 || vcpu_signals_init() < 0 ? -1 : 0;
 }
 
 static int fail(int status, const char *msg)
@@ -368,6 +358,40 @@ static void teardown(struct vm *vm)
 	}
 }
 
+/* Frees what boot_and_run created, in reverse order; each step skips what was never made. */
+static void release(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nattached; i++)
+		attach_release(&vm->attached[i]);
+	for (unsigned i = 0; i < vm->nblk; i++) {
+		virtio_blk_destroy(&vm->blk[i]);
+		virtio_dev_destroy(&vm->blk[i].dev);
+	}
+	if (vm->rng_ready)
+		virtio_dev_destroy(&vm->rng.dev);
+	for (unsigned i = 0; i < vm->nnet; i++) {
+		virtio_net_destroy(&vm->net[i]);
+		virtio_dev_destroy(&vm->net[i].dev);
+	}
+	for (unsigned i = vm->nnet; i < vm->nnet_be; i++) /* opened, but no device took them */
+		net_close(&vm->net_be[i]);
+	if (vm->vcon_ready)
+		virtio_dev_destroy(&vm->vcon.dev);
+	for (unsigned i = vm->nblk; i < vm->ndisks; i++) /* opened, but no device took them */
+		vm->disk_be[i].ops->close(vm->disk_be[i].be);
+	if (vm->machine_ready)
+		machine_destroy(&vm->machine);
+	console_destroy(&vm->console);
+	if (vm->sig_fd >= 0)
+		close(vm->sig_fd);
+	if (vm->stop.efd >= 0)
+		stop_destroy(&vm->stop);
+	gm_destroy(&vm->gm);
+	kvm_close(&vm->kvm);
+	image_unmap(&vm->kernel);
+	image_unmap(&vm->initrd);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vm; /* large (vCPU array); lives for the whole process */
@@ -418,35 +442,7 @@ int main(int argc, char **argv)
 	if (vm.api)
 		api_vm_ended(vm.api, status);
 	teardown(&vm);
-	for (unsigned i = 0; i < vm.nattached; i++)
-		attach_release(&vm.attached[i]);
-	for (unsigned i = 0; i < vm.nblk; i++) {
-		virtio_blk_destroy(&vm.blk[i]);
-		virtio_dev_destroy(&vm.blk[i].dev);
-	}
-	if (vm.rng_ready)
-		virtio_dev_destroy(&vm.rng.dev);
-	for (unsigned i = 0; i < vm.nnet; i++) {
-		virtio_net_destroy(&vm.net[i]);
-		virtio_dev_destroy(&vm.net[i].dev);
-	}
-	for (unsigned i = vm.nnet; i < vm.nnet_be; i++) /* opened, but no device took them */
-		net_close(&vm.net_be[i]);
-	if (vm.vcon_ready)
-		virtio_dev_destroy(&vm.vcon.dev);
-	for (unsigned i = vm.nblk; i < vm.ndisks; i++) /* opened, but no device took them */
-		vm.disk_be[i].ops->close(vm.disk_be[i].be);
-	if (vm.machine_ready)
-		machine_destroy(&vm.machine);
-	console_destroy(&vm.console);
-	if (vm.sig_fd >= 0)
-		close(vm.sig_fd);
-	if (vm.stop.efd >= 0)
-		stop_destroy(&vm.stop);
-	gm_destroy(&vm.gm);
-	kvm_close(&vm.kvm);
-	image_unmap(&vm.kernel);
-	image_unmap(&vm.initrd);
+	release(&vm);
 	if (vm.api)
 		api_destroy(vm.api); /* the socket goes last: a client sees it until mote is done */
 	return status;

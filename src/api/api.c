@@ -21,6 +21,7 @@
 #include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/stop.h"
 #include "status.h"
 
 #ifndef MOTE_VERSION
@@ -602,15 +603,7 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	pthread_cond_init(&a->cond, NULL);
 	api_config_init(&a->ac, cli);
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return err_set(err, errlen, "cannot block signals");
-	signal(SIGPIPE, SIG_IGN);
-	a->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->sig_fd = stop_signal_fd();
 	a->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->sig_fd < 0 || a->start_efd < 0)
 		return err_set(err, errlen, "cannot create event descriptors: %s", strerror(errno));

@@ -97,18 +97,30 @@ static int check_keys(const json_t *obj, const char *what, const char *const *kn
 	return 0;
 }
 
-/* Optional string field: *out stays as is when absent; too long or not a string fails. */
+/* Looks up obj.key into *v (JSON null counts as absent). Returns 1 when present, 0 when absent
+ * and optional, -1 (err set) when absent and required. The get_* below leave *out as is when
+ * the field is absent. */
+static int field(const json_t *obj, const char *what, const char *key, bool required,
+		 const json_t **v, char *err, size_t errlen)
+{
+	*v = json_object_get(obj, key);
+	if (*v && json_is_null(*v))
+		*v = NULL;
+	if (*v)
+		return 1;
+	if (required)
+		return err_set(err, errlen, "%s: missing required field '%s'", what, key);
+	return 0;
+}
+
+/* String field: too long or not a string fails. */
 static int get_str(const json_t *obj, const char *what, const char *key, bool required,
 		   const char **out, size_t maxlen, char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(obj, key);
-	if (v && json_is_null(v))
-		v = NULL;
-	if (!v) {
-		if (required)
-			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
-		return 0;
-	}
+	const json_t *v;
+	int r = field(obj, what, key, required, &v, err, errlen);
+	if (r <= 0)
+		return r;
 	if (!json_is_string(v))
 		return err_set(err, errlen, "%s: '%s' must be a string", what, key);
 	if (json_string_length(v) > maxlen)
@@ -120,14 +132,10 @@ static int get_str(const json_t *obj, const char *what, const char *key, bool re
 static int get_bool(const json_t *obj, const char *what, const char *key, bool required,
 		    bool *out, char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(obj, key);
-	if (v && json_is_null(v))
-		v = NULL;
-	if (!v) {
-		if (required)
-			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
-		return 0;
-	}
+	const json_t *v;
+	int r = field(obj, what, key, required, &v, err, errlen);
+	if (r <= 0)
+		return r;
 	if (!json_is_boolean(v))
 		return err_set(err, errlen, "%s: '%s' must be true or false", what, key);
 	*out = json_is_true(v);
@@ -138,14 +146,10 @@ static int get_uint(const json_t *obj, const char *what, const char *key, bool r
 		    unsigned long long lo, unsigned long long hi, unsigned long long *out,
 		    char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(obj, key);
-	if (v && json_is_null(v))
-		v = NULL;
-	if (!v) {
-		if (required)
-			return err_set(err, errlen, "%s: missing required field '%s'", what, key);
-		return 0;
-	}
+	const json_t *v;
+	int r = field(obj, what, key, required, &v, err, errlen);
+	if (r <= 0)
+		return r;
 	json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
 	if (!json_is_integer(v) || x < 0 || (unsigned long long)x < lo || (unsigned long long)x > hi)
 		return err_set(err, errlen, "%s: '%s' must be an integer from %llu to %llu", what,

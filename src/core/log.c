@@ -75,39 +75,33 @@ static void vlog(const char *prefix, const char *fmt, va_list ap)
 	vlog_at(LOG_WARN, NULL, 0, prefix, fmt, ap);
 }
 
+/* A message below the level is not printed, but an error is still kept as the last error (the
+ * reason a boot failed, for the API's answer). */
+static void vlog_msg_at(enum log_level level, const char *file, int line, const char *fmt,
+			va_list ap)
+{
+	if ((int)level <= atomic_load_explicit(&cur_level, memory_order_relaxed)) {
+		vlog_at(level, file, line, "", fmt, ap);
+	} else if (level == LOG_ERROR) {
+		pthread_mutex_lock(&out_lock);
+		vsnprintf(out.last_error, sizeof(out.last_error), fmt, ap);
+		pthread_mutex_unlock(&out_lock);
+	}
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
-	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed)) {
-		if (level == LOG_ERROR) { /* filtered (Off), but still the reason a boot failed */
-			pthread_mutex_lock(&out_lock);
-			va_start(ap, fmt);
-			vsnprintf(out.last_error, sizeof(out.last_error), fmt, ap);
-			va_end(ap);
-			pthread_mutex_unlock(&out_lock);
-		}
-		return;
-	}
 	va_start(ap, fmt);
-	vlog_at(level, NULL, 0, "", fmt, ap);
+	vlog_msg_at(level, NULL, 0, fmt, ap);
 	va_end(ap);
 }
 
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
-	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed)) {
-		if (level == LOG_ERROR) {
-			pthread_mutex_lock(&out_lock);
-			va_start(ap, fmt);
-			vsnprintf(out.last_error, sizeof(out.last_error), fmt, ap);
-			va_end(ap);
-			pthread_mutex_unlock(&out_lock);
-		}
-		return;
-	}
 	va_start(ap, fmt);
-	vlog_at(level, file, line, "", fmt, ap);
+	vlog_msg_at(level, file, line, fmt, ap);
 	va_end(ap);
 }
 

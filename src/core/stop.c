@@ -1,11 +1,14 @@
 /* Stop requests: first one wins, signalled through an eventfd. */
 #include "core/stop.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/event.h"
@@ -45,4 +48,20 @@ void stop_request(struct vm_stop *s, int status, const char *fmt, ...)
 	atomic_store_explicit(&s->requested, true, memory_order_release);
 	pthread_mutex_unlock(&s->lock);
 	event_signal(s->efd);
+}
+
+int stop_signal_fd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	int r = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }

@@ -24,6 +24,12 @@ void stop_destroy(struct vm_stop *s);
 void stop_request(struct vm_stop *s, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The signals that stop a VM (SIGINT, SIGTERM, SIGHUP) as a signalfd: blocks them in the
+ * calling thread, so every thread created afterwards inherits the block and only the owner of
+ * the fd sees them, and ignores SIGPIPE. Call before creating any thread. Returns the fd
+ * (non-blocking, close-on-exec), or -1 with errno. */
+int stop_signal_fd(void);
+
 static inline bool stop_requested(struct vm_stop *s)
 {
 	return atomic_load_explicit(&s->requested, memory_order_acquire);

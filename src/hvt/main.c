@@ -188,15 +188,7 @@ static int load_unikernel(struct hvt_vm *vm, struct boot_entry *entry, char *err
 
 static int setup_signals(struct hvt_vm *vm)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	vm->sig_fd = stop_signal_fd();
 	return vm->sig_fd < 0 || vcpu_signals_init() < 0 ? -1 : 0;
 }
 
