@@ -73,20 +73,32 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@echo "  UNIT    $@"
 	$(Q)$(CC) $(ALLCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-# The same unit tests under ASan+UBSan (clang), built from source in one step.
+# The same unit tests under ASan+UBSan (clang): the library compiled once, linked into each.
+ASAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan-obj/%.o)
+$(BUILD)/asan-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-ASAN $<"
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
 unit-asan: $(ASAN_BINS)
-$(BUILD)/unit-asan/%: tests/unit/%.c $(LIB_SRCS)
+$(BUILD)/unit-asan/%: tests/unit/%.c $(ASAN_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  ASAN    $@"
-	$(Q)$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(ASAN_OBJS) $(LDLIBS)
 
-# libFuzzer targets (clang), each linked with every library source.
+# libFuzzer targets (clang): the library compiled once with coverage, linked into each.
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz-obj/%.o)
+$(BUILD)/fuzz-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -c -o $@ $<
+
 fuzz: $(FUZZ_BINS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-	  -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 include tests/guests/guests.mk
 include bench/bench.mk
@@ -95,11 +107,11 @@ deps:
 	@sh scripts/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
 	@sh tests/run.sh
 
 check-slow: deps
-	@$(MAKE) --no-print-directory all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit unit-asan fuzz bench-bins $(BUILD)/mote-unsandboxed
 	@MOTE_SLOW=1 sh tests/run.sh
 
 fuzz-long: fuzz guests
@@ -120,4 +132,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
