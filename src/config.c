@@ -47,6 +47,8 @@ void config_usage(FILE *out)
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
 		"  --no-pit             no 8254 timer (faster start and exit; guests using ACPI or\n"
 		"                       PVH do not need it)\n"
+		"  --mem-hugepages      guest RAM in transparent huge pages (2 MiB): faster O_DIRECT\n"
+		"                       disks and guest memory access, RSS grows in 2 MiB steps\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
 		"\n"
@@ -489,6 +491,10 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		}
 		if (!strcmp(a, "--no-pit")) {
 			cfg->no_pit = true;
+			continue;
+		}
+		if (!strcmp(a, "--mem-hugepages")) {
+			cfg->mem_hugepages = true;
 			continue;
 		}
 		if (!strcmp(a, "--rng")) {

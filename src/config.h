@@ -48,6 +48,7 @@ struct vm_config {
 	unsigned nnets;
 	bool rng;               /* --rng: a virtio entropy device */
 	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
+	bool mem_hugepages;     /* --mem-hugepages: anonymous guest RAM in transparent huge pages */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */
 	/* API mode (mote --api-sock PATH [--config-file FILE]): kernel is NULL after parsing and

@@ -2,6 +2,7 @@
  * Every guest-physical range that the VMM touches passes through gm_ptr(); it checks
  * start, length and overflow before any host pointer exists. */
 #include "core/guest_mem.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,8 +45,48 @@ static int check_layout(const struct gm_region *r, size_t n, uint64_t *total, ch
 	return 0;
 }
 
+#define GM_HUGE_PAGE (2ull << 20)
+
+/* The RAM itself over [base, base + total) of the reservation: a memfd, or anonymous memory
+ * advised for huge pages. Returns the memfd (or -2 for anonymous RAM), or -1 with err set. */
+static int gm_map_ram(uint8_t *base, uint64_t total, bool hugepages, char *err, size_t errlen)
+{
+	if (hugepages) {
+		if (mmap(base, (size_t)total, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+			return err_set(err, errlen, "cannot map guest memory: %s", strerror(errno));
+		if (madvise(base, (size_t)total, MADV_HUGEPAGE) < 0)
+			return err_set(err, errlen, "--mem-hugepages: this host has transparent huge "
+				       "pages off (/sys/kernel/mm/transparent_hugepage/enabled: %s)",
+				       strerror(errno));
+		return -2;
+	}
+	int fd = memfd_create("mote-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errlen, "memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)total) < 0) {
+		err_set(err, errlen, "cannot size guest memory (%llu bytes): %s",
+			(unsigned long long)total, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (mmap(base, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+		 fd, 0) == MAP_FAILED) {
+		err_set(err, errlen, "cannot map guest memory: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, char *err,
 	      size_t errlen)
+{
+	return gm_create_opt(gm, regions, n, false, err, errlen);
+}
+
+int gm_create_opt(struct guest_mem *gm, const struct gm_region *regions, size_t n,
+		  bool hugepages, char *err, size_t errlen)
 {
 	uint64_t total;
 
@@ -53,37 +94,27 @@ int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, c
 	gm->fd = -1;
 	if (check_layout(regions, n, &total, err, errlen) < 0)
 		return -1;
-	if (total > SIZE_MAX - 2 * (uint64_t)GM_PAGE_SIZE) {
+	/* With huge pages, RAM starts on a 2 MiB boundary: room for the alignment too. */
+	uint64_t slack = hugepages ? GM_HUGE_PAGE - GM_PAGE_SIZE : 0;
+	if (total > SIZE_MAX - 2 * (uint64_t)GM_PAGE_SIZE - slack) {
 		snprintf(err, errlen, "guest memory too large for this host");
 		return -1;
 	}
-
-	int fd = memfd_create("mote-guest-ram", MFD_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "memfd_create: %s", strerror(errno));
-		return -1;
-	}
-	if (ftruncate(fd, (off_t)total) < 0) {
-		snprintf(err, errlen, "cannot size guest memory (%llu bytes): %s",
-			 (unsigned long long)total, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/* Reserve guard + RAM + guard as PROT_NONE, then map the memfd over the middle. */
-	size_t map_len = (size_t)total + 2 * GM_PAGE_SIZE;
+	/* Reserve guard + RAM + guard as PROT_NONE, then map the RAM over the middle. */
+	size_t map_len = (size_t)(total + 2 * GM_PAGE_SIZE + slack);
 	void *map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "cannot reserve %zu bytes of address space: %s", map_len,
 			 strerror(errno));
-		close(fd);
 		return -1;
 	}
-	uint8_t *base = (uint8_t *)map + GM_PAGE_SIZE;
-	if (mmap(base, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-		 fd, 0) == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map guest memory: %s", strerror(errno));
+	uintptr_t b = (uintptr_t)map + GM_PAGE_SIZE;
+	if (hugepages)
+		b = (b + GM_HUGE_PAGE - 1) & ~(uintptr_t)(GM_HUGE_PAGE - 1);
+	uint8_t *base = (uint8_t *)b;
+	int fd = gm_map_ram(base, total, hugepages, err, errlen);
+	if (fd == -1) {
 		munmap(map, map_len);
-		close(fd);
 		return -1;
 	}
 	/* Guest RAM is not worth dumping with the VMM, and must not leak into a fork. */
@@ -99,7 +130,7 @@ int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, c
 	gm->nregions = n;
 	gm->base = base;
 	gm->size = total;
-	gm->fd = fd;
+	gm->fd = fd >= 0 ? fd : -1;
 	gm->map = map;
 	gm->map_len = map_len;
 	return 0;
@@ -107,11 +138,12 @@ int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, c
 
 void gm_destroy(struct guest_mem *gm)
 {
-	/* map and fd exist together (gm_create sets both or neither), so a zeroed or
-	 * never-created struct, whose fd may read 0, closes nothing. */
+	/* fd is only looked at when map is set (gm_create sets map, and fd to the memfd or -1),
+	 * so a zeroed or never-created struct, whose fd may read 0, closes nothing. */
 	if (gm->map) {
 		munmap(gm->map, gm->map_len);
-		close(gm->fd);
+		if (gm->fd >= 0)
+			close(gm->fd);
 	}
 	memset(gm, 0, sizeof(*gm));
 	gm->fd = -1;

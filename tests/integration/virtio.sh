@@ -21,10 +21,13 @@ PY
 )
 # With O_DIRECT too: the guest's buffers split at odd byte counts go through a bounce buffer.
 uring=yes
-for io in sync uring "" direct-sync direct-uring; do
+# hugepages: the default backend, O_DIRECT, guest RAM in transparent huge pages (--mem-hugepages).
+for io in sync uring "" direct-sync direct-uring hugepages; do
 	sfx=${io:+-$io}
+	extra=
 	case $io in
 	direct-*) opt=",direct,io=${io#direct-}" ;;
+	hugepages) opt=",direct" extra=--mem-hugepages ;;
 	"") opt= ;;
 	*) opt=",io=$io" ;;
 	esac
@@ -34,9 +37,13 @@ for io in sync uring "" direct-sync direct-uring; do
 	fi ;; esac
 	rm -f "$TMP/disk.img"
 	truncate -s 16M "$TMP/disk.img"
-	vm "blk$sfx" run --disk "$TMP/disk.img,serial=MOTEDISK$opt" "$G/blk.elf"
+	vm "blk$sfx" run $extra --disk "$TMP/disk.img,serial=MOTEDISK$opt" "$G/blk.elf"
 	if has_err "blk$sfx" "does not support O_DIRECT"; then
 		skip "blk$sfx" "the filesystem of $TMP does not support O_DIRECT"
+		continue
+	fi
+	if has_err "blk$sfx" "transparent huge pages off"; then
+		skip "blk$sfx" "this host has transparent huge pages off"
 		continue
 	fi
 	if [ "$rc" = 1 ] && has "blk$sfx" "blk: ok"; then

@@ -28,6 +28,9 @@ static void defaults(void)
 	CHECK(!cfg.no_pit);
 	CHECK_EQ(P("run", "--no-pit", "k"), CONFIG_RUN);
 	CHECK(cfg.no_pit);
+	CHECK(!cfg.mem_hugepages);
+	CHECK_EQ(P("run", "--mem-hugepages", "k"), CONFIG_RUN);
+	CHECK(cfg.mem_hugepages);
 }
 
 static void all_options(void)
