@@ -15,7 +15,7 @@ GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-
                 -mgeneral-regs-only -fno-stack-protector -O2 -Wall -Wextra -Werror \
                 -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
                 -fno-delete-null-pointer-checks -fcf-protection=none \
-                -I$(GUEST_DIR)/rt -MMD -MP
+                -I$(GUEST_DIR)/rt -Isrc -MMD -MP
 GUEST_LD     := $(GUEST_DIR)/rt/guest.ld
 GUEST_LDFLAGS := -T $(GUEST_LD) -Wl,--build-id=none -Wl,-z,max-page-size=4096
 GUEST_RT_OBJS := $(GUEST_OUT)/obj/rt/entry.o $(GUEST_OUT)/obj/rt/rt.o

@@ -30,3 +30,7 @@ rule no-assert-on-guest-paths "src/core/*.c src/devices/*.c src/kvm/*.c" '\<asse
 	"no assert() on paths that handle guest input"
 rule no-constructors "$(find src -name '*.c')" '__attribute__\(\(constructor' \
 	"no constructor attributes: the machine file is the inventory"
+rule abi-is-constants-only "src/virtio/abi.h" '#include|struct|typedef' \
+	"src/virtio/abi.h is shared with freestanding guests: constants only"
+rule guests-share-only-the-abi "$(find tests/guests -name '*.[ch]')" '#include "(core|kvm|devices|arch|boot|backends|api|hvt)/|#include "virtio/(device|mmio|virtqueue)' \
+	"test guests may include only src/virtio/abi.h of mote's sources"

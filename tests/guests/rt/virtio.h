@@ -50,26 +50,8 @@
 
 #define VIRTIO_MMIO_MAGIC 0x74726976u
 
-/* Device status (2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
-#define VIRTIO_STATUS_FEATURES_OK 8
-#define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
-
-/* Reserved feature bits (6) and InterruptStatus bits (4.2.2). */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_ISR_USED 1
-#define VIRTIO_ISR_CONFIG 2
-
-/* Device IDs (5). */
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
-#define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG 4
+/* Status, feature, InterruptStatus bits and device IDs: shared with the device model. */
+#include "virtio/abi.h"
 
 /* Split virtqueue layout (2.7). */
 #define VIRTQ_DESC_F_NEXT 1
