@@ -32,4 +32,19 @@ step "A guest that triple-faults: mote reports it with the registers and exits 8
 "$MOTE" run "$G/triple.elf" </dev/null
 echo "-> exit status $? (8 = guest crashed)"
 
+step "A virtio-blk disk: the guest writes, flushes and reads back a raw image through io_uring" \
+	"$MOTE run --disk IMG,serial=DEMO $G/blk.elf"
+img=$(mktemp /tmp/mote-demo-disk.XXXXXX)
+truncate -s 16M "$img"
+"$MOTE" run --disk "$img,serial=DEMO" "$G/blk.elf" </dev/null >"$img.out"
+rc=$?
+grep -E "serial|flush|read back|blk: ok" "$img.out"
+echo "-> exit status $rc (the guest's 0); the host image now holds what it wrote: sha256 $(sha256sum "$img" | cut -c1-16)..."
+rm -f "$img" "$img.out"
+
+step "A Solo5 hvt unikernel, started through the solo5-hvt link (mote hvt)" \
+	"$BUILD/solo5-hvt $G/hvt/hello.hvt hello from the demo"
+"$BUILD/solo5-hvt" "$G/hvt/hello.hvt" hello from the demo </dev/null
+echo "-> exit status $? (the unikernel's own halt status)"
+
 printf '\nInteractive: %s run %s  (type, then "quit"; Ctrl-A x leaves at any time)\n' "$MOTE" "$G/echo.elf"
