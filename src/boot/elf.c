@@ -307,10 +307,12 @@ static int elf_copy_segments(struct elf_ctx *c, struct elf_image *out)
 	return 0;
 }
 
-int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
-	     struct elf_image *out, char *err, size_t errlen)
+/* What both loaders check first, before anything is written: the ELF header, the program
+ * headers and the placed segments (in file, in RAM above min_gpa, not overlapping). */
+static int elf_begin(struct elf_ctx *c, const uint8_t *buf, size_t len,
+		     const struct guest_mem *gm, uint64_t min_gpa, char *err, size_t errlen)
 {
-	struct elf_ctx c = {
+	*c = (struct elf_ctx){
 		.buf = buf,
 		.len = buf ? len : 0,
 		.gm = gm,
@@ -318,9 +320,18 @@ int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_
 		.err = err,
 		.errlen = errlen,
 	};
+	if (elf_check_ehdr(c) < 0 || elf_read_phdrs(c) < 0 || elf_check_loads(c) < 0)
+		return -1;
+	return 0;
+}
+
+int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
+	     struct elf_image *out, char *err, size_t errlen)
+{
+	struct elf_ctx c;
 	uint64_t entry = 0;
 
-	if (elf_check_ehdr(&c) < 0 || elf_read_phdrs(&c) < 0 || elf_check_loads(&c) < 0 ||
+	if (elf_begin(&c, buf, len, gm, min_gpa, err, errlen) < 0 ||
 	    elf_find_pvh_entry(&c, &entry) < 0)
 		return -1;
 	/* Everything is valid: from here on only the copy can fail, and it cannot. */
@@ -353,18 +364,10 @@ static int elf_check_exec_entry(struct elf_ctx *c)
 int elf_load_exec(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
 		  struct elf_exec *out, char *err, size_t errlen)
 {
-	struct elf_ctx c = {
-		.buf = buf,
-		.len = buf ? len : 0,
-		.gm = gm,
-		.min_gpa = min_gpa,
-		.err = err,
-		.errlen = errlen,
-	};
+	struct elf_ctx c;
 	struct elf_image img;
 
-	if (elf_check_ehdr(&c) < 0 || elf_read_phdrs(&c) < 0 || elf_check_loads(&c) < 0 ||
-	    elf_check_exec_entry(&c) < 0)
+	if (elf_begin(&c, buf, len, gm, min_gpa, err, errlen) < 0 || elf_check_exec_entry(&c) < 0)
 		return -1;
 	if (elf_copy_segments(&c, &img) < 0)
 		return -1;
