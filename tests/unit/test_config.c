@@ -1,20 +1,7 @@
 /* CLI parsing: accepted forms, defaults, and every refusal with its message. */
 #include "config.h"
+#include "config_parse.h"
 #include "test.h"
-
-static struct vm_config cfg;
-static char err[512];
-
-static enum config_action parse(int argc, const char *const *argv)
-{
-	err[0] = '\0';
-	return config_parse(argc, (char *const *)(uintptr_t)argv, &cfg, err, sizeof(err));
-}
-#define P(...)                                                                   \
-	({                                                                       \
-		const char *const a_[] = {"mote", __VA_ARGS__};                  \
-		parse((int)(sizeof(a_) / sizeof(a_[0])), a_);                    \
-	})
 
 static void defaults(void)
 {
