@@ -60,8 +60,18 @@ static int iface_ctl(const char *name, unsigned long req, struct ifreq *ifr)
 	return r;
 }
 
+/* Brings the interface up. IPv6 is switched off on it first (where the host has IPv6): else
+ * the kernel sends router solicitations and MLD reports at times of its choosing, and one can
+ * arrive in the middle of a test's exchange. */
 static int set_up(const char *name)
 {
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	if (iface_ctl(name, SIOCGIFFLAGS, &ifr) < 0)
