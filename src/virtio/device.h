@@ -10,10 +10,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/guest_mem.h"
 #include "core/irq.h"
+#include "snapshot/stream.h"
 #include "virtio/abi.h"
 #include "virtio/virtqueue.h"
 
@@ -42,6 +44,15 @@ struct virtio_dev_ops {
 	/* The driver disabled queue q (QueueReady 0): the same contract for that queue only.
 	 * May be NULL. d->lock held. */
 	void (*queue_reset)(struct virtio_dev *d, uint16_t q);
+	/* Snapshots (src/snapshot/). The transport saves and restores what struct virtio_dev holds
+	 * (status, features, queue registers and ring indices); these carry the device's own state,
+	 * kept in the device's own struct. save: the VM is paused and the device quiesced (no
+	 * request in flight), d->lock held; writes with snap_put_*. load: into a device just
+	 * created from the same configuration, before the VM runs; the stream is hostile input:
+	 * validate every value, return -1 with a one-line reason in err (nothing half-applied).
+	 * Both NULL: the device has no state beyond the transport's. */
+	void (*save)(struct virtio_dev *d, struct snap_out *out);
+	int (*load)(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen);
 };
 
 /* Per-queue registers as the driver programs them (before QueueReady). */

@@ -30,6 +30,8 @@ rule no-assert-on-guest-paths "src/core/*.c src/devices/*.c src/kvm/*.c" '\<asse
 	"no assert() on paths that handle guest input"
 rule no-constructors "$(find src -name '*.c')" '__attribute__\(\(constructor' \
 	"no constructor attributes: the machine file is the inventory"
+rule snapshot-stream-is-leaf "src/snapshot/stream.c src/snapshot/stream.h" '#include "(core|kvm|virtio|devices|arch|boot|backends|api|hvt)/|#include "[a-z_]+\.h"' \
+	"snapshot streams are included by devices: they include nothing of mote's"
 rule abi-is-constants-only "src/virtio/abi.h" '#include|struct|typedef' \
 	"src/virtio/abi.h is shared with freestanding guests: constants only"
 rule guests-share-only-the-abi "$(find tests/guests -name '*.[ch]')" '#include "(core|kvm|devices|arch|boot|backends|api|hvt)/|#include "virtio/(device|mmio|virtqueue)' \
