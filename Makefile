@@ -29,8 +29,14 @@ LDLIBS    += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -l
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 MAIN_SRC  := src/main.c
-LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
-OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
+# mote-jailer (src/jail/, docs/jail.md) is its own binary: build/mote links none of its code.
+# The unit tests and fuzzers link both (every source but the two main files).
+JAIL_SRCS := $(filter src/jail/%,$(SRCS))
+JAIL_MAIN := src/jail/main.c
+VMM_SRCS  := $(filter-out src/jail/%,$(SRCS))
+LIB_SRCS  := $(filter-out $(MAIN_SRC) $(JAIL_MAIN),$(SRCS))
+OBJS      := $(VMM_SRCS:%.c=$(BUILD)/obj/%.o)
+JAIL_OBJS := $(JAIL_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -44,15 +50,15 @@ SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -
               -DMOTE_VERSION='"$(VERSION)"' $(API_CFLAGS)
 
 .PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long
-all: $(BUILD)/mote guests
+all: $(BUILD)/mote $(BUILD)/mote-jailer guests
 
 mote: $(BUILD)/mote
 
 # The debug build without seccomp filters (it says so when it starts).
-$(BUILD)/mote-unsandboxed: $(SRCS)
+$(BUILD)/mote-unsandboxed: $(VMM_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALLCFLAGS) -MF /dev/null -DMOTE_NO_SANDBOX $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
+	$(Q)$(CC) $(ALLCFLAGS) -MF /dev/null -DMOTE_NO_SANDBOX $(LDFLAGS) -o $@ $(VMM_SRCS) $(LDLIBS)
 
 # V=1 shows full command lines.
 Q := $(if $(V),,@)
@@ -60,6 +66,11 @@ Q := $(if $(V),,@)
 $(BUILD)/mote: $(OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The jailer needs only libc and jansson (the dlopen notes it reads, src/jail/elfdeps.c).
+$(BUILD)/mote-jailer: $(JAIL_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,4 +143,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(JAIL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -291,7 +292,8 @@ static int boot_and_run(struct vm *vm)
 		return fail(MOTE_EXIT_USAGE, err);
 	}
 	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
-	if (gm_create_opt(&vm->gm, regions, nreg, vm->cfg.mem_hugepages, err, sizeof(err)) < 0)
+	if (gm_fits_limit(vm->cfg.mem_size, secure_getenv("MOTE_MEMORY_LIMIT"), err, sizeof(err)) < 0 ||
+	    gm_create_opt(&vm->gm, regions, nreg, vm->cfg.mem_hugepages, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
 	if (stop_init(&vm->stop) < 0 || setup_signals(vm) < 0 ||
 	    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->stop) < 0)

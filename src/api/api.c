@@ -49,6 +49,17 @@ static struct {
 	__typeof__(MHD_destroy_response) *destroy_response;
 } mhd; /* process-wide like the library itself; set once in api_init, before any thread */
 
+/* The library above, declared in an ELF note (the "FDO" .note.dlopen convention) so that tools
+ * that place mote's libraries (mote-jailer: docs/jail.md) know API mode loads it. */
+#define MHD_NOTE_JSON                                                                              \
+	"[{\"feature\":\"api\",\"description\":\"the REST API (--api-sock, --config-file)\","       \
+	"\"priority\":\"recommended\",\"soname\":[\"libmicrohttpd.so.12\"]}]"
+__attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {
+	uint32_t namesz, descsz, type;
+	char name[4];
+	char desc[(sizeof(MHD_NOTE_JSON) + 3) & ~3u];
+} mhd_note = {4, sizeof(MHD_NOTE_JSON), 0x407c0c0a, "FDO", MHD_NOTE_JSON};
+
 static int mhd_load(char *err, size_t errlen)
 {
 	if (mhd.lib)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -133,6 +134,27 @@ int gm_create_opt(struct guest_mem *gm, const struct gm_region *regions, size_t 
 	gm->fd = fd >= 0 ? fd : -1;
 	gm->map = map;
 	gm->map_len = map_len;
+	return 0;
+}
+
+int gm_fits_limit(uint64_t ram, const char *limit, char *err, size_t errlen)
+{
+	if (!limit || !*limit)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long lim = strtoull(limit, &end, 10);
+	if (*end || errno || limit[0] < '0' || limit[0] > '9') {
+		snprintf(err, errlen, "MOTE_MEMORY_LIMIT=%s: not a number of bytes", limit);
+		return -1;
+	}
+	if (ram > lim || lim - ram < GM_VMM_RESERVE) {
+		snprintf(err, errlen, "guest RAM of %llu MiB does not fit in the memory limit of %llu MiB "
+			 "(MOTE_MEMORY_LIMIT, the jail's memory cgroup) with the %llu MiB mote itself "
+			 "needs: lower --mem or raise the limit", (unsigned long long)(ram >> 20), lim >> 20,
+			 GM_VMM_RESERVE >> 20);
+		return -1;
+	}
 	return 0;
 }
 

@@ -43,6 +43,15 @@ int gm_create_opt(struct guest_mem *gm, const struct gm_region *regions, size_t 
 		  bool hugepages, char *err, size_t errlen);
 void gm_destroy(struct guest_mem *gm);
 
+/* What mote itself needs in a memory cgroup beside guest RAM (code, libraries, stacks, KVM's
+ * structures charged to it): a jailed hello guest peaks at 1.5 MiB (docs/jail.md). */
+#define GM_VMM_RESERVE (8ull << 20)
+
+/* limit: the MOTE_MEMORY_LIMIT value (bytes; mote-jailer sets it from the jail's memory cgroup),
+ * NULL or "" for none. RAM that cannot fit with GM_VMM_RESERVE is refused up front, instead of
+ * the kernel killing the VM when the guest touches it. 0, or -1 with a one-line reason. */
+int gm_fits_limit(uint64_t ram, const char *limit, char *err, size_t errlen);
+
 /* THE GATE. Host pointer for the guest-physical range [gpa, gpa + len), or NULL when
  * len == 0, when gpa + len overflows, or when the range is not wholly inside one region.
  * The pointer is valid for exactly len bytes. */

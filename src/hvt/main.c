@@ -169,7 +169,8 @@ static int load_unikernel(struct hvt_vm *vm, struct boot_entry *entry, char *err
 	if (ram.size != vm->cli.mem_size)
 		log_warn("guest memory rounded down to %llu MiB (whole 2 MiB pages)",
 			 (unsigned long long)(ram.size >> 20));
-	if (gm_create(&vm->gm, &ram, 1, err, errlen) < 0)
+	if (gm_fits_limit(ram.size, secure_getenv("MOTE_MEMORY_LIMIT"), err, errlen) < 0 ||
+	    gm_create(&vm->gm, &ram, 1, err, errlen) < 0)
 		return MOTE_EXIT_INTERNAL;
 	if (elf_load_exec(vm->kernel.data, vm->kernel.size, &vm->gm, HVT_GUEST_MIN_BASE, &x, err,
 			  errlen) < 0 ||

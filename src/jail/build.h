@@ -1,0 +1,33 @@
+/* The jail's directory on the host: <base>/<exec-name>/<id>/root with the exec file (hard link,
+ * or a copy across file systems) and an empty placeholder for every mount of the plan; and its
+ * removal when a later step fails. Runs as root in the jailer, before any namespace changes. */
+#ifndef MOTE_JAIL_BUILD_H
+#define MOTE_JAIL_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jail/jail.h"
+#include "jail/plan.h"
+
+#define JAIL_BASE_LEVELS 32
+
+/* What jail_build made, so that jail_unbuild removes exactly that. */
+struct jail_made {
+	char base_levels[JAIL_BASE_LEVELS][JAIL_PATH_MAX]; /* components of the base it created */
+	size_t nbase;
+	bool exec_dir;
+	bool jail_dir;
+};
+
+/* Returns 0 or a jail_status (EXISTS when <id> exists; HOST for an unsafe base; STEP; FILE for
+ * a bind source that vanished). On failure it has removed what it made. */
+int jail_build(const struct jail_config *cfg, struct jail_plan *plan, struct jail_made *made,
+	       char *err, size_t errlen);
+
+/* Removes <id> (the whole tree this jail made: never crossing into another file system and never
+ * following a link), then <exec-name> and base levels it created if they are empty.
+ * 0, or -1 naming what stayed. */
+int jail_unbuild(const struct jail_plan *plan, struct jail_made *made, char *err, size_t errlen);
+
+#endif

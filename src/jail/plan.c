@@ -1,0 +1,109 @@
+/* The step plan (see plan.h): paths, device nodes, mounts and limits, with every collision
+ * between them refused before the jail exists. Pure: no file system, no process state. */
+#include "jail/plan.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "jail/path.h"
+
+static bool starts(const char *a, const char *prefix)
+{
+	return !strncmp(a, prefix, strlen(prefix));
+}
+
+bool jail_args_need_tun(char *const *args, int nargs)
+{
+	for (int i = 0; i < nargs; i++) {
+		const char *a = args[i];
+		if (!strcmp(a, "--net") || starts(a, "--net=") || starts(a, "--net:") ||
+		    !strcmp(a, "--api-sock") || starts(a, "--api-sock=") ||
+		    !strcmp(a, "--config-file") || starts(a, "--config-file="))
+			return true;
+		if (!strcmp(a, "--"))
+			break; /* the rest belongs to the guest (mote hvt UNIKERNEL ARGS) */
+	}
+	return false;
+}
+
+static int set_paths(const struct jail_config *cfg, struct jail_plan *p, char *err, size_t errlen)
+{
+	if (jail_path_join(p->exec_dir, sizeof(p->exec_dir), cfg->base, cfg->exec_name) < 0 ||
+	    jail_path_join(p->jail_dir, sizeof(p->jail_dir), p->exec_dir, cfg->id) < 0 ||
+	    jail_path_join(p->root, sizeof(p->root), p->jail_dir, "root") < 0)
+		return jail_err(err, errlen, "--chroot-base-dir %s: too long", cfg->base);
+	snprintf(p->exec_path, sizeof(p->exec_path), "/%s", cfg->exec_name);
+	snprintf(p->pid_file, sizeof(p->pid_file), "/%s.pid", cfg->exec_name);
+	return 0;
+}
+
+static void add_devs(const struct jail_config *cfg, bool host_vhost_net, struct jail_plan *p)
+{
+	p->devs[p->ndevs++] = (struct jail_dev){.path = "/dev/kvm", .probe = true};
+	if (!jail_args_need_tun(cfg->args, cfg->nargs))
+		return;
+	p->devs[p->ndevs++] = (struct jail_dev){.path = "/dev/net/tun", .probe = true};
+	if (host_vhost_net) /* mote's --net vhost=auto uses it when it is there */
+		p->devs[p->ndevs++] = (struct jail_dev){.path = "/dev/vhost-net"};
+}
+
+/* A --bind destination may not cover, or lie inside, anything else the jail holds. */
+static int check_bind(const struct jail_plan *p, const char *dst, char *err, size_t errlen)
+{
+	const char *fixed[] = {p->exec_path, p->pid_file, "/dev"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (jail_path_contains(dst, fixed[i]) || jail_path_contains(fixed[i], dst))
+			return jail_err(err, errlen, "--bind ...:%s: the jail keeps %s for itself; choose "
+				       "another path", dst, fixed[i]);
+	for (size_t i = 0; i < p->nmounts; i++)
+		if (p->mounts[i].lib && (jail_path_contains(dst, p->mounts[i].dst) ||
+					 jail_path_contains(p->mounts[i].dst, dst)))
+			return jail_err(err, errlen, "--bind ...:%s: the jail needs %s there (a library of "
+				       "the exec file); choose another path", dst, p->mounts[i].dst);
+	return 0;
+}
+
+static int add_mounts(const struct jail_config *cfg, const struct jail_libs *libs,
+		      struct jail_plan *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < libs->n; i++) {
+		struct jail_mount *m = &p->mounts[p->nmounts++];
+		snprintf(m->src, sizeof(m->src), "%s", libs->lib[i].host_path);
+		snprintf(m->dst, sizeof(m->dst), "%s", libs->lib[i].jail_path);
+		m->read_only = m->lib = true;
+	}
+	for (size_t i = 0; i < cfg->nbinds; i++) {
+		const struct jail_bind *b = &cfg->binds[i];
+		if (check_bind(p, b->dst, err, errlen) < 0)
+			return -1;
+		struct jail_mount *m = &p->mounts[p->nmounts++];
+		snprintf(m->src, sizeof(m->src), "%s", b->src);
+		snprintf(m->dst, sizeof(m->dst), "%s", b->dst);
+		m->read_only = b->read_only;
+	}
+	return 0;
+}
+
+static void add_rlimits(const struct jail_config *cfg, struct jail_plan *p)
+{
+	for (int r = 0; r < JAIL_RLIMIT_COUNT; r++) {
+		p->rlimit_explicit[r] = cfg->rlimit_set[r];
+		p->rlimit_on[r] = cfg->rlimit_set[r] || r == JAIL_RLIMIT_NOFILE;
+		p->rlimit[r] = !cfg->rlimit_set[r] ? JAIL_DEFAULT_NOFILE
+			       : cfg->rlimit[r] == UINT64_MAX ? RLIM_INFINITY : cfg->rlimit[r];
+	}
+}
+
+int jail_plan_make(const struct jail_config *cfg, const struct jail_libs *libs,
+		   bool host_vhost_net, struct jail_plan *p, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	if (set_paths(cfg, p, err, errlen) < 0)
+		return -1;
+	add_devs(cfg, host_vhost_net, p);
+	if (add_mounts(cfg, libs, p, err, errlen) < 0)
+		return -1;
+	add_rlimits(cfg, p);
+	return 0;
+}
