@@ -412,18 +412,24 @@ static void *vcpu_thread(void *arg)
 		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
 		return NULL;
 	}
+	unsigned again = 0; /* KVM_RUN's EAGAIN in a row */
 	while (!stop_requested(v->ctx.stop)) {
 		if (atomic_load_explicit(&v->pause_req, memory_order_acquire)) {
 			vcpu_park(v);
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			/* EAGAIN without end: KVM cannot start its worker task for this VM (a cgroup's
+			 * pids.max leaves no room for it); retrying would spin forever. */
+			if (errno == EINTR || (errno == EAGAIN && ++again < 1000))
 				continue;
-			log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			log_error("vCPU %u: KVM_RUN failed: %s%s", v->id, strerror(errno),
+				  errno == EAGAIN ? " (KVM could not start its worker task: is pids.max of "
+				  "mote's cgroup below the number of vCPUs + 3?)" : "");
 			stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: KVM_RUN failed", v->id);
 			break;
 		}
+		again = 0;
 		struct exit_info e;
 		const char *why = NULL;
 		v->exits++;

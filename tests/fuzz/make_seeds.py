@@ -89,3 +89,50 @@ os.makedirs(d, exist_ok=True)
 for i, s in enumerate(api_seeds):
     with open(os.path.join(d, "seed-%02d" % i), "wb") as f:
         f.write(s)
+
+
+def elf_seed(interp, needed, note_json):
+    """An x86-64 ELF64 with PT_LOAD (the whole file at vaddr 0), PT_INTERP, PT_DYNAMIC
+    (DT_NEEDED, DT_STRTAB, DT_STRSZ) and a .note.dlopen PT_NOTE: fuzz_jail's ELF input."""
+    img = bytearray(0x1000)
+    phs = []
+    if interp:
+        img[0x200:0x200 + len(interp) + 1] = interp + b"\0"
+        phs.append((3, 0x200, len(interp) + 1, 1))              # PT_INTERP
+    strtab = b"\0"
+    dyn = b""
+    for n in needed:
+        dyn += struct.pack("<qQ", 1, len(strtab))                # DT_NEEDED
+        strtab += n + b"\0"
+    img[0x400:0x400 + len(strtab)] = strtab
+    dyn += struct.pack("<qQqQqQ", 5, 0x400, 10, len(strtab), 0, 0)  # DT_STRTAB, DT_STRSZ, DT_NULL
+    img[0x800:0x800 + len(dyn)] = dyn
+    phs.append((2, 0x800, len(dyn), 8))                          # PT_DYNAMIC
+    if note_json:
+        desc = note_json + b"\0"
+        note = struct.pack("<III", 4, len(desc), 0x407c0c0a) + b"FDO\0" + desc
+        note += bytes(-len(note) % 4)
+        img[0xc00:0xc00 + len(note)] = note
+        phs.append((4, 0xc00, len(note), 4))                     # PT_NOTE
+    phs.insert(0, (1, 0, len(img), 0x1000))                      # PT_LOAD
+    struct.pack_into("<4sBBBB8xHHIQQQIHHHHHH", img, 0, b"\x7fELF", 2, 1, 1, 0, 3, 62, 1, 0,
+                     64, 0, 0, 64, 56, len(phs), 64, 0, 0)
+    for i, (typ, off, sz, al) in enumerate(phs):
+        struct.pack_into("<IIQQQQQQ", img, 64 + 56 * i, typ, 4, off, off, off, sz, sz, al)
+    return bytes(img)
+
+
+d = os.path.join(out, "fuzz_jail")
+os.makedirs(d, exist_ok=True)
+seeds = {
+    "elf-exec": b"\0" + elf_seed(b"/lib64/ld-linux-x86-64.so.2", [b"libc.so.6", b"libseccomp.so.2"],
+                                 b'[{"feature":"api","priority":"recommended","soname":["libmicrohttpd.so.12"]}]'),
+    "elf-lib": b"\0" + elf_seed(None, [b"libc.so.6"], None),
+    "mounts": b"\x01" + b"cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\n"
+              b"cgroup /sys/fs/cgroup/cpu\\040x cgroup rw,cpu,cpuacct 0 0\n"
+              b"cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n",
+    "path": b"\x03/run/./api.sock//x",
+}
+for name, data in seeds.items():
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)

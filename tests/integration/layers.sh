@@ -36,3 +36,7 @@ rule abi-is-constants-only "src/virtio/abi.h" '#include|struct|typedef' \
 	"src/virtio/abi.h is shared with freestanding guests: constants only"
 rule guests-share-only-the-abi "$(find tests/guests -name '*.[ch]')" '#include "(core|kvm|devices|arch|boot|backends|api|hvt)/|#include "virtio/(device|mmio|virtqueue)' \
 	"test guests may include only src/virtio/abi.h of mote's sources"
+rule jail-is-its-own-program "$(find src -name '*.[ch]' ! -path 'src/jail/*')" '#include "jail/' \
+	"only src/jail/ (mote-jailer) includes the jail's headers: build/mote links none of it"
+rule jail-includes-only-jail "src/jail/*.c src/jail/*.h" '#include "(core|kvm|virtio|devices|arch|boot|backends|api|hvt|snapshot)/|#include "[a-z_]+\.h"' \
+	"mote-jailer includes nothing of the VMM: it must build and run without it"

@@ -683,6 +683,22 @@ static void hugepages_aligned_guarded_and_huge(void)
 	CHECK(gm.map == NULL);
 }
 
+/* MOTE_MEMORY_LIMIT: RAM plus mote's reserve must fit; no or an empty value: no limit. */
+static void memory_limit(void)
+{
+	char e[256];
+	CHECK_EQ(gm_fits_limit(128ull << 20, NULL, e, sizeof(e)), 0);
+	CHECK_EQ(gm_fits_limit(128ull << 20, "", e, sizeof(e)), 0);
+	CHECK_EQ(gm_fits_limit(56ull << 20, "67108864", e, sizeof(e)), 0); /* 56 + 8 = 64 MiB */
+	CHECK_EQ(gm_fits_limit((56ull << 20) + 4096, "67108864", e, sizeof(e)), -1);
+	CHECK_STR_CONTAINS(e, "guest RAM of 56 MiB does not fit in the memory limit of 64 MiB");
+	CHECK_EQ(gm_fits_limit(1ull << 40, "67108864", e, sizeof(e)), -1);
+	CHECK_EQ(gm_fits_limit(1, "64M", e, sizeof(e)), -1);
+	CHECK_STR_CONTAINS(e, "MOTE_MEMORY_LIMIT=64M: not a number of bytes");
+	CHECK_EQ(gm_fits_limit(1, "-5", e, sizeof(e)), -1);
+	CHECK_EQ(gm_fits_limit(1, "99999999999999999999999", e, sizeof(e)), -1);
+}
+
 int main(void)
 {
 	test_suite_name = "guest_mem";
@@ -703,5 +719,6 @@ int main(void)
 	RUN(guard_pages_fault);
 	RUN(ram_not_inherited_by_fork);
 	RUN(destroy_releases_everything);
+	RUN(memory_limit);
 	TEST_MAIN_END();
 }
