@@ -67,10 +67,11 @@ $(BUILD)/mote: $(OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The jailer needs only libc and jansson (the dlopen notes it reads, src/jail/elfdeps.c).
+# The jailer needs only libc and jansson (the dlopen notes it reads, src/jail/elfdeps.c), linked
+# statically like Firecracker's: no dynamic loading in every jailed start (docs/jail.md).
 $(BUILD)/mote-jailer: $(JAIL_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+	$(Q)$(CC) -static-pie -Wl,-z,relro,-z,now -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

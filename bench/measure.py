@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from jailrow import JailRows
+
 HELLO_TEXT = "Hello from a mote guest"
 
 
@@ -165,15 +167,31 @@ def main():
         emit("rss_floor_kib", floor_rss)
         emit("guest_touched_kib", guest_kib)
 
-        # 1. Exec to exit of the hello guest, interleaved.
-        print(f"bench: startup, {runs} runs each of mote, qemu, raw", file=sys.stderr, flush=True)
-        wall = {name: [] for name, _ in vmms}
-        rss = {name: [] for name, _ in vmms}
-        for _ in range(runs):
-            for name, cmd in vmms:
-                w, m, _ = r.run(f"{name} hello", cmd(hello), expect_text=HELLO_TEXT)
-                wall[name].append(w)
-                rss[name].append(m)
+        # 1. Exec to exit of the hello guest, interleaved; mote also through mote-jailer.
+        jail = JailRows(build, mote_bin, tmp)
+        jail_why = jail.available()
+        jrows = [] if jail_why else [("mote_jailed", lambda elf: jail.cmd(elf, mem))]
+        if not jail_why and jail.cg:
+            jrows.append(("mote_jailed_cgroup", lambda elf: jail.cmd(elf, mem, cgroup=True)))
+        print(f"bench: startup, {runs} runs each of mote, qemu, raw"
+              + "".join(", " + n for n, _ in jrows), file=sys.stderr, flush=True)
+        wall = {name: [] for name, _ in vmms + jrows}
+        rss = {name: [] for name, _ in vmms + jrows}
+        try:
+            for _ in range(runs):
+                for name, cmd in vmms + jrows:
+                    w, m, _ = r.run(f"{name} hello", cmd(hello), expect_text=HELLO_TEXT)
+                    wall[name].append(w)
+                    rss[name].append(m)
+        finally:
+            jail.cleanup()
+        if jail_why:
+            emit("startup_mote_jailed_ms", f"skipped ({jail_why})")
+        for name, _ in jrows:
+            emit(f"startup_{name}_ms", fmt(median(wall[name]) / 1e6))
+            emit(f"startup_{name}_min_ms", fmt(min(wall[name]) / 1e6))
+            emit(f"{name[5:]}_overhead_ms", fmt((median(wall[name]) - median(wall["mote"])) / 1e6))
+            emit(f"{name[5:]}_overhead_min_ms", fmt((min(wall[name]) - min(wall["mote"])) / 1e6))
         for name, _ in vmms:
             emit(f"startup_{name}_ms", fmt(median(wall[name]) / 1e6))
         for name, _ in vmms:
@@ -228,6 +246,10 @@ def main():
     emit("meets_startup_ratio", "yes" if startup_ratio <= 0.25 else "no")
     emit("meets_rss_beyond_guest", "yes" if mote_over_guest <= 2048 else "no")
     emit("meets_exit_ratio", "yes" if exit_ratio <= 1.10 else "no")
+    if "mote_jailed" in wall:
+        jail_over = (median(wall["mote_jailed"]) - median(wall["mote"])) / 1e6
+        emit("target_jailed_overhead_ms", "<= 2")
+        emit("meets_jailed_overhead", "yes" if jail_over <= 2 else "no")
     emit("host_load_end", loadavg())
     emit("bench_seconds", fmt(time.monotonic() - total_t0, 1))
     return 0

@@ -13,7 +13,7 @@
 
 #include "jail/path.h"
 
-/* Creates the missing components of the base, remembering them. */
+/* Creates the missing components of the base (always its last ones), counting them. */
 static int make_base(const char *base, struct jail_made *made, char *err, size_t errlen)
 {
 	char path[JAIL_PATH_MAX];
@@ -22,9 +22,8 @@ static int make_base(const char *base, struct jail_made *made, char *err, size_t
 			continue;
 		snprintf(path, sizeof(path), "%.*s", (int)(p - base), base);
 		if (mkdir(path, 0755) == 0) {
-			if (made->nbase == JAIL_BASE_LEVELS)
-				return jail_err(err, errlen, "--chroot-base-dir: too deep");
-			snprintf(made->base_levels[made->nbase++], JAIL_PATH_MAX, "%s", path);
+			made->nbase++;
+			memcpy(made->base, path, strlen(path) + 1);
 		} else if (errno != EEXIST) {
 			return jail_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		}
@@ -158,7 +157,8 @@ static int build_tree(const struct jail_config *cfg, struct jail_plan *p, struct
 int jail_build(const struct jail_config *cfg, struct jail_plan *p, struct jail_made *made,
 	       char *err, size_t errlen)
 {
-	memset(made, 0, sizeof(*made));
+	made->nbase = 0;
+	made->exec_dir = made->jail_dir = false;
 	int st = build_tree(cfg, p, made, err, errlen);
 	if (st)
 		jail_unbuild(p, made, NULL, 0);
@@ -202,7 +202,9 @@ int jail_unbuild(const struct jail_plan *p, struct jail_made *made, char *err, s
 	if (made->exec_dir)
 		rmdir(p->exec_dir); /* fails when another jail uses it by now: it stays */
 	made->exec_dir = false;
-	while (made->nbase > 0)
-		rmdir(made->base_levels[--made->nbase]);
+	for (; made->nbase > 0; made->nbase--) { /* deepest first: base, then its parents */
+		rmdir(made->base);
+		*strrchr(made->base, '/') = '\0';
+	}
 	return r;
 }

@@ -10,12 +10,10 @@
 #include "jail/jail.h"
 #include "jail/plan.h"
 
-#define JAIL_BASE_LEVELS 32
-
 /* What jail_build made, so that jail_unbuild removes exactly that. */
 struct jail_made {
-	char base_levels[JAIL_BASE_LEVELS][JAIL_PATH_MAX]; /* components of the base it created */
-	size_t nbase;
+	char base[JAIL_PATH_MAX];      /* the deepest directory of the base made here */
+	size_t nbase;                  /* how many levels, from that one up, were made here */
 	bool exec_dir;
 	bool jail_dir;
 };

@@ -13,7 +13,6 @@
 #include "jail/jail.h"
 
 #define JAIL_CG_MAX_MOUNTS 32
-#define JAIL_CG_MAX_LEVELS 16   /* components of --parent-cgroup, plus the id */
 #define JAIL_CG_MAX_DIRS 8      /* v1 hierarchies one jail uses */
 
 struct jail_cg_mount {
@@ -32,8 +31,8 @@ struct jail_cg_dir {
 	char mount[JAIL_PATH_MAX];
 	char path[JAIL_PATH_MAX];     /* mount/parent/id */
 	char controllers[256];        /* the jail's controllers in this hierarchy, "memory pids" */
-	char created[JAIL_CG_MAX_LEVELS][JAIL_PATH_MAX]; /* levels this jail made, top first */
-	size_t ncreated;
+	size_t ncreated;              /* levels this jail made: from the deepest one up */
+	size_t deepest;               /* strlen of the deepest level made (a prefix of path) */
 };
 
 struct jail_cgroup {

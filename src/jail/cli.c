@@ -2,6 +2,7 @@
  * Pure: nothing is opened or created here (main.c checks what exists, in order); every error
  * is one line naming the option and the fix. The VMM's own arguments after "--" are not read. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ static int check_all(struct jail_config *c, char *err, size_t errlen)
 enum jail_parse_result jail_parse(int argc, char *const *argv, struct jail_config *c, char *err,
 				  size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, offsetof(struct jail_config, binds));
 	snprintf(c->base, sizeof(c->base), "%s", JAIL_DEFAULT_BASE);
 	int i = 1;
 	for (; i < argc; i++) {

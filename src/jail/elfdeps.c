@@ -215,8 +215,9 @@ static int read_notes(const struct elf_in *e, const Elf64_Phdr *p, struct elfdep
 int elfdeps_read(const uint8_t *buf, size_t len, struct elfdeps *d, char *err, size_t errlen)
 {
 	struct elf_in e; /* 14 KiB of program headers */
-	memset(d, 0, sizeof(*d));
-	memset(&e, 0, sizeof(e));
+	d->interp[0] = '\0'; /* the lists are written whole as entries are found */
+	d->nneeded = d->ndl = 0;
+	e.nph = 0;
 	e.buf = buf;
 	e.len = len;
 	if (read_header(&e, err, errlen) < 0)

@@ -59,16 +59,18 @@ struct jail_config {
 	const char *netns;                   /* NULL: stay in the jailer's network namespace */
 	int cgroup_version;                  /* 0: the first that has every controller (2, then 1) */
 	char parent_cgroup[JAIL_PATH_MAX];   /* relative; default: exec_name */
-	struct jail_cgroup_set cgroups[JAIL_MAX_CGROUPS];
 	size_t ncgroups;
+	struct jail_cgroup_set cgroups[JAIL_MAX_CGROUPS];
 	bool rlimit_set[JAIL_RLIMIT_COUNT];
 	uint64_t rlimit[JAIL_RLIMIT_COUNT];
 	bool new_pid_ns;
 	bool daemonize;
-	struct jail_bind binds[JAIL_MAX_BINDS];
-	size_t nbinds;
 	char *const *args;                   /* the VMM's arguments, after "--" */
 	int nargs;
+	size_t nbinds;
+	/* Entries below are written whole as options are parsed; jail_parse zeroes only what is
+	 * above (page faults are most of a jail's start-up cost on some hosts: docs/jail.md). */
+	struct jail_bind binds[JAIL_MAX_BINDS];
 };
 
 enum jail_parse_result { JAIL_PARSE_RUN, JAIL_PARSE_HELP, JAIL_PARSE_VERSION, JAIL_PARSE_ERROR };

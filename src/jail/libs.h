@@ -11,7 +11,7 @@
 
 struct jail_lib {
 	char jail_path[JAIL_PATH_MAX]; /* where the loader will look: "/lib/x86_64-linux-gnu/libc.so.6" */
-	char host_path[JAIL_PATH_MAX]; /* the file itself, symbolic links resolved */
+	char host_path[JAIL_PATH_MAX]; /* the file on the host (the mount follows its links) */
 };
 
 struct jail_libs {

@@ -68,19 +68,15 @@ static int add_mounts(const struct jail_config *cfg, const struct jail_libs *lib
 		      struct jail_plan *p, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < libs->n; i++) {
-		struct jail_mount *m = &p->mounts[p->nmounts++];
-		snprintf(m->src, sizeof(m->src), "%s", libs->lib[i].host_path);
-		snprintf(m->dst, sizeof(m->dst), "%s", libs->lib[i].jail_path);
-		m->read_only = m->lib = true;
+		p->mounts[p->nmounts++] = (struct jail_mount){.src = libs->lib[i].host_path,
+			.dst = libs->lib[i].jail_path, .read_only = true, .lib = true};
 	}
 	for (size_t i = 0; i < cfg->nbinds; i++) {
 		const struct jail_bind *b = &cfg->binds[i];
 		if (check_bind(p, b->dst, err, errlen) < 0)
 			return -1;
-		struct jail_mount *m = &p->mounts[p->nmounts++];
-		snprintf(m->src, sizeof(m->src), "%s", b->src);
-		snprintf(m->dst, sizeof(m->dst), "%s", b->dst);
-		m->read_only = b->read_only;
+		p->mounts[p->nmounts++] = (struct jail_mount){.src = b->src, .dst = b->dst,
+			.read_only = b->read_only};
 	}
 	return 0;
 }

@@ -21,9 +21,9 @@ struct jail_dev {
 	bool probe;        /* opened once as the VMM's uid before exec: a clear error if it cannot */
 };
 
-struct jail_mount {
-	char src[JAIL_PATH_MAX];  /* host path */
-	char dst[JAIL_PATH_MAX];  /* path inside the jail */
+struct jail_mount {             /* the strings live in the config and the libraries */
+	const char *src;          /* host path */
+	const char *dst;          /* path inside the jail */
 	bool read_only;
 	bool lib;                 /* a shared library (read-only, nodev) */
 	bool dir;                 /* src is a directory (filled by build.c from stat) */
@@ -44,7 +44,7 @@ struct jail_plan {
 	unsigned long long rlimit[JAIL_RLIMIT_COUNT];
 };
 
-/* host_vhost_net: /dev/vhost-net exists on the host. 0, or -1 with a one-line reason
+/* host_vhost_net: /dev/vhost-net exists on the host. The plan points into cfg and libs. 0, or -1 with a one-line reason
  * (JAIL_EXIT_USAGE: a --bind that collides with what the jail needs, or a path too long). */
 int jail_plan_make(const struct jail_config *cfg, const struct jail_libs *libs,
 		   bool host_vhost_net, struct jail_plan *plan, char *err, size_t errlen);

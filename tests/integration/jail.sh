@@ -334,6 +334,28 @@ for kind in nodev noexec; do
 	else fail "$kind-base-leaves-nothing" "status $rc, expected $want: $(cat "$TMP/$kind.err")"; fi
 done
 
+# 8. The cgroup v2 path on hosts whose v2 hierarchy has only hugetlb (this project's): the jailer
+#    enables the controller down the parent levels and the VMM joins; the test restores the root.
+if [ "$CGV" = 1 ] && [ -n "$V2" ] && grep -qw hugetlb "$V2/cgroup.controllers" &&
+	[ -e /sys/kernel/mm/hugepages/hugepages-2048kB ]; then
+	V2P=mote-jail-test-$ID-v2 V2ID=v2-$ID
+	had=$(grep -cw hugetlb "$V2/cgroup.subtree_control")
+	"$J" --id "$V2ID" "${common[@]}" --cgroup-version 2 --parent-cgroup "$V2P" \
+		--cgroup hugetlb.2MB.max=0 -- --api-sock /api.sock >/dev/null 2>"$TMP/v2.err" </dev/null &
+	vpid=$!
+	PIDS+=("$vpid")
+	for _ in $(seq 200); do [ -S "$(root_of "$V2ID")/api.sock" ] && break; sleep 0.05; done
+	P=$(cat "$(root_of "$V2ID")/mote.pid" 2>/dev/null)
+	if [ -n "$P" ] && grep -qx "0::/$V2P/$V2ID" "/proc/$P/cgroup" &&
+		[ "$(cat "$V2/$V2P/$V2ID/hugetlb.2MB.max")" = 0 ] && grep -qw hugetlb "$V2/$V2P/cgroup.subtree_control"; then
+		pass jailed-cgroup-v2
+	else fail jailed-cgroup-v2 "pid '$P' $(grep '^0::' "/proc/$P/cgroup" 2>/dev/null): $(cat "$TMP/v2.err")"; fi
+	kill -TERM "$vpid"
+	wait "$vpid"
+	rmdir "$V2/$V2P/$V2ID" "$V2/$V2P"
+	[ "$had" = 0 ] && echo -hugetlb >"$V2/cgroup.subtree_control"
+fi
+
 # The VMM's binary holds none of the jail's code (a separate program, docs/jail.md).
 if nm "$BUILD/mote" 2>/dev/null | grep -q ' [Tt] jail_'; then fail vmm-has-no-jail-code "$(nm "$BUILD/mote" | grep ' jail_' | head -3)"
 else pass vmm-has-no-jail-code; fi
