@@ -13,5 +13,6 @@ enum mote_status {
 	MOTE_EXIT_INTERNAL = 10,   /* VMM resource failure (out of memory, thread creation, ...) */
 	MOTE_EXIT_USER = 12,       /* stopped by the user: escape key, SIGINT, SIGTERM, SIGHUP */
 };
+/* 20 to 26 are mote-jailer's own (src/jail/jail.h, docs/jail.md): keep mote's below 20. */
 
 #endif
