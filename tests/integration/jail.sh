@@ -227,6 +227,17 @@ else
 	skip jailed-api "curl is not installed (sh scripts/deps.sh)"
 fi
 
+# A config file inside the jail, whose paths are jail paths too.
+cat >"$TMP/vm.json" <<EOF2
+{"boot-source": {"kernel_image_path": "/guests/hello.elf"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "drives": [{"drive_id": "d", "path_on_host": "disk.img", "is_root_device": false, "is_read_only": true}]}
+EOF2
+jail config --id cfg-$ID "${common[@]}" --bind-ro "$TMP/vm.json:/vm.json" --bind-ro "$G/hello.elf:/guests/hello.elf" \
+	--bind-ro "$TMP/disk.img:/disk.img" -- --config-file /vm.json
+if [ "$rc" = 1 ] && grep -q "Hello from a mote guest" "$TMP/config.out"; then pass jailed-config-file
+else fail jailed-config-file "status $rc: $(head -c 300 "$TMP/config.err")"; fi
+
 # 5. --daemonize: the jailer exits 0 once the VMM runs, in its own session, stdio on /dev/null.
 DAE=dae-$ID
 jail daemonize --id "$DAE" "${common[@]}" --daemonize -- --api-sock /api.sock
