@@ -269,6 +269,23 @@ if ip netns add "$NETNS" 2>/dev/null; then
 		fail jailed-tun-node-in-api-mode "no /dev/net/tun in an API-mode jail"
 	kill -TERM "$npid"
 	wait "$npid"
+	# A tap in that namespace owned by the VMM's uid (mote has no CAP_NET_ADMIN in the jail):
+	# the net guest answers pings from the namespace's side.
+	TAP=mj$ID
+	if ip -n "$NETNS" tuntap add "$TAP" mode tap user "$JUID" && ip -n "$NETNS" link set lo up &&
+		ip -n "$NETNS" link set "$TAP" up && ip -n "$NETNS" addr add 10.0.0.1/24 dev "$TAP"; then
+		"$J" --id "net-$ID" "${common[@]}" --netns "/run/netns/$NETNS" --bind-ro "$G/net.elf:/net.elf" \
+			-- run --net "tap=$TAP" --cmdline secs=30 /net.elf >"$TMP/net.out" 2>"$TMP/net.err" </dev/null &
+		netpid=$!
+		PIDS+=("$netpid")
+		for _ in $(seq 200); do grep -q "net: ready" "$TMP/net.out" 2>/dev/null && break; sleep 0.05; done
+		if ip netns exec "$NETNS" ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null 2>&1; then pass jailed-net-tap
+		else fail jailed-net-tap "no ping reply: $(head -c 300 "$TMP/net.err") $(head -c 300 "$TMP/net.out")"; fi
+		kill -TERM "$netpid"
+		wait "$netpid"
+	else
+		skip jailed-net-tap "cannot create a tap in the namespace"
+	fi
 else
 	skip jailed-netns "ip netns add failed"
 fi
