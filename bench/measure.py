@@ -56,6 +56,7 @@ class Runner:
             raise BenchError(f"{label}: runone failed ({proc.returncode}): {proc.stderr.strip()}")
         fields = dict(kv.split("=", 1) for kv in proc.stdout.split())
         wall_ns, rss, status = int(fields["wall_ns"]), int(fields["maxrss_kib"]), int(fields["status"])
+        self.last_cpu_us = int(fields.get("cpu_us", 0))  # user + system of the run (and its children)
         with open(self.out, "rb") as f:
             output = f.read().decode("utf-8", "replace")
         problem = None
@@ -177,12 +178,14 @@ def main():
               + "".join(", " + n for n, _ in jrows), file=sys.stderr, flush=True)
         wall = {name: [] for name, _ in vmms + jrows}
         rss = {name: [] for name, _ in vmms + jrows}
+        cpu = {name: [] for name, _ in vmms + jrows}
         try:
             for _ in range(runs):
                 for name, cmd in vmms + jrows:
                     w, m, _ = r.run(f"{name} hello", cmd(hello), expect_text=HELLO_TEXT)
                     wall[name].append(w)
                     rss[name].append(m)
+                    cpu[name].append(r.last_cpu_us)
         finally:
             jail.cleanup()
         if jail_why:
@@ -192,6 +195,8 @@ def main():
             emit(f"startup_{name}_min_ms", fmt(min(wall[name]) / 1e6))
             emit(f"{name[5:]}_overhead_ms", fmt((median(wall[name]) - median(wall["mote"])) / 1e6))
             emit(f"{name[5:]}_overhead_min_ms", fmt((min(wall[name]) - min(wall["mote"])) / 1e6))
+            # CPU time is what a loaded host cannot inflate by making a process wait for a CPU
+            emit(f"{name[5:]}_overhead_cpu_ms", fmt((median(cpu[name]) - median(cpu["mote"])) / 1e3))
         for name, _ in vmms:
             emit(f"startup_{name}_ms", fmt(median(wall[name]) / 1e6))
         for name, _ in vmms:

@@ -6,11 +6,12 @@
  * The command runs with stdin from /dev/null and stdout and stderr written to
  * OUTFILE. On success runone prints one line to its own stdout:
  *
- *   wall_ns=N maxrss_kib=N status=N
+ *   wall_ns=N maxrss_kib=N status=N cpu_us=N
  *
  * wall_ns is CLOCK_MONOTONIC from just before fork() to just after wait4()
  * returns; maxrss_kib is ru_maxrss of that single child, from wait4(); status
- * is the exit status, or 128 + the signal number if the child was killed.
+ * is the exit status, or 128 + the signal number if the child was killed;
+ * cpu_us is the child's user + system time, with its own waited-for children.
  *
  * Why C and not Python: ru_maxrss is a high-water mark that survives exec.
  * A child forked from Python starts with Python's anonymous pages (several
@@ -86,6 +87,9 @@ int main(int argc, char **argv)
 		status = 128 + WTERMSIG(wstatus);
 	else
 		status = 255;
-	printf("wall_ns=%lld maxrss_kib=%ld status=%d\n", t1 - t0, ru.ru_maxrss, status);
+	long long cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+			   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	printf("wall_ns=%lld maxrss_kib=%ld status=%d cpu_us=%lld\n", t1 - t0, ru.ru_maxrss, status,
+	       cpu_us);
 	return 0;
 }
