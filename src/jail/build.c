@@ -106,17 +106,24 @@ static int make_placeholder(const struct jail_plan *p, struct jail_mount *m, cha
 	m->dir = S_ISDIR(st.st_mode);
 	if (jail_path_join(path, sizeof(path), p->root, m->dst) < 0)
 		return jail_err(err, errlen, "jail path too long: %s", m->dst);
-	for (char *s = path + strlen(p->root) + 1; (s = strchr(s, '/')); s++) {
+	if (jail_make_placeholder(path, strlen(p->root), m->dir) < 0)
+		return jail_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int jail_make_placeholder(char *path, size_t skip, bool dir)
+{
+	for (char *s = path + skip + 1; (s = strchr(s, '/')); s++) {
 		*s = '\0';
 		int r = mkdir(path, 0755);
 		*s = '/';
 		if (r < 0 && errno != EEXIST)
-			return jail_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return -1;
 	}
-	int fd = -1;
-	if (m->dir ? mkdir(path, 0755) < 0 : (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0)
-		return jail_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
-	if (fd >= 0)
+	int fd = dir ? mkdir(path, 0755) : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return -1;
+	if (!dir)
 		close(fd);
 	return 0;
 }
@@ -148,8 +155,14 @@ static int build_tree(const struct jail_config *cfg, struct jail_plan *p, struct
 		       JAIL_EXIT_STEP;
 	if (place_exec(cfg, p, err, errlen) < 0)
 		return JAIL_EXIT_STEP;
+	for (size_t i = 0; i < p->nlib_roots; i++) { /* the child mounts its tmpfs there */
+		char path[JAIL_PATH_MAX];
+		if (jail_path_join(path, sizeof(path), p->root, p->lib_roots[i]) < 0 || mkdir(path, 0755) < 0)
+			return jail_err(err, errlen, "cannot create %s in the jail: %s", p->lib_roots[i],
+					strerror(errno)), JAIL_EXIT_STEP;
+	}
 	for (size_t i = 0; i < p->nmounts; i++)
-		if (make_placeholder(p, &p->mounts[i], err, errlen) < 0)
+		if (!p->mounts[i].lib && make_placeholder(p, &p->mounts[i], err, errlen) < 0)
 			return JAIL_EXIT_STEP;
 	return 0;
 }

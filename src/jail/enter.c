@@ -20,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "jail/build.h"
 #include "jail/path.h"
 
 __attribute__((format(printf, 3, 4))) _Noreturn static void fail(const struct jail_run *r,
@@ -62,23 +63,38 @@ static void bind(const struct jail_run *r, const char *src, const char *dst, uns
 		     extra & MS_RDONLY ? ",ro" : "", strerror(errno));
 }
 
-/* A private mount namespace whose root is the jail: its own bind mount (nosuid), the libraries
- * (read-only, nodev) and the --bind sources mounted inside it. */
+#define LIB_TMPFS_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* A private mount namespace whose root is the jail: its own bind mount (nosuid); a small tmpfs
+ * on each of the libraries' directories holding their placeholders (read-only once filled), the
+ * libraries bound on them (read-only, nodev); the --bind sources. */
 static void make_mounts(const struct jail_run *r)
 {
 	const struct jail_plan *p = r->plan;
+	char dst[JAIL_PATH_MAX];
 	if (unshare(CLONE_NEWNS) < 0)
 		fail(r, JAIL_EXIT_STEP, "cannot create a mount namespace: %s", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(r, JAIL_EXIT_STEP, "cannot make the mounts private: %s", strerror(errno));
 	bind(r, p->root, p->root, 0);
+	for (size_t i = 0; i < p->nlib_roots; i++)
+		if (jail_path_join(dst, sizeof(dst), p->root, p->lib_roots[i]) < 0 ||
+		    mount("tmpfs", dst, "tmpfs", LIB_TMPFS_FLAGS, "mode=0755,size=64k") < 0)
+			fail(r, JAIL_EXIT_STEP, "cannot mount a tmpfs on %s: %s", p->lib_roots[i],
+			     strerror(errno));
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct jail_mount *m = &p->mounts[i];
-		char dst[JAIL_PATH_MAX];
 		if (jail_path_join(dst, sizeof(dst), p->root, m->dst) < 0)
 			fail(r, JAIL_EXIT_STEP, "jail path too long: %s", m->dst);
+		if (m->lib && jail_make_placeholder(dst, strlen(p->root), false) < 0)
+			fail(r, JAIL_EXIT_STEP, "cannot create %s in the jail: %s", m->dst, strerror(errno));
 		bind(r, m->src, dst, (m->read_only ? MS_RDONLY : 0) | (m->lib || m->dir ? MS_NODEV : 0));
 	}
+	for (size_t i = 0; i < p->nlib_roots; i++)
+		if (jail_path_join(dst, sizeof(dst), p->root, p->lib_roots[i]) < 0 ||
+		    mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | LIB_TMPFS_FLAGS, NULL) < 0)
+			fail(r, JAIL_EXIT_STEP, "cannot make %s read-only: %s", p->lib_roots[i],
+			     strerror(errno));
 }
 
 /* pivot_root(".", "."): the old root ends up on top of the new one and is detached at once,

@@ -56,11 +56,31 @@ static int check_bind(const struct jail_plan *p, const char *dst, char *err, siz
 		if (jail_path_contains(dst, fixed[i]) || jail_path_contains(fixed[i], dst))
 			return jail_err(err, errlen, "--bind ...:%s: the jail keeps %s for itself; choose "
 				       "another path", dst, fixed[i]);
-	for (size_t i = 0; i < p->nmounts; i++)
-		if (p->mounts[i].lib && (jail_path_contains(dst, p->mounts[i].dst) ||
-					 jail_path_contains(p->mounts[i].dst, dst)))
-			return jail_err(err, errlen, "--bind ...:%s: the jail needs %s there (a library of "
-				       "the exec file); choose another path", dst, p->mounts[i].dst);
+	for (size_t i = 0; i < p->nlib_roots; i++)
+		if (jail_path_contains(dst, p->lib_roots[i]) || jail_path_contains(p->lib_roots[i], dst))
+			return jail_err(err, errlen, "--bind ...:%s: the jail keeps %s for the exec file's "
+				       "libraries; choose another path", dst, p->lib_roots[i]);
+	return 0;
+}
+
+/* "/lib/x86_64-linux-gnu/libc.so.6" -> "/lib" into the plan's library roots (once each). */
+static int add_lib_root(struct jail_plan *p, const char *path, char *err, size_t errlen)
+{
+	size_t len = strcspn(path + 1, "/") + 1;
+	for (size_t i = 0; i < p->nlib_roots; i++)
+		if (strlen(p->lib_roots[i]) == len && !strncmp(p->lib_roots[i], path, len))
+			return 0;
+	if (p->nlib_roots == JAIL_MAX_LIB_ROOTS || len >= sizeof(p->lib_roots[0]) || !path[len])
+		return jail_err(err, errlen, "library %s: not below one of at most %d directories", path,
+				JAIL_MAX_LIB_ROOTS);
+	char *root = p->lib_roots[p->nlib_roots];
+	snprintf(root, sizeof(p->lib_roots[0]), "%.*s", (int)len, path);
+	const char *fixed[] = {p->exec_path, p->pid_file, "/dev"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (jail_path_contains(root, fixed[i]) || jail_path_contains(fixed[i], root))
+			return jail_err(err, errlen, "--exec-file's name: %s would be hidden by the "
+				       "libraries' directory %s; rename the file", fixed[i], root);
+	p->nlib_roots++;
 	return 0;
 }
 
@@ -68,6 +88,8 @@ static int add_mounts(const struct jail_config *cfg, const struct jail_libs *lib
 		      struct jail_plan *p, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < libs->n; i++) {
+		if (add_lib_root(p, libs->lib[i].jail_path, err, errlen) < 0)
+			return -1;
 		p->mounts[p->nmounts++] = (struct jail_mount){.src = libs->lib[i].host_path,
 			.dst = libs->lib[i].jail_path, .read_only = true, .lib = true};
 	}

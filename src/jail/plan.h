@@ -14,6 +14,7 @@
 
 #define JAIL_MAX_DEVS 4
 #define JAIL_MAX_MOUNTS (JAIL_MAX_LIBS + JAIL_MAX_BINDS)
+#define JAIL_MAX_LIB_ROOTS 4 /* "/lib", "/lib64", "/usr": first components of library paths */
 
 struct jail_dev {
 	const char *path;  /* in the jail, the same as on the host: "/dev/kvm" */
@@ -39,6 +40,11 @@ struct jail_plan {
 	size_t ndevs;
 	struct jail_mount mounts[JAIL_MAX_MOUNTS]; /* the libraries, then --bind, --bind-ro */
 	size_t nmounts;
+	/* Where the libraries go: each is an empty directory in the jail on the host, on which the
+	 * child mounts a small tmpfs for the libraries' placeholders (no inode per library on the
+	 * host's file system: creating them was most of a start's CPU time on ext4). */
+	char lib_roots[JAIL_MAX_LIB_ROOTS][JAIL_NAME_MAX + 2];
+	size_t nlib_roots;
 	bool rlimit_explicit[JAIL_RLIMIT_COUNT]; /* false: a default that yields to the hard limit */
 	bool rlimit_on[JAIL_RLIMIT_COUNT];
 	unsigned long long rlimit[JAIL_RLIMIT_COUNT];

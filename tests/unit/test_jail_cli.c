@@ -209,12 +209,19 @@ static void plan_mounts(void)
 	CHECK(!strcmp(p.mounts[2].dst, "/k") && p.mounts[2].read_only && !p.mounts[2].lib);
 	CHECK(!strcmp(p.mounts[3].dst, "/data/d.img") && !p.mounts[3].read_only);
 	CHECK(p.rlimit_explicit[JAIL_RLIMIT_NOFILE] && p.rlimit[JAIL_RLIMIT_NOFILE] == 64);
+	CHECK_EQ(p.nlib_roots, 2u); /* the libraries' tmpfs directories */
+	CHECK(!strcmp(p.lib_roots[0], "/lib64") && !strcmp(p.lib_roots[1], "/lib"));
+	static const char *const lib_named[] = {"mote-jailer", "--id", "a", "--exec-file", "/bin/lib",
+						"--uid", "1", "--gid", "1"};
+	CHECK_EQ(jail_parse(9, av(lib_named), &c, err, sizeof(err)), JAIL_PARSE_RUN);
+	CHECK_EQ(jail_plan_make(&c, &libs, false, &p, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "/lib would be hidden by the libraries' directory /lib");
 
 	static const char *const clash[][2] = {
 		{"/x:/mote", "keeps /mote"}, {"/x:/mote.pid", "keeps /mote.pid"},
 		{"/x:/dev", "keeps /dev"}, {"/x:/dev/kvm", "keeps /dev"},
-		{"/x:/lib", "needs /lib/x86_64-linux-gnu/libc.so.6"},
-		{"/x:/lib64/ld-linux-x86-64.so.2", "needs /lib64"},
+		{"/x:/lib", "keeps /lib for the exec file's libraries"},
+		{"/x:/lib64/ld-linux-x86-64.so.2", "keeps /lib64 for"}, {"/x:/lib/other", "keeps /lib for"},
 	};
 	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
 		const char *argv[] = {"mote-jailer", BASE, "--bind", clash[i][0]};
