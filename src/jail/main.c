@@ -128,8 +128,8 @@ static void undo(struct jailer *j)
 
 static int write_pid_file(const struct jailer *j, pid_t pid, char *err, size_t errlen)
 {
-	char path[JAIL_PATH_MAX + 80], line[24];
-	snprintf(path, sizeof(path), "%s%s", j->plan.root, j->plan.pid_file);
+	char line[24];
+	const char *path = j->plan.pid_file;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	int n = snprintf(line, sizeof(line), "%d\n", (int)pid);
 	if (fd < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0)

@@ -34,7 +34,10 @@ static int set_paths(const struct jail_config *cfg, struct jail_plan *p, char *e
 	    jail_path_join(p->root, sizeof(p->root), p->jail_dir, "root") < 0)
 		return jail_err(err, errlen, "--chroot-base-dir %s: too long", cfg->base);
 	snprintf(p->exec_path, sizeof(p->exec_path), "/%s", cfg->exec_name);
-	snprintf(p->pid_file, sizeof(p->pid_file), "/%s.pid", cfg->exec_name);
+	char name[JAIL_NAME_MAX + 5];
+	snprintf(name, sizeof(name), "%s.pid", cfg->exec_name);
+	if (jail_path_join(p->pid_file, sizeof(p->pid_file), p->jail_dir, name) < 0)
+		return jail_err(err, errlen, "--chroot-base-dir %s: too long", cfg->base);
 	return 0;
 }
 
@@ -51,7 +54,7 @@ static void add_devs(const struct jail_config *cfg, bool host_vhost_net, struct 
 /* A --bind destination may not cover, or lie inside, anything else the jail holds. */
 static int check_bind(const struct jail_plan *p, const char *dst, char *err, size_t errlen)
 {
-	const char *fixed[] = {p->exec_path, p->pid_file, "/dev"};
+	const char *fixed[] = {p->exec_path, "/dev"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (jail_path_contains(dst, fixed[i]) || jail_path_contains(fixed[i], dst))
 			return jail_err(err, errlen, "--bind ...:%s: the jail keeps %s for itself; choose "
@@ -75,7 +78,7 @@ static int add_lib_root(struct jail_plan *p, const char *path, char *err, size_t
 				JAIL_MAX_LIB_ROOTS);
 	char *root = p->lib_roots[p->nlib_roots];
 	snprintf(root, sizeof(p->lib_roots[0]), "%.*s", (int)len, path);
-	const char *fixed[] = {p->exec_path, p->pid_file, "/dev"};
+	const char *fixed[] = {p->exec_path, "/dev"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (jail_path_contains(root, fixed[i]) || jail_path_contains(fixed[i], root))
 			return jail_err(err, errlen, "--exec-file's name: %s would be hidden by the "

@@ -35,7 +35,8 @@ struct jail_plan {
 	char jail_dir[JAIL_PATH_MAX]; /* <base>/<exec-name>/<id> */
 	char root[JAIL_PATH_MAX];     /* <base>/<exec-name>/<id>/root: the jail's "/" */
 	char exec_path[JAIL_NAME_MAX + 2]; /* "/<exec-name>", in the jail */
-	char pid_file[JAIL_NAME_MAX + 6];  /* "/<exec-name>.pid", in the jail */
+	char pid_file[JAIL_PATH_MAX];      /* <jail_dir>/<exec-name>.pid: outside the jail's root,
+					      so the VMM's uid cannot replace it with another pid */
 	struct jail_dev devs[JAIL_MAX_DEVS];
 	size_t ndevs;
 	struct jail_mount mounts[JAIL_MAX_MOUNTS]; /* the libraries, then --bind, --bind-ro */

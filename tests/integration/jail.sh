@@ -63,6 +63,7 @@ jail() {
 
 common=(--exec-file "$BUILD/mote" --uid "$JUID" --gid "$JUID" --chroot-base-dir "$BASE")
 root_of() { echo "$BASE/mote/$1/root"; }
+pid_of() { cat "$BASE/mote/$1/mote.pid" 2>/dev/null; }
 
 # leftovers ID: what a refused start must not leave: the jail directory, a cgroup, a mount.
 leftovers() {
@@ -123,7 +124,7 @@ jpid=$!
 PIDS+=("$jpid")
 exec 7>&-
 for _ in $(seq 200); do grep -q "echo: ready" "$TMP/live.out" 2>/dev/null && break; sleep 0.05; done
-P=$(cat "$(root_of "$LIVE")/mote.pid" 2>/dev/null)
+P=$(pid_of "$LIVE")
 if [ -z "$P" ] || [ ! -d "/proc/$P" ]; then
 	fail jailed-live "no running VMM (pid '$P'): $(cat "$TMP/live.err")"
 else
@@ -152,7 +153,7 @@ else
 	[ "$(field NSpid | awk '{print $2}')" = 1 ] && pass jailed-pid-1 || fail jailed-pid-1 "NSpid '$(field NSpid)'"
 	# Only the jail's files: the VMM, its pid file, /dev/kvm, the libraries, the bound guest.
 	extra=$(cd "/proc/$P/root" && find . -mindepth 1 | sed 's|^\.||' | grep -vxE \
-		'/(mote|mote\.pid|echo\.elf|dev|dev/kvm|lib|lib64|lib/x86_64-linux-gnu|lib/x86_64-linux-gnu/lib[^/]+\.so[.0-9]*|lib64/ld-linux-x86-64\.so\.2)')
+		'/(mote|echo\.elf|dev|dev/kvm|lib|lib64|lib/x86_64-linux-gnu|lib/x86_64-linux-gnu/lib[^/]+\.so[.0-9]*|lib64/ld-linux-x86-64\.so\.2)')
 	if [ -z "$extra" ] && [ -e "/proc/$P/root/lib/x86_64-linux-gnu/libc.so.6" ]; then pass jailed-root-holds-only-the-jail
 	else fail jailed-root-holds-only-the-jail "unexpected: $(echo $extra | head -c 300)"; fi
 	mounts=$(awk '{print $5, $6}' "/proc/$P/mountinfo")
@@ -241,7 +242,7 @@ else fail jailed-config-file "status $rc: $(head -c 300 "$TMP/config.err")"; fi
 # 5. --daemonize: the jailer exits 0 once the VMM runs, in its own session, stdio on /dev/null.
 DAE=dae-$ID
 jail daemonize --id "$DAE" "${common[@]}" --daemonize -- --api-sock /api.sock
-P=$(cat "$(root_of "$DAE")/mote.pid" 2>/dev/null)
+P=$(pid_of "$DAE")
 if [ "$rc" = 0 ] && [ -n "$P" ] && [ -d "/proc/$P" ] && [ "$(ps -o sid= -p "$P" | tr -d ' ')" = "$P" ] &&
 	[ "$(readlink "/proc/$P/fd/1")" = /dev/null ] && [ ! -s "$TMP/daemonize.out" ]; then
 	pass jailed-daemonize
@@ -261,7 +262,7 @@ if ip netns add "$NETNS" 2>/dev/null; then
 	npid=$!
 	PIDS+=("$npid")
 	for _ in $(seq 200); do [ -S "$(root_of "$NS")/api.sock" ] && break; sleep 0.05; done
-	P=$(cat "$(root_of "$NS")/mote.pid" 2>/dev/null)
+	P=$(pid_of "$NS")
 	if [ -n "$P" ] && [ "$(stat -Lc %i "/proc/$P/ns/net")" = "$(stat -c %i "/run/netns/$NETNS")" ]; then
 		pass jailed-netns
 	else fail jailed-netns "pid '$P': $(cat "$TMP/ns.err")"; fi
@@ -373,7 +374,7 @@ if [ "$CGV" = 1 ] && [ -n "$V2" ] && grep -qw hugetlb "$V2/cgroup.controllers" &
 	vpid=$!
 	PIDS+=("$vpid")
 	for _ in $(seq 200); do [ -S "$(root_of "$V2ID")/api.sock" ] && break; sleep 0.05; done
-	P=$(cat "$(root_of "$V2ID")/mote.pid" 2>/dev/null)
+	P=$(pid_of "$V2ID")
 	if [ -n "$P" ] && grep -qx "0::/$V2P/$V2ID" "/proc/$P/cgroup" &&
 		[ "$(cat "$V2/$V2P/$V2ID/hugetlb.2MB.max")" = 0 ] && grep -qw hugetlb "$V2/$V2P/cgroup.subtree_control"; then
 		pass jailed-cgroup-v2

@@ -166,7 +166,7 @@ static void plan_paths_and_devices(void)
 	CHECK_EQ(jail_plan_make(&c, &libs, true, &p, err, sizeof(err)), 0);
 	CHECK(!strcmp(p.exec_dir, "/j/mote") && !strcmp(p.jail_dir, "/j/mote/vm-1"));
 	CHECK(!strcmp(p.root, "/j/mote/vm-1/root"));
-	CHECK(!strcmp(p.exec_path, "/mote") && !strcmp(p.pid_file, "/mote.pid"));
+	CHECK(!strcmp(p.exec_path, "/mote") && !strcmp(p.pid_file, "/j/mote/vm-1/mote.pid"));
 	CHECK_EQ(p.ndevs, 1u); /* no taps asked for: /dev/kvm only */
 	CHECK(!strcmp(p.devs[0].path, "/dev/kvm") && p.devs[0].probe);
 	CHECK(p.rlimit_on[JAIL_RLIMIT_NOFILE] && !p.rlimit_explicit[JAIL_RLIMIT_NOFILE]);
@@ -218,7 +218,7 @@ static void plan_mounts(void)
 	CHECK_STR_CONTAINS(err, "/lib would be hidden by the libraries' directory /lib");
 
 	static const char *const clash[][2] = {
-		{"/x:/mote", "keeps /mote"}, {"/x:/mote.pid", "keeps /mote.pid"},
+		{"/x:/mote", "keeps /mote"}, {"/x:/mote/y", "keeps /mote"},
 		{"/x:/dev", "keeps /dev"}, {"/x:/dev/kvm", "keeps /dev"},
 		{"/x:/lib", "keeps /lib for the exec file's libraries"},
 		{"/x:/lib64/ld-linux-x86-64.so.2", "keeps /lib64 for"}, {"/x:/lib/other", "keeps /lib for"},
