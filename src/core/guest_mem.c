@@ -151,7 +151,7 @@ int gm_fits_limit(uint64_t ram, const char *limit, char *err, size_t errlen)
 	if (ram > lim || lim - ram < GM_VMM_RESERVE) {
 		snprintf(err, errlen, "guest RAM of %llu MiB does not fit in the memory limit of %llu MiB "
 			 "(MOTE_MEMORY_LIMIT, the jail's memory cgroup) with the %llu MiB mote itself "
-			 "needs: lower --mem or raise the limit", (unsigned long long)(ram >> 20), lim >> 20,
+			 "needs: give the guest less memory (--mem, mem_size_mib) or raise the limit", (unsigned long long)(ram >> 20), lim >> 20,
 			 GM_VMM_RESERVE >> 20);
 		return -1;
 	}
