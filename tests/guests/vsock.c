@@ -6,7 +6,7 @@
  *           (1000) bytes of connection i's own pattern on each, checks the host echoes them
  *           back, closes: "vsock: connect ok n=N bytes=B".
  *   send    connects to `hport=`, sends `mib=` (16) MiB of a xorshift stream (`seed=`), closes:
- *           "vsock: sent N bytes sha256 H us=U".
+ *           "vsock: sent N bytes sha256 H us=U"; "vsock: sent N MiB" every `step=` (16) MiB.
  *   recv    accepts one connection on `port=` and hashes what arrives until the host closes:
  *           "vsock: received N bytes sha256 H us=U". `stall=B stall_ms=T`: stops consuming
  *           (no credit back) after B bytes for T ms, and reports what arrived meanwhile.
@@ -46,7 +46,7 @@ static u8 pattern(u32 i, u64 k) { return (u8)(k * 31 + i * 7 + (k >> 9)); }
 /* ---- echo ---- */
 
 struct echo { u8 buf[ECHO_BUF]; u32 head, len; };
-static struct echo echoes[GVS_MAX_CONNS];
+static struct echo echoes[GVS_MAX_CONNS] RT_NOINIT; /* head, len set on accept */
 
 static int echo_request(struct gvs *g, struct gvs_conn *c)
 {
@@ -180,7 +180,7 @@ static void print_hash(const char *verb, struct sha256 *s, u64 bytes, u64 us)
 static void send_mode(void)
 {
 	static u64 chunk[GVS_PKT / 8];
-	u64 total = rt_cmdline_u64("mib", 16) << 20;
+	u64 total = rt_cmdline_u64("mib", 16) << 20, step = rt_cmdline_u64("step", 16) << 20;
 	struct sha256 s;
 	xs = rt_cmdline_u64("seed", 1) | 1;
 	sha256_init(&s);
@@ -197,7 +197,7 @@ static void send_mode(void)
 		if (r)
 			FAIL(5, "send stopped after %llu bytes (%s)\n", done, r == -1 ? "connection ended" : "no credit for 30 s");
 		done += n;
-		if ((done & ((16u << 20) - 1)) == 0)
+		if (step && done % step == 0)
 			rt_printf("vsock: sent %llu MiB\n", done >> 20);
 	}
 	gvs_close(&v, c);

@@ -9,10 +9,12 @@ PATH_P). Each command prints one result line ("ok ..." or what went wrong) and e
                              checked byte for byte
   serve LPATH COUNT          listen on LPATH, echo COUNT connections (concurrently), then exit
   hold LPATH SECS            listen on LPATH, accept everything, never read; for SECS seconds
-  sink LPATH [PAUSE_AT PAUSE_S PID]
+  sink LPATH [PAUSE_AT PAUSE_S PID [WATCH]]
                              accept one connection, read to EOF, print length and sha256; with
                              PAUSE_AT, stop reading after that many bytes for PAUSE_S seconds and
-                             report mote's (PID) RSS before and after the pause
+                             report mote's (PID, or @FILE holding it) RSS before, during and
+                             at the end of the pause (and the line count of the file WATCH,
+                             the guest's output, at the same moments)
   source PATH PORT MIB       connect to guest port PORT, send MIB MiB of random data, close;
                              print length and sha256
   refused PATH PORT          connect to a guest port nobody listens on: the connection must
@@ -163,13 +165,22 @@ def cmd_hold(lpath, secs):
     return 0
 
 def rss_kib(pid):
+    if pid.startswith("@"):  # a file the caller writes the pid into
+        with open(pid[1:]) as f:
+            pid = f.read().strip()
     with open("/proc/%s/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
 
-def cmd_sink(lpath, pause_at=None, pause_s=None, pid=None):
+def lines(path):
+    if not path:
+        return 0
+    with open(path, "rb") as f:
+        return f.read().count(b"\n")
+
+def cmd_sink(lpath, pause_at=None, pause_s=None, pid=None, watch=None):
     l = listen(lpath)
     l.settimeout(30)
     print("listening", flush=True)
@@ -180,12 +191,12 @@ def cmd_sink(lpath, pause_at=None, pause_s=None, pid=None):
     while True:
         if not paused and n >= int(pause_at):
             paused = True
-            r0 = rss_kib(pid)
+            r0, l0 = rss_kib(pid), lines(watch)
             time.sleep(float(pause_s) / 2)
-            r1 = rss_kib(pid)
+            r1, l1 = rss_kib(pid), lines(watch)
             time.sleep(float(pause_s) / 2)
-            r2 = rss_kib(pid)
-            extra = " paused_at=%d rss_kib=%d,%d,%d" % (n, r0, r1, r2)
+            r2, l2 = rss_kib(pid), lines(watch)
+            extra = " paused_at=%d rss_kib=%d,%d,%d lines=%d,%d,%d" % (n, r0, r1, r2, l0, l1, l2)
         d = c.recv(262144 if paused else min(262144, int(pause_at) - n))
         if not d:
             break

@@ -6,6 +6,9 @@
 #define VSOCK_ID 19
 #define F_STREAM 0
 
+static u8 rxbufs[GVS_QSIZE][GVS_BUF] __attribute__((aligned(4096))) RT_NOINIT;
+static u8 txbufs[GVS_QSIZE][GVS_BUF] __attribute__((aligned(4096))) RT_NOINIT;
+
 static int post_rx(struct gvs *v)
 {
 	u16 slot = v->rxq.free_head;
@@ -15,6 +18,8 @@ static int post_rx(struct gvs *v)
 
 int gvs_open(struct gvs *v)
 {
+	v->rxbuf = rxbufs;
+	v->txbuf = txbufs;
 	int r = virtio_find(VSOCK_ID, 0, &v->dev, 1);
 	if (r)
 		return r;

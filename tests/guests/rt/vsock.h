@@ -65,8 +65,7 @@ struct gvs {
 	u64 rx_pkts, tx_pkts, resets, events, bad_pkts, credit_errs;
 	u32 next_port;
 	struct gvs_conn conns[GVS_MAX_CONNS];
-	u8 rxbuf[GVS_QSIZE][GVS_BUF] __attribute__((aligned(4096)));
-	u8 txbuf[GVS_QSIZE][GVS_BUF] __attribute__((aligned(4096)));
+	u8 (*rxbuf)[GVS_BUF], (*txbuf)[GVS_BUF]; /* GVS_QSIZE each (static, one device) */
 	u8 evbuf[8][4];
 };
 
