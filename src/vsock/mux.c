@@ -1,4 +1,5 @@
-/* The vsock connection multiplexer (see mux.h): table, routing, state machine, credit.
+/* The vsock connection multiplexer (see mux.h): routing, state machine, credit; the table of
+ * slots is table.c (conn.h).
  * Every guest value used here was checked by vsock_check_tx; what is left to check is
  * protocol state (which packet is valid when) and credit, and a violation resets that one
  * connection. Must not: block (every host stream is non-blocking), buffer more than
@@ -10,197 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/log.h"
-
-enum conn_state {
-	C_FREE = 0,
-	C_LINE,        /* host-initiated: reading "CONNECT <port>\n" */
-	C_REQUEST,     /* host-initiated: REQUEST owed or sent, waiting for the guest's RESPONSE */
-	C_ESTABLISHED,
-	C_DYING,       /* stream closed; an RST is owed to the guest, then the slot is free */
-};
-
-/* Packets a connection owes the guest (besides data). */
-enum { P_REQUEST = 1, P_RESPONSE = 2, P_SHUTDOWN = 4, P_CREDIT_UPDATE = 8, P_CREDIT_REQUEST = 16 };
-
-struct vsock_conn {
-	uint8_t state;
-	uint8_t pending;       /* P_* */
-	bool host_init;
-	bool data_ready;       /* the host stream may hold data for the guest */
-	bool host_closed;      /* EOF from the host stream: SHUTDOWN(RCV|SEND) owed or sent */
-	bool guest_shut_rcv, guest_shut_send;
-	bool credit_asked;     /* a CREDIT_REQUEST went out since the guest's credit last moved */
-	bool in_rxq;
-	uint8_t line_len;
-	uint32_t watching;     /* what the host ops watch now (VSOCK_WANT_*) */
-	int fd;
-	uint32_t local_port, peer_port; /* host side, guest side */
-	/* guest -> host: bytes [fwd_cnt, rx_cnt) wait in buf (a ring of VSOCK_CONN_BUF) */
-	uint32_t rx_cnt, fwd_cnt, fwd_told;
-	uint8_t *buf;
-	/* host -> guest */
-	uint32_t tx_cnt, peer_buf_alloc, peer_fwd_cnt;
-	uint64_t deadline;     /* ms, 0: none */
-	int32_t hnext, rxq_prev, rxq_next, free_next;
-	char line[VSOCK_CONNECT_LINE_MAX];
-};
-
-_Static_assert((VSOCK_CONN_BUF & (VSOCK_CONN_BUF - 1)) == 0, "the ring index is a mask");
-
-/* ---- table ---- */
-
-static uint32_t hash_key(const struct vsock_mux *m, uint32_t local, uint32_t peer)
-{
-	uint64_t x = ((uint64_t)local << 32 | peer) ^ m->seed;
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return (uint32_t)x & (m->nbuckets - 1);
-}
-
-static struct vsock_conn *lookup(struct vsock_mux *m, uint32_t local, uint32_t peer)
-{
-	for (int32_t i = m->buckets[hash_key(m, local, peer)]; i >= 0; i = m->conns[i].hnext) {
-		struct vsock_conn *c = &m->conns[i];
-		if (c->local_port == local && c->peer_port == peer)
-			return c;
-	}
-	return NULL;
-}
-
-static unsigned conn_id(const struct vsock_mux *m, const struct vsock_conn *c)
-{
-	return (unsigned)(c - m->conns);
-}
-
-static void hash_insert(struct vsock_mux *m, struct vsock_conn *c)
-{
-	uint32_t b = hash_key(m, c->local_port, c->peer_port);
-	c->hnext = m->buckets[b];
-	m->buckets[b] = (int32_t)conn_id(m, c);
-}
-
-static void hash_remove(struct vsock_mux *m, struct vsock_conn *c)
-{
-	int32_t *p = &m->buckets[hash_key(m, c->local_port, c->peer_port)];
-	while (*p >= 0 && *p != (int32_t)conn_id(m, c))
-		p = &m->conns[*p].hnext;
-	if (*p >= 0)
-		*p = c->hnext;
-}
-
-static struct vsock_conn *conn_alloc(struct vsock_mux *m, int fd)
-{
-	if (m->free_head < 0)
-		return NULL;
-	struct vsock_conn *c = &m->conns[m->free_head];
-	m->free_head = c->free_next;
-	*c = (struct vsock_conn){ .fd = fd, .hnext = -1, .rxq_prev = -1, .rxq_next = -1,
-				   .free_next = -1 };
-	m->nused++;
-	atomic_fetch_add_explicit(&m->stats.conns_active, 1, memory_order_relaxed);
-	return c;
-}
-
-static void set_deadline(struct vsock_mux *m, struct vsock_conn *c, uint64_t after_ms)
-{
-	if (!c->deadline && after_ms && m->ndeadlines++ == 0)
-		m->ops->timer(m->host, true);
-	if (c->deadline && !after_ms && --m->ndeadlines == 0)
-		m->ops->timer(m->host, false);
-	c->deadline = after_ms ? m->ops->now_ms(m->host) + after_ms : 0;
-}
-
-static void rxq_remove(struct vsock_mux *m, struct vsock_conn *c);
-
-/* Frees the slot: the stream closed, out of the hash and the queue. */
-static void conn_free(struct vsock_mux *m, struct vsock_conn *c)
-{
-	if (c->state == C_FREE)
-		return;
-	rxq_remove(m, c);
-	if (c->fd >= 0)
-		m->ops->close(m->host, conn_id(m, c), c->fd);
-	if (c->state != C_LINE)
-		hash_remove(m, c);
-	set_deadline(m, c, 0);
-	free(c->buf);
-	c->buf = NULL;
-	c->state = C_FREE;
-	c->fd = -1;
-	c->free_next = m->free_head;
-	m->free_head = (int32_t)conn_id(m, c);
-	m->nused--;
-	atomic_fetch_sub_explicit(&m->stats.conns_active, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->stats.conns_closed, 1, memory_order_relaxed);
-}
-
-/* ---- what a connection owes the guest ---- */
-
-/* Bytes the guest can take now (its buf_alloc minus what is in flight; 0 if it claims to
- * have forwarded more than it got: a confused or hostile driver gets nothing). */
-static uint32_t peer_credit(const struct vsock_conn *c)
-{
-	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
-	return in_flight > c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
-}
-
-static bool wants_data(const struct vsock_conn *c)
-{
-	return c->state == C_ESTABLISHED && !c->host_closed && !c->guest_shut_rcv;
-}
-
-static bool has_pending(const struct vsock_conn *c)
-{
-	if (c->state == C_DYING || c->pending)
-		return true;
-	return c->data_ready && wants_data(c) && (peer_credit(c) > 0 || !c->credit_asked);
-}
-
-static void rxq_push(struct vsock_mux *m, struct vsock_conn *c)
-{
-	if (c->in_rxq || !has_pending(c))
-		return;
-	int32_t id = (int32_t)conn_id(m, c);
-	c->in_rxq = true;
-	c->rxq_next = -1;
-	c->rxq_prev = m->rxq_tail;
-	if (m->rxq_tail >= 0)
-		m->conns[m->rxq_tail].rxq_next = id;
-	else
-		m->rxq_head = id;
-	m->rxq_tail = id;
-}
-
-static void rxq_remove(struct vsock_mux *m, struct vsock_conn *c)
-{
-	if (!c->in_rxq)
-		return;
-	if (c->rxq_prev >= 0)
-		m->conns[c->rxq_prev].rxq_next = c->rxq_next;
-	else
-		m->rxq_head = c->rxq_next;
-	if (c->rxq_next >= 0)
-		m->conns[c->rxq_next].rxq_prev = c->rxq_prev;
-	else
-		m->rxq_tail = c->rxq_prev;
-	c->in_rxq = false;
-	c->rxq_prev = c->rxq_next = -1;
-}
-
-static struct vsock_conn *rxq_pop(struct vsock_mux *m)
-{
-	if (m->rxq_head < 0)
-		return NULL;
-	struct vsock_conn *c = &m->conns[m->rxq_head];
-	rxq_remove(m, c);
-	return c;
-}
+#include "vsock/conn.h"
 
 /* What the host stream should be watched for, given the connection's state. */
 static void conn_watch(struct vsock_mux *m, struct vsock_conn *c)
@@ -208,14 +21,14 @@ static void conn_watch(struct vsock_mux *m, struct vsock_conn *c)
 	uint32_t want = 0;
 	if (c->state == C_LINE)
 		want = VSOCK_WANT_IN;
-	if (wants_data(c) && !c->data_ready && peer_credit(c) > 0)
+	if (conn_wants_data(c) && !c->data_ready && conn_peer_credit(c) > 0)
 		want |= VSOCK_WANT_IN;
 	if (c->state == C_ESTABLISHED && c->rx_cnt != c->fwd_cnt)
 		want |= VSOCK_WANT_OUT;
 	if (c->fd < 0 || want == c->watching)
 		return;
 	c->watching = want;
-	if (m->ops->watch(m->host, conn_id(m, c), c->fd, want) < 0)
+	if (m->ops->watch(m->host, table_id(m, c), c->fd, want) < 0)
 		log_warn("vsock: cannot watch a host stream: %s", strerror(errno));
 }
 
@@ -225,17 +38,17 @@ static void conn_kill(struct vsock_mux *m, struct vsock_conn *c)
 	if (c->state == C_FREE || c->state == C_DYING)
 		return;
 	if (c->state == C_LINE) { /* the guest never heard of it */
-		conn_free(m, c);
+		table_free(m, c);
 		return;
 	}
 	if (c->fd >= 0)
-		m->ops->close(m->host, conn_id(m, c), c->fd);
+		m->ops->close(m->host, table_id(m, c), c->fd);
 	c->fd = -1;
 	c->watching = 0;
 	c->state = C_DYING;
 	c->pending = 0;
-	set_deadline(m, c, 0);
-	rxq_push(m, c);
+	table_deadline(m, c, 0);
+	table_rxq_push(m, c);
 }
 
 /* ---- guest -> host data ---- */
@@ -256,7 +69,7 @@ static int flush_buf(struct vsock_mux *m, struct vsock_conn *c)
 		}
 		c->fwd_cnt += (uint32_t)w;
 		if (c->deadline && c->guest_shut_rcv && c->guest_shut_send)
-			set_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS); /* progress: more time */
+			table_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS); /* progress: more time */
 	}
 	return 0;
 }
@@ -335,7 +148,7 @@ static void conn_shutdown(struct vsock_mux *m, struct vsock_conn *c, uint32_t fl
 		if (c->rx_cnt == c->fwd_cnt || c->host_closed)
 			conn_kill(m, c); /* all delivered: close, and the RST the guest waits for */
 		else if (!c->deadline)
-			set_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
+			table_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	}
 }
 
@@ -366,17 +179,17 @@ static void peer_request(struct vsock_mux *m, const struct vsock_hdr *h)
 		rst_owed(m, h->dst_port, h->src_port);
 		return;
 	}
-	struct vsock_conn *c = conn_alloc(m, fd);
+	struct vsock_conn *c = table_alloc(m, fd);
 	c->state = C_ESTABLISHED;
 	c->local_port = h->dst_port;
 	c->peer_port = h->src_port;
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
 	c->pending = P_RESPONSE;
-	hash_insert(m, c);
+	table_insert(m, c);
 	atomic_fetch_add_explicit(&m->stats.conns_guest, 1, memory_order_relaxed);
 	conn_watch(m, c);
-	rxq_push(m, c);
+	table_rxq_push(m, c);
 }
 
 /* The guest's RESPONSE to a host-initiated request: tell the host program. */
@@ -390,7 +203,7 @@ static void conn_accepted(struct vsock_mux *m, struct vsock_conn *c)
 		return;
 	}
 	c->state = C_ESTABLISHED;
-	set_deadline(m, c, 0);
+	table_deadline(m, c, 0);
 	atomic_fetch_add_explicit(&m->stats.conns_host, 1, memory_order_relaxed);
 }
 
@@ -402,10 +215,10 @@ static void conn_packet(struct vsock_mux *m, struct vsock_conn *c, const struct 
 {
 	if (c->state == C_DYING)
 		return; /* its RST is on the way */
-	uint32_t before = peer_credit(c);
+	uint32_t before = conn_peer_credit(c);
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
-	if (peer_credit(c) != before)
+	if (conn_peer_credit(c) != before)
 		c->credit_asked = false;
 	if (c->state == C_REQUEST) {
 		if (h->op == VSOCK_OP_RESPONSE)
@@ -453,7 +266,7 @@ void vsock_mux_send(struct vsock_mux *m, const struct vsock_hdr *h, const struct
 	atomic_fetch_add_explicit(&m->stats.tx_packets, 1, memory_order_relaxed);
 	if (!m->started)
 		return;
-	struct vsock_conn *c = lookup(m, h->dst_port, h->src_port);
+	struct vsock_conn *c = table_lookup(m, h->dst_port, h->src_port);
 	if (!c) {
 		if (h->op == VSOCK_OP_REQUEST)
 			peer_request(m, h);
@@ -465,13 +278,13 @@ void vsock_mux_send(struct vsock_mux *m, const struct vsock_hdr *h, const struct
 		atomic_fetch_add_explicit(&m->stats.rst_received, 1, memory_order_relaxed);
 		if (c->state == C_REQUEST)
 			atomic_fetch_add_explicit(&m->stats.conns_refused, 1, memory_order_relaxed);
-		conn_free(m, c);
+		table_free(m, c);
 		return;
 	}
 	conn_packet(m, c, h, iov, niov);
 	if (c->state != C_FREE) {
 		conn_watch(m, c);
-		rxq_push(m, c);
+		table_rxq_push(m, c);
 	}
 }
 
@@ -480,7 +293,7 @@ void vsock_mux_reject(struct vsock_mux *m, const struct vsock_hdr *h)
 	run_work(m);
 	if (!m->started)
 		return;
-	struct vsock_conn *c = lookup(m, h->dst_port, h->src_port);
+	struct vsock_conn *c = table_lookup(m, h->dst_port, h->src_port);
 	if (c)
 		conn_kill(m, c);
 	else if (h->op != VSOCK_OP_RST)
@@ -516,7 +329,7 @@ static int iov_head(const struct iovec *iov, int niov, size_t len, struct iovec 
 static int emit_data(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr *h,
 		     const struct iovec *iov, int niov, uint32_t cap)
 {
-	uint32_t n = peer_credit(c) < cap ? peer_credit(c) : cap;
+	uint32_t n = conn_peer_credit(c) < cap ? conn_peer_credit(c) : cap;
 	if (cap == 0)
 		return 0;
 	if (n == 0) {
@@ -557,7 +370,7 @@ static int conn_emit(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr
 	if (c->state == C_DYING) {
 		hdr_for(m, c, h, VSOCK_OP_RST);
 		atomic_fetch_add_explicit(&m->stats.rst_sent, 1, memory_order_relaxed);
-		conn_free(m, c);
+		table_free(m, c);
 		return 1;
 	}
 	if (c->pending & (P_REQUEST | P_RESPONSE)) {
@@ -566,7 +379,7 @@ static int conn_emit(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr
 		hdr_for(m, c, h, req ? VSOCK_OP_REQUEST : VSOCK_OP_RESPONSE);
 		return 1;
 	}
-	if (c->data_ready && wants_data(c) && emit_data(m, c, h, iov, niov, cap))
+	if (c->data_ready && conn_wants_data(c) && emit_data(m, c, h, iov, niov, cap))
 		return 1;
 	if (c->state == C_DYING) /* the read failed */
 		return conn_emit(m, c, h, iov, niov, cap);
@@ -574,7 +387,7 @@ static int conn_emit(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr
 		c->pending &= (uint8_t)~(P_SHUTDOWN | P_CREDIT_UPDATE);
 		hdr_for(m, c, h, VSOCK_OP_SHUTDOWN);
 		h->flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND;
-		set_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS); /* then mote resets it */
+		table_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS); /* then mote resets it */
 		return 1;
 	}
 	if (c->pending & P_CREDIT_UPDATE) {
@@ -612,13 +425,13 @@ int vsock_mux_recv(struct vsock_mux *m, struct vsock_hdr *h, const struct iovec 
 	}
 	/* Each connection in the queue is looked at once at most. */
 	for (uint32_t tries = m->nused + 1; tries > 0; tries--) {
-		struct vsock_conn *c = rxq_pop(m);
+		struct vsock_conn *c = table_rxq_pop(m);
 		if (!c)
 			return 0;
 		int r = conn_emit(m, c, h, iov, niov, cap);
 		if (c->state != C_FREE) {
 			conn_watch(m, c);
-			rxq_push(m, c);
+			table_rxq_push(m, c);
 		}
 		if (r) {
 			atomic_fetch_add_explicit(&m->stats.rx_packets, 1, memory_order_relaxed);
@@ -638,7 +451,7 @@ static uint32_t alloc_local_port(struct vsock_mux *m, uint32_t peer)
 		uint32_t p = m->next_local_port++;
 		if (m->next_local_port >= (1u << 31))
 			m->next_local_port = VSOCK_LOCAL_PORT_MIN;
-		if (!lookup(m, p, peer))
+		if (!table_lookup(m, p, peer))
 			return p;
 	}
 }
@@ -646,7 +459,7 @@ static uint32_t alloc_local_port(struct vsock_mux *m, uint32_t peer)
 static void refuse(struct vsock_mux *m, struct vsock_conn *c)
 {
 	atomic_fetch_add_explicit(&m->stats.conns_refused, 1, memory_order_relaxed);
-	conn_free(m, c);
+	table_free(m, c);
 }
 
 /* A host-initiated stream has bytes: its "CONNECT <port>\n", read a byte at a time so that
@@ -675,8 +488,8 @@ static void line_read(struct vsock_mux *m, struct vsock_conn *c)
 	c->peer_port = port;
 	c->local_port = alloc_local_port(m, port);
 	c->pending = P_REQUEST;
-	hash_insert(m, c);
-	set_deadline(m, c, VSOCK_REQUEST_TIMEOUT_MS);
+	table_insert(m, c);
+	table_deadline(m, c, VSOCK_REQUEST_TIMEOUT_MS);
 }
 
 static void kick_if_pending(struct vsock_mux *m)
@@ -694,7 +507,7 @@ void vsock_mux_host_event(struct vsock_mux *m, unsigned id, uint32_t ready)
 	if (c->state == C_LINE) {
 		line_read(m, c);
 	} else if (c->state == C_ESTABLISHED) {
-		if ((ready & (VSOCK_WANT_IN | VSOCK_HUP)) && wants_data(c))
+		if ((ready & (VSOCK_WANT_IN | VSOCK_HUP)) && conn_wants_data(c))
 			c->data_ready = true; /* a read gives data, EOF or the error */
 		if ((ready & (VSOCK_WANT_OUT | VSOCK_HUP)) && c->rx_cnt != c->fwd_cnt &&
 		    flush_buf(m, c) == 0 && c->rx_cnt == c->fwd_cnt) {
@@ -708,7 +521,7 @@ void vsock_mux_host_event(struct vsock_mux *m, unsigned id, uint32_t ready)
 	}
 	if (c->state != C_FREE) {
 		conn_watch(m, c);
-		rxq_push(m, c);
+		table_rxq_push(m, c);
 	}
 	kick_if_pending(m);
 }
@@ -720,7 +533,7 @@ void vsock_mux_accept_ready(struct vsock_mux *m)
 		int fd = m->ops->accept(m->host);
 		if (fd < 0)
 			return;
-		struct vsock_conn *c = conn_alloc(m, fd);
+		struct vsock_conn *c = table_alloc(m, fd);
 		if (!c) {
 			atomic_fetch_add_explicit(&m->stats.conns_refused, 1, memory_order_relaxed);
 			m->ops->close(m->host, m->max, fd); /* the program sees its connection close */
@@ -728,7 +541,7 @@ void vsock_mux_accept_ready(struct vsock_mux *m)
 		}
 		c->state = C_LINE;
 		c->host_init = true;
-		set_deadline(m, c, VSOCK_LINE_TIMEOUT_MS);
+		table_deadline(m, c, VSOCK_LINE_TIMEOUT_MS);
 		conn_watch(m, c);
 	}
 }
@@ -753,7 +566,7 @@ void vsock_mux_tick(struct vsock_mux *m)
 static void forget_all(struct vsock_mux *m)
 {
 	for (uint32_t i = 0; i < m->max; i++)
-		conn_free(m, &m->conns[i]);
+		table_free(m, &m->conns[i]);
 	m->rxq_head = m->rxq_tail = -1;
 	m->rst_n = m->rst_head = 0;
 }
@@ -788,6 +601,7 @@ void vsock_mux_work(struct vsock_mux *m)
 	kick_if_pending(m);
 }
 
+
 int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, uint32_t max_conns,
 		   const struct vsock_host_ops *ops, void *host, char *err, size_t errlen)
 {
@@ -795,39 +609,20 @@ int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, uint32_t max_conns,
 	m->ops = ops;
 	m->host = host;
 	m->guest_cid = guest_cid;
-	m->max = max_conns;
-	m->free_head = m->rxq_head = m->rxq_tail = -1;
 	m->next_local_port = VSOCK_LOCAL_PORT_MIN;
-	m->nbuckets = 16;
-	while (m->nbuckets < 2 * max_conns)
-		m->nbuckets *= 2;
-	if (max_conns == 0 || max_conns > (1u << 20))
-		return err_set(err, errlen, "vsock: a connection limit of %u is out of range", max_conns);
-	m->conns = calloc(max_conns, sizeof(*m->conns));
-	m->buckets = malloc(m->nbuckets * sizeof(*m->buckets));
-	if (!m->conns || !m->buckets) {
-		vsock_mux_destroy(m);
-		return err_set(err, errlen, "vsock: out of memory for %u connections", max_conns);
-	}
-	for (uint32_t i = 0; i < m->nbuckets; i++)
-		m->buckets[i] = -1;
-	for (uint32_t i = max_conns; i-- > 0;) {
-		m->conns[i].fd = -1;
-		m->conns[i].free_next = m->free_head;
-		m->free_head = (int32_t)i;
-	}
-	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != (ssize_t)sizeof(m->seed))
-		m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15ull;
-	return 0;
+	return table_init(m, max_conns, err, errlen);
 }
 
-void vsock_mux_destroy(struct vsock_mux *m)
+void vsock_mux_destroy(struct vsock_mux *m) { table_destroy(m); }
+
+const char *vsock_mux_check(const struct vsock_mux *m)
 {
-	if (m->conns)
-		for (uint32_t i = 0; i < m->max; i++)
-			conn_free(m, &m->conns[i]);
-	free(m->conns);
-	free(m->buckets);
-	m->conns = NULL;
-	m->buckets = NULL;
+	const char *why = table_check(m);
+	if (why)
+		return why;
+	if (m->rst_n > VSOCK_RSTQ)
+		return "the RST queue overflowed";
+	if (atomic_load_explicit(&m->stats.conns_active, memory_order_relaxed) != m->nused)
+		return "conns_active disagrees with the table";
+	return NULL;
 }

@@ -136,6 +136,9 @@ void vsock_mux_accept_ready(struct vsock_mux *m);
 void vsock_mux_host_event(struct vsock_mux *m, unsigned id, uint32_t ready); /* VSOCK_WANT_* | VSOCK_HUP */
 void vsock_mux_tick(struct vsock_mux *m);
 
-#define VSOCK_HUP 4u /* for vsock_mux_host_event: the stream hung up or failed */
+#define VSOCK_HUP 4u
+
+/* The multiplexer's invariants (for tests and the fuzzer): NULL, or what is broken. */
+const char *vsock_mux_check(const struct vsock_mux *m); /* for vsock_mux_host_event: the stream hung up or failed */
 
 #endif

@@ -33,6 +33,7 @@ static void setup(uint32_t max)
 
 static void teardown(void)
 {
+	CHECK(vsock_mux_check(&m) == NULL);
 	vsock_mux_destroy(&m);
 	CHECK_EQ(fh.bad_calls, 0u);
 }
@@ -47,6 +48,10 @@ static void gsend(uint32_t sport, uint32_t dport, uint16_t op, uint32_t flags, c
 	struct iovec v = { (void *)(uintptr_t)data, len };
 	CHECK_EQ(vsock_check_tx(&h, len, CID), VSOCK_PKT_OK);
 	vsock_mux_send(&m, &h, &v, len ? 1 : 0);
+	const char *why = vsock_mux_check(&m);
+	CHECK(why == NULL);
+	if (why)
+		printf("  after send: %s\n", why);
 }
 
 static uint8_t rxdata[VSOCK_MAX_PKT];
@@ -57,6 +62,7 @@ static int grecv(struct vsock_hdr *h, uint32_t cap)
 	struct iovec v[2] = { { rxdata, cap / 2 }, { rxdata + cap / 2, cap - cap / 2 } };
 	memset(h, 0, sizeof(*h));
 	int r = vsock_mux_recv(&m, h, v, 2, cap);
+	CHECK(vsock_mux_check(&m) == NULL);
 	if (r) {
 		CHECK_EQ(h->src_cid, (uint64_t)VSOCK_HOST_CID);
 		CHECK_EQ(h->dst_cid, (uint64_t)CID);
