@@ -6,10 +6,12 @@
  *           (1000) bytes of connection i's own pattern on each, checks the host echoes them
  *           back, closes: "vsock: connect ok n=N bytes=B".
  *   send    connects to `hport=`, sends `mib=` (16) MiB of a xorshift stream (`seed=`), closes:
- *           "vsock: sent N bytes sha256 H us=U"; "vsock: sent N MiB" every `step=` (16) MiB.
+ *           "vsock: sent N bytes sha256 H us=U"; "vsock: sent N MiB" every `step=` (16) MiB;
+ *           `nohash`: the same bytes every time and no hash (benchmarks: the transport only).
  *   recv    accepts one connection on `port=` and hashes what arrives until the host closes:
  *           "vsock: received N bytes sha256 H us=U". `stall=B stall_ms=T`: stops consuming
- *           (no credit back) after B bytes for T ms, and reports what arrived meanwhile.
+ *           (no credit back) after B bytes for T ms, and reports what arrived meanwhile;
+ *           `nohash` as for send.
  * (Malformed packets: the vsockhostile guest.)
  *   refused connects to `hport=` where nobody listens: "vsock: refused ok" on the RST.
  *   many    opens `n=` (1025) connections to `hport=` at once: "vsock: many open=O refused=R".
@@ -181,6 +183,7 @@ static void send_mode(void)
 {
 	static u64 chunk[GVS_PKT / 8];
 	u64 total = rt_cmdline_u64("mib", 16) << 20, step = rt_cmdline_u64("step", 16) << 20;
+	int nohash = rt_cmdline_has("nohash");
 	struct sha256 s;
 	xs = rt_cmdline_u64("seed", 1) | 1;
 	sha256_init(&s);
@@ -190,9 +193,10 @@ static void send_mode(void)
 	u64 t0 = virtio_now_us();
 	for (u64 done = 0; done < total;) {
 		u64 n = total - done < sizeof(chunk) ? total - done : sizeof(chunk);
-		for (unsigned i = 0; i < (n + 7) / 8; i++)
+		for (unsigned i = 0; !nohash && i < (n + 7) / 8; i++)
 			chunk[i] = xorshift();
-		sha256_update(&s, chunk, n);
+		if (!nohash)
+			sha256_update(&s, chunk, n);
 		int r = gvs_write_all(&v, c, chunk, n, 30000);
 		if (r)
 			FAIL(5, "send stopped after %llu bytes (%s)\n", done, r == -1 ? "connection ended" : "no credit for 30 s");
@@ -219,9 +223,12 @@ static int recv_request(struct gvs *g, struct gvs_conn *c)
 	return 1;
 }
 
+static int nohash;
+
 static void recv_data(struct gvs *g, struct gvs_conn *c, const u8 *d, u32 len)
 {
-	sha256_update(&rs, d, len);
+	if (!nohash)
+		sha256_update(&rs, d, len);
 	rx_bytes += len;
 	if (stalled) {
 		stall_got += len;
@@ -234,6 +241,7 @@ static void recv_mode(void)
 {
 	u64 stall_ms = rt_cmdline_u64("stall_ms", 0), t0 = 0;
 	stall_at = rt_cmdline_u64("stall", 0);
+	nohash = rt_cmdline_has("nohash");
 	v.on_request = recv_request;
 	v.on_data = recv_data;
 	sha256_init(&rs);
