@@ -2,7 +2,7 @@
  * what the device owes each (docs/vsock.md, "Hostile guests"). Needs a host program echoing on
  * PATH_<hport> (`hport=`, 5000) and one that accepts and never reads on PATH_<sink> (`sink=`,
  * 5002). Prints "vsockhostile: <case>: ok" per case and "vsockhostile: PASS" (exit 0), or
- * what failed (exit 5; 1 no device, 2 setup failed). */
+ * what failed (exit value 5: status 11). */
 #include "vsock.h"
 
 static struct gvs v;
