@@ -239,7 +239,7 @@ static void conn_packet(struct vsock_mux *m, struct vsock_conn *c, const struct 
 		} else if (c->host_closed) {
 			c->rx_cnt += h->len; /* the host is gone: dropped, but credit moves on */
 			c->fwd_cnt += h->len;
-		} else {
+		} else if (h->len) {
 			conn_data(m, c, iov, niov, h->len);
 		}
 		break;

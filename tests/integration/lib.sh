@@ -71,3 +71,12 @@ refuse() {
 		pass "$name"
 	fi
 }
+
+# cpu_ticks PID SECONDS: the clock ticks (user + system) process PID used over SECONDS.
+cpu_ticks() {
+	local t0 t1
+	t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	sleep "$2"
+	t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	echo $((t1 - t0))
+}
