@@ -207,6 +207,8 @@ static void send_mode(void)
 	gvs_close(&v, c);
 	gvs_wait_state(&v, c, GVS_CLOSING, 10000);
 	print_hash("sent", &s, total, virtio_now_us() - t0);
+	rt_printf("vsock: packets rx=%llu tx=%llu kicks rx=%u tx=%u\n", v.rx_pkts, v.tx_pkts,
+		  v.rxq.kicks, v.txq.kicks);
 }
 
 static struct sha256 rs;
@@ -271,6 +273,8 @@ static void recv_mode(void)
 	if (v.credit_errs)
 		FAIL(5, "the device sent beyond the credit\n");
 	print_hash("received", &rs, rx_bytes, virtio_now_us() - t0);
+	rt_printf("vsock: packets rx=%llu tx=%llu kicks rx=%u tx=%u\n", v.rx_pkts, v.tx_pkts,
+		  v.rxq.kicks, v.txq.kicks);
 }
 
 /* ---- refused, many ---- */
