@@ -181,7 +181,7 @@ static void print_hash(const char *verb, struct sha256 *s, u64 bytes, u64 us)
 
 static void send_mode(void)
 {
-	static u64 chunk[GVS_PKT / 8];
+	static u64 chunk[4 * GVS_PKT / 8] RT_NOINIT; /* 256 KiB: up to 4 packets per notification */
 	u64 total = rt_cmdline_u64("mib", 16) << 20, step = rt_cmdline_u64("step", 16) << 20;
 	int nohash = rt_cmdline_has("nohash");
 	struct sha256 s;

@@ -59,10 +59,14 @@ static void tx_reclaim(struct gvs *v)
 		;
 }
 
-int gvs_send_raw(struct gvs *v, const struct gvs_hdr *h, const void *data, u32 len)
+/* Queues one packet; the caller kicks (gvs_send_raw does it at once, gvs_write once per call,
+ * as Linux's driver kicks once per batch). */
+static int queue_pkt(struct gvs *v, const struct gvs_hdr *h, const void *data, u32 len)
 {
 	u64 end = virtio_now_us() + 5000000;
 	tx_reclaim(v);
+	if (v->txq.num_free == 0)
+		virtq_kick(&v->txq); /* what is queued must go before slots come back */
 	while (v->txq.num_free == 0) {
 		if (virtio_now_us() > end)
 			return VIRTIO_ETIMEDOUT;
@@ -79,9 +83,15 @@ int gvs_send_raw(struct gvs *v, const struct gvs_hdr *h, const void *data, u32 l
 	struct virtio_buf vb = { (uptr)b, GVS_HDR + len, 0 };
 	if (virtq_submit(&v->txq, &vb, 1) < 0)
 		return VIRTIO_ENOSPC;
-	virtq_kick(&v->txq);
 	v->tx_pkts++;
 	return 0;
+}
+
+int gvs_send_raw(struct gvs *v, const struct gvs_hdr *h, const void *data, u32 len)
+{
+	int r = queue_pkt(v, h, data, len);
+	virtq_kick(&v->txq);
+	return r;
 }
 
 static void fill_hdr(struct gvs *v, struct gvs_conn *c, struct gvs_hdr *h, u16 op)
@@ -268,12 +278,14 @@ u32 gvs_write(struct gvs *v, struct gvs_conn *c, const void *data, u32 len)
 		struct gvs_hdr h;
 		fill_hdr(v, c, &h, GVS_OP_RW);
 		h.len = n;
-		if (gvs_send_raw(v, &h, (const u8 *)data + done, n))
+		if (queue_pkt(v, &h, (const u8 *)data + done, n))
 			break;
 		c->tx_cnt += n;
 		c->tx_total += n;
 		done += n;
 	}
+	if (done)
+		virtq_kick(&v->txq);
 	return done;
 }
 

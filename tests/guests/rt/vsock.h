@@ -82,7 +82,8 @@ int gvs_send_raw(struct gvs *v, const struct gvs_hdr *h, const void *data, u32 l
 int gvs_send_op(struct gvs *v, struct gvs_conn *c, u16 op, u32 flags);
 /* Starts a connection to host port `port` (state CONNECTING until RESPONSE or RST). */
 struct gvs_conn *gvs_connect(struct gvs *v, u32 port);
-/* Sends up to len bytes as the peer's credit allows (never waits). Returns bytes sent. */
+/* Sends up to len bytes as the peer's credit allows (never waits for credit), as packets of
+ * up to 64 KiB with one notification for all of them. Returns bytes sent. */
 u32 gvs_write(struct gvs *v, struct gvs_conn *c, const void *data, u32 len);
 /* gvs_write until everything went, polling; 0, or VIRTIO_ETIMEDOUT after timeout_ms without
  * progress, or -1 if the connection ended. */
