@@ -67,7 +67,6 @@ struct vm {
 	char net_names[CONFIG_MAX_NETS][24];
 	unsigned nnet;    /* devices created so far */
 	struct vsock_uds vsock_uds;  /* --vsock: the host side's sockets */
-	uint32_t vsock_max;          /* connection limit (the fd limit may lower it) */
 	bool vsock_uds_ready;
 	struct virtio_vsock vsock;
 	bool vsock_ready;
@@ -152,11 +151,11 @@ _Static_assert(CONFIG_VSOCK_PATH_MAX == VSOCK_UDS_PATH_MAX, "--vsock uds= fits t
 /* --vsock: the socket host programs connect to, created now (a bad path costs no VM setup). */
 static int open_vsock(struct vm *vm, char *err, size_t errlen)
 {
+	uint32_t max = VSOCK_MAX_CONNS; /* the fd limit may lower it (vsock_uds.max) */
 	if (!vm->cfg.vsock.enabled)
 		return 0;
-	vm->vsock_max = VSOCK_MAX_CONNS;
 	vm->vsock_uds_ready = true;
-	return vsock_uds_open(&vm->vsock_uds, vm->cfg.vsock.uds, &vm->vsock_max, err, errlen);
+	return vsock_uds_open(&vm->vsock_uds, vm->cfg.vsock.uds, &max, err, errlen);
 }
 
 /* Terminal input sinks: the COM1 UART, or the virtio console with --virtio-console. */
@@ -214,7 +213,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 	}
 	if (vm->cfg.vsock.enabled) {
 		struct virtio_vsock *v = &vm->vsock;
-		if (virtio_vsock_init(v, vm->cfg.vsock.cid, vm->vsock_max, &vsock_uds_ops,
+		if (virtio_vsock_init(v, vm->cfg.vsock.cid, vm->vsock_uds.max, &vsock_uds_ops,
 				      &vm->vsock_uds, err, errlen) < 0)
 			return -1;
 		vm->vsock_ready = true;

@@ -24,6 +24,25 @@ void event_signal(int fd)
 	(void)w;
 }
 
+/* An epoll entry for s (the loop's own, a fixed handler's or an owner's source). */
+static int source_add(struct event_loop *l, struct event_source *s, int fd, uint32_t events,
+		      void (*cb)(struct event_source *s, uint32_t revents), void *ctx)
+{
+	if (!cb || (events & ~(EVENT_IN | EVENT_OUT))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->added) {
+		errno = EEXIST;
+		return -1;
+	}
+	struct epoll_event ev = {.events = events, .data.ptr = s};
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	*s = (struct event_source){.fd = fd, .events = events, .cb = cb, .ctx = ctx, .added = true};
+	return 0;
+}
+
 static void on_stop(struct event_source *s, uint32_t revents)
 {
 	(void)revents;
@@ -41,27 +60,14 @@ int event_init(struct event_loop *l)
 	l->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->stop_efd < 0)
 		return -1;
-	if (event_source_add(l, &l->stop_src, l->stop_efd, EVENT_IN, on_stop, l) < 0)
-		return -1;
-	l->nsources = 0; /* the loop's own entry is not one of the owners' sources */
-	return 0;
+	return source_add(l, &l->stop_src, l->stop_efd, EVENT_IN, on_stop, l);
 }
 
 int event_source_add(struct event_loop *l, struct event_source *s, int fd, uint32_t events,
 		     void (*cb)(struct event_source *s, uint32_t revents), void *ctx)
 {
-	if (!cb || (events & ~(EVENT_IN | EVENT_OUT))) {
-		errno = EINVAL;
+	if (source_add(l, s, fd, events, cb, ctx) < 0)
 		return -1;
-	}
-	if (s->added) {
-		errno = EEXIST;
-		return -1;
-	}
-	struct epoll_event ev = {.events = events, .data.ptr = s};
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -1;
-	*s = (struct event_source){.fd = fd, .events = events, .cb = cb, .ctx = ctx, .added = true};
 	l->nsources++;
 	return 0;
 }
@@ -109,9 +115,8 @@ int event_add(struct event_loop *l, int fd, void (*cb)(void *ctx, int fd), void 
 	}
 	struct event_handler *h = &l->h[l->n];
 	*h = (struct event_handler){.fd = fd, .cb = cb, .ctx = ctx};
-	if (event_source_add(l, &h->src, fd, EVENT_IN, on_handler, h) < 0)
+	if (source_add(l, &h->src, fd, EVENT_IN, on_handler, h) < 0)
 		return -1;
-	l->nsources--; /* counted as a handler, not as a source */
 	l->n++;
 	return 0;
 }
