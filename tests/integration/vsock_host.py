@@ -207,6 +207,7 @@ def cmd_sink(lpath, pause_at=None, pause_s=None, pid=None, watch=None):
 
 def cmd_source(path, port, mib):
     s, _ = connect(path, int(port))
+    s.settimeout(120)  # the guest may stop reading for a while (back-pressure tests)
     total, h, t0 = int(mib) << 20, hashlib.sha256(), time.time()
     r = random.Random(7)
     chunk = r.randbytes(1 << 20)
@@ -215,7 +216,6 @@ def cmd_source(path, port, mib):
         h.update(blk)
         s.sendall(blk)
     s.shutdown(socket.SHUT_WR)
-    s.settimeout(30)
     try:
         while s.recv(65536):
             pass
