@@ -16,12 +16,13 @@ void config_usage(FILE *out)
 	char names[1024];
 	cpuid_feature_names(names, sizeof(names));
 	fprintf(out,
-		"usage: mote run [options] KERNEL\n"
-		"       mote [-v|-q] run ...   (verbosity may also come first)\n"
-		"       mote hvt [options] UNIKERNEL [ARGS...]   (Solo5 hvt unikernels: mote hvt --help)\n"
-		"       mote [-v|-q] --api-sock PATH [--id ID]\n"
-		"       mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
-		"       mote --help | --version\n"
+		"Usage: mote [-v|-q] run [options] KERNEL\n"
+		"   or: mote hvt [options] UNIKERNEL [ARGS...]\n"
+		"   or: mote [-v|-q] --api-sock PATH [--id ID]\n"
+		"   or: mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
+		"   or: mote --help | --version\n"
+		"\n"
+		"mote hvt runs Solo5 hvt unikernels (mote hvt --help lists its options).\n"
 		"\n"
 		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
 		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"
