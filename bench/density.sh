@@ -13,7 +13,7 @@ SOLO5=${DENSITY_SOLO5:-../shared/peers/solo5-hvt-0.12.1}
 	{ echo "density: build first (make all)" >&2; exit 1; }
 [ -x "$SOLO5" ] || echo "density: no Solo5 tender at $SOLO5: solo5-hvt is skipped" >&2
 # One VM holds about 3 descriptors open in this process (its output file) and 3 threads.
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 python3 bench/density.py --build "$BUILD" --steps "${DENSITY_STEPS:-20,100,250,500,1000}" \
 	--batch "${DENSITY_BATCH:-50}" --qemu-max "${DENSITY_QEMU_MAX:-100}" --solo5 "$SOLO5" \
 	--data "$BUILD/density.tsv"
