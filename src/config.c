@@ -17,12 +17,13 @@ void config_usage(FILE *out)
 	char names[1024];
 	cpuid_feature_names(names, sizeof(names));
 	fprintf(out,
-		"usage: mote run [options] KERNEL\n"
-		"       mote [-v|-q] run ...   (verbosity may also come first)\n"
-		"       mote hvt [options] UNIKERNEL [ARGS...]   (Solo5 hvt unikernels: mote hvt --help)\n"
-		"       mote [-v|-q] --api-sock PATH [--id ID]\n"
-		"       mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
-		"       mote --help | --version\n"
+		"Usage: mote [-v|-q] run [options] KERNEL\n"
+		"   or: mote hvt [options] UNIKERNEL [ARGS...]\n"
+		"   or: mote [-v|-q] --api-sock PATH [--id ID]\n"
+		"   or: mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
+		"   or: mote --help | --version\n"
+		"\n"
+		"mote hvt runs Solo5 hvt unikernels (mote hvt --help lists its options).\n"
 		"\n"
 		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
 		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"
@@ -50,8 +51,9 @@ void config_usage(FILE *out)
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
-		"  --no-pit             no 8254 timer (faster start and exit; guests using ACPI or\n"
-		"                       PVH do not need it)\n"
+		"  --pit, --no-pit      an in-kernel 8254 timer, or none; by default only a guest\n"
+		"                       booted with acpi=off gets one (ACPI and PVH guests do not\n"
+		"                       use it, and it slows VM exit)\n"
 		"  --mem-hugepages      guest RAM in transparent huge pages (2 MiB): faster O_DIRECT\n"
 		"                       disks and guest memory access, RSS grows in 2 MiB steps\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
@@ -556,8 +558,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 			cfg->initrd = val;
 			continue;
 		}
-		if (!strcmp(a, "--no-pit")) {
-			cfg->no_pit = true;
+		if (!strcmp(a, "--no-pit") || !strcmp(a, "--pit")) {
+			cfg->pit = a[2] == 'p' ? PIT_ON : PIT_OFF;
 			continue;
 		}
 		if (!strcmp(a, "--mem-hugepages")) {

@@ -60,7 +60,11 @@ struct vm_config {
 	unsigned nnets;
 	bool rng;               /* --rng: a virtio entropy device */
 	struct vsock_config vsock; /* --vsock */
-	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
+	/* The in-kernel 8254 PIT: PIT_AUTO (the default) creates it only for a guest that turns
+	 * ACPI off (`acpi=off` on its command line: legacy Linux wants the PIT there); --pit and
+	 * --no-pit force it on or off. Linux on mote's hardware-reduced ACPI machine, PVH guests
+	 * and unikernels never use it, and it costs VM teardown time (docs/performance.md). */
+	enum config_pit { PIT_AUTO, PIT_ON, PIT_OFF } pit;
 	bool mem_hugepages;     /* --mem-hugepages: anonymous guest RAM in transparent huge pages */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */
 	int verbosity;          /* 0 default (warnings), -1 quiet, 1.. more */

@@ -53,6 +53,7 @@ struct vm {
 	struct vcpu vcpus[CONFIG_MAX_CPUS];
 	unsigned nvcpus; /* created so far */
 	bool machine_ready;
+	bool pit;        /* the in-kernel 8254 PIT (see config.h's enum config_pit) */
 	struct blk_backend disk_be[CONFIG_MAX_DISKS];
 	unsigned ndisks; /* backends opened so far */
 	bool no_uring;   /* the kernel refused io_uring once: later disks do not ask again */
@@ -253,6 +254,9 @@ static int load_guest(struct vm *vm, struct boot_entry *entry, char *err, size_t
 	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0)
 		return -1;
 	log_info("kernel command line: %s", cmdline[0] ? cmdline : "(empty)");
+	vm->pit = vm->cfg.pit == PIT_ON || (vm->cfg.pit == PIT_AUTO && x86_cmdline_wants_pit(cmdline));
+	if (vm->pit)
+		log_info("in-kernel 8254 PIT: on (%s)", vm->cfg.pit == PIT_ON ? "--pit" : "acpi=off");
 	/* Image files are in guest memory now; drop the mappings before the guest runs. */
 	image_unmap(&vm->kernel);
 	image_unmap(&vm->initrd);
@@ -335,7 +339,7 @@ static int boot_and_run(struct vm *vm)
 		log_error("%s: %s", vm->cfg.kernel, err);
 		return MOTE_EXIT_IMAGE;
 	}
-	if (kvm_create_vm(&vm->kvm, &vm->gm, !vm->cfg.no_pit, err, sizeof(err)) < 0 ||
+	if (kvm_create_vm(&vm->kvm, &vm->gm, vm->pit, err, sizeof(err)) < 0 ||
 	    attach_devices(vm, err, sizeof(err)) < 0 || create_vcpus(vm, &entry, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 
