@@ -49,7 +49,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc $(URING_CFLAGS) \
               -DMOTE_VERSION='"$(VERSION)"' $(API_CFLAGS)
 
-.PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long
+.PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long \
+        man install uninstall deb
 all: $(BUILD)/mote $(BUILD)/mote-jailer guests
 
 mote: $(BUILD)/mote
@@ -140,6 +141,42 @@ demo-linux: deps
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@sh bench/startup.sh
+
+# The manual page, generated from `mote --help` and `mote --version` (help2man) plus
+# docs/mote.h2m (exit statuses, files, environment): it cannot drift from the binary.
+man: $(BUILD)/mote.1
+$(BUILD)/mote.1: $(BUILD)/mote docs/mote.h2m
+	@echo "  MAN     $@"
+	$(Q)help2man --no-info --section=1 --name="a small KVM hypervisor for microVMs and unikernels" \
+		--include=docs/mote.h2m --output=$@.tmp $(BUILD)/mote && mv $@.tmp $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the solo5-hvt link, mote-jailer, the
+# manual page and the documentation. make uninstall removes exactly what install created.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/mote
+DOCS      := README.md $(filter-out docs/mote.h2m,$(wildcard docs/*.md))
+install: $(BUILD)/mote $(BUILD)/mote-jailer $(BUILD)/mote.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/mote $(DESTDIR)$(BINDIR)/mote
+	ln -sf mote $(DESTDIR)$(BINDIR)/solo5-hvt
+	install -m 0755 $(BUILD)/mote-jailer $(DESTDIR)$(BINDIR)/mote-jailer
+	install -m 0644 $(BUILD)/mote.1 $(DESTDIR)$(MANDIR)/man1/mote.1
+	ln -sf mote.1 $(DESTDIR)$(MANDIR)/man1/solo5-hvt.1
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mote $(DESTDIR)$(BINDIR)/solo5-hvt $(DESTDIR)$(BINDIR)/mote-jailer \
+		$(DESTDIR)$(MANDIR)/man1/mote.1 \
+		$(DESTDIR)$(MANDIR)/man1/solo5-hvt.1
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# A Debian package (debian/): ../mote_VERSION_ARCH.deb, then lintian on it.
+deb:
+	dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --display-info ../mote_$$(dpkg-parsechangelog -SVersion)_amd64.changes
 
 clean:
 	rm -rf $(BUILD)

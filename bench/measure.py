@@ -128,7 +128,11 @@ def main():
     def raw_cmd(elf, cmdline=None):
         return [raw_bin, elf] + ([cmdline] if cmdline is not None else [])
 
+    def mote_pit_cmd(elf, cmdline=None):  # what the in-kernel PIT costs (off by default)
+        return mote_cmd(elf, cmdline)[:2] + ["--pit"] + mote_cmd(elf, cmdline)[2:]
+
     vmms = [("mote", mote_cmd), ("qemu", qemu_cmd), ("raw", raw_cmd)]
+    startup_vmms = vmms + [("mote_pit", mote_pit_cmd)]
     total_t0 = time.monotonic()
     results = []
 
@@ -174,14 +178,14 @@ def main():
         jrows = [] if jail_why else [("mote_jailed", lambda elf: jail.cmd(elf, mem))]
         if not jail_why and jail.cg:
             jrows.append(("mote_jailed_cgroup", lambda elf: jail.cmd(elf, mem, cgroup=True)))
-        print(f"bench: startup, {runs} runs each of mote, qemu, raw"
+        print(f"bench: startup, {runs} runs each of mote, qemu, raw, mote --pit"
               + "".join(", " + n for n, _ in jrows), file=sys.stderr, flush=True)
-        wall = {name: [] for name, _ in vmms + jrows}
-        rss = {name: [] for name, _ in vmms + jrows}
-        cpu = {name: [] for name, _ in vmms + jrows}
+        wall = {name: [] for name, _ in startup_vmms + jrows}
+        rss = {name: [] for name, _ in startup_vmms + jrows}
+        cpu = {name: [] for name, _ in startup_vmms + jrows}
         try:
             for _ in range(runs):
-                for name, cmd in vmms + jrows:
+                for name, cmd in startup_vmms + jrows:
                     w, m, _ = r.run(f"{name} hello", cmd(hello), expect_text=HELLO_TEXT)
                     wall[name].append(w)
                     rss[name].append(m)
@@ -197,24 +201,27 @@ def main():
             emit(f"{name[5:]}_overhead_min_ms", fmt((min(wall[name]) - min(wall["mote"])) / 1e6))
             # CPU time is what a loaded host cannot inflate by making a process wait for a CPU
             emit(f"{name[5:]}_overhead_cpu_ms", fmt((median(cpu[name]) - median(cpu["mote"])) / 1e3))
-        for name, _ in vmms:
+        for name, _ in startup_vmms:
             emit(f"startup_{name}_ms", fmt(median(wall[name]) / 1e6))
-        for name, _ in vmms:
+        for name, _ in startup_vmms:
             emit(f"startup_{name}_min_ms", fmt(min(wall[name]) / 1e6))
-        for name, _ in vmms:
+        for name, _ in startup_vmms:
             emit(f"startup_{name}_p90_ms", fmt(p90(wall[name]) / 1e6))
         if verbose:
-            for name, _ in vmms:
+            for name, _ in startup_vmms:
                 print(f"bench: startup {name} ms: " + " ".join(fmt(w / 1e6, 1) for w in wall[name]),
                       file=sys.stderr)
         startup_ratio = median(wall["mote"]) / median(wall["qemu"])
         emit("startup_ratio", fmt(startup_ratio))
-        emit("startup_ratio_mote_raw", fmt(median(wall["mote"]) / median(wall["raw"])))
-        for name, _ in vmms:
+        raw_ratio = median(wall["mote"]) / median(wall["raw"])
+        emit("startup_ratio_mote_raw", fmt(raw_ratio))
+        emit("startup_ratio_mote_pit_raw", fmt(median(wall["mote_pit"]) / median(wall["raw"])))
+        for name, _ in startup_vmms:
             emit(f"rss_{name}_kib", int(median(rss[name])))
-        for name, _ in vmms:
+        for name, _ in startup_vmms:
             emit(f"rss_{name}_max_kib", max(rss[name]))
-        mote_over_guest = int(median(rss["mote"])) - guest_kib
+        mote_over_guest = max(rss["mote"]) - guest_kib  # the goal holds for every run
+        emit("rss_mote_max_beyond_guest_kib", mote_over_guest)
         emit("rss_mote_beyond_guest_kib", mote_over_guest)
         emit("rss_qemu_beyond_guest_kib", int(median(rss["qemu"])) - guest_kib)
         emit("rss_raw_beyond_guest_kib", int(median(rss["raw"])) - guest_kib)
@@ -245,10 +252,12 @@ def main():
         emit("exit_ratio_mote_qemu", fmt(per_exit["mote"] / per_exit["qemu"]))
 
     # 3. Targets, for reference (they do not change the exit status).
-    emit("target_startup_ratio", "<= 0.25")
-    emit("target_rss_beyond_guest_kib", "<= 2048")
+    emit("target_startup_ratio_mote_raw", "<= 1.2")
+    emit("target_startup_ratio", "<= 0.35")
+    emit("target_rss_max_beyond_guest_kib", "<= 2048")
     emit("target_exit_ratio_mote_raw", "<= 1.10")
-    emit("meets_startup_ratio", "yes" if startup_ratio <= 0.25 else "no")
+    emit("meets_startup_ratio_mote_raw", "yes" if raw_ratio <= 1.2 else "no")
+    emit("meets_startup_ratio", "yes" if startup_ratio <= 0.35 else "no")
     emit("meets_rss_beyond_guest", "yes" if mote_over_guest <= 2048 else "no")
     emit("meets_exit_ratio", "yes" if exit_ratio <= 1.10 else "no")
     if "mote_jailed" in wall:

@@ -4,7 +4,7 @@
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev pkg-config clang libclang-rt-14-dev python3 qemu-system-x86
 	lz4 kmod busybox-static e2fsprogs libseccomp-dev iputils-ping iproute2 liburing-dev
-	libmicrohttpd-dev libjansson-dev curl"
+	libmicrohttpd-dev libjansson-dev curl help2man man-db"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

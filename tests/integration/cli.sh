@@ -1,7 +1,7 @@
 # Bad input on the command line and in files: one clear line on stderr, a documented status.
 . "$(dirname "$0")/lib.sh"
 
-check help 0 "usage: mote run" "" --help
+check help 0 "Usage: mote [-v|-q] run [options] KERNEL" "" --help
 check help-run 0 "--cpu-features" "" run --help
 check version 0 "mote " "" --version
 

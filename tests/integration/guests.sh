@@ -13,6 +13,12 @@ check hello-2cpus 1 "Hello from a mote guest" "" run --cpus 4 "$G/hello.elf"
 check hello-mem-above-4g 1 "Hello from a mote guest" "" run --mem 4G "$G/hello.elf"
 check hello-small-mem 1 "Hello from a mote guest" "" run --mem 2M "$G/hello.elf"
 check hello-no-pit 1 "Hello from a mote guest" "" run --no-pit "$G/hello.elf"
+check hello-pit 1 "Hello from a mote guest" "PIT: on (--pit)" -v run --pit "$G/hello.elf"
+check hello-pit-acpi-off 1 "Hello from a mote guest" "PIT: on (acpi=off)" -v run --cmdline "x acpi=off" "$G/hello.elf"
+if expect hello-pit-default 1 -v run --cmdline "acpi=offx xacpi=off" "$G/hello.elf"; then
+	has_err hello-pit-default "PIT: on" && fail hello-pit-default "a PIT without --pit or acpi=off" ||
+		pass hello-pit-default
+fi
 check hello-cpu-features 1 "Hello from a mote guest" "" run --cpu-features -xsave,-avx2 "$G/hello.elf"
 
 check cmdline-echo 1 "cmdline: hello world  two spaces" "" run --cmdline "hello world  two spaces" "$G/cmdline.elf"

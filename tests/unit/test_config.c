@@ -12,9 +12,14 @@ static void defaults(void)
 	CHECK(!strcmp(cfg.cmdline, ""));
 	CHECK(cfg.initrd == NULL);
 	CHECK_EQ(cfg.hide.n, 0u);
-	CHECK(!cfg.no_pit);
+	CHECK_EQ(cfg.pit, PIT_AUTO);
 	CHECK_EQ(P("run", "--no-pit", "k"), CONFIG_RUN);
-	CHECK(cfg.no_pit);
+	CHECK_EQ(cfg.pit, PIT_OFF);
+	CHECK_EQ(P("run", "--pit", "k"), CONFIG_RUN);
+	CHECK_EQ(cfg.pit, PIT_ON);
+	CHECK_EQ(P("run", "--pit", "--no-pit", "k"), CONFIG_RUN); /* the last one wins */
+	CHECK_EQ(cfg.pit, PIT_OFF);
+	CHECK_EQ(P("run", "--pitt", "k"), CONFIG_ERROR);
 	CHECK(!cfg.mem_hugepages);
 	CHECK_EQ(P("run", "--mem-hugepages", "k"), CONFIG_RUN);
 	CHECK(cfg.mem_hugepages);

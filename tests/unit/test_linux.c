@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/linux.h"
 #include "arch/x86/pvh.h"
@@ -614,10 +615,26 @@ static void page_tables(void)
 	gm_destroy(&gm);
 }
 
+/* The PIT goes only to guests that turn ACPI off: the exact word, anywhere on the line. */
+static void pit_only_for_acpi_off(void)
+{
+	CHECK(x86_cmdline_wants_pit("acpi=off"));
+	CHECK(x86_cmdline_wants_pit("console=ttyS0 acpi=off"));
+	CHECK(x86_cmdline_wants_pit("acpi=off quiet"));
+	CHECK(x86_cmdline_wants_pit("acpi=offx acpi=off"));
+	CHECK(!x86_cmdline_wants_pit(""));
+	CHECK(!x86_cmdline_wants_pit(X86_LINUX_CMDLINE));
+	CHECK(!x86_cmdline_wants_pit("acpi=offx"));
+	CHECK(!x86_cmdline_wants_pit("xacpi=off"));
+	CHECK(!x86_cmdline_wants_pit("acpi=of"));
+	CHECK(!x86_cmdline_wants_pit("acpi=force"));
+}
+
 int main(void)
 {
 	test_suite_name = "linux";
 	RUN(valid_image_loads);
+	RUN(pit_only_for_acpi_off);
 	RUN(valid_image_boot_structures);
 	RUN(sniff);
 	RUN(every_truncation);

@@ -100,3 +100,14 @@ int x86_boot_load(const struct x86_boot_request *r, const struct guest_mem *gm,
 	};
 	return linux_load_bzimage(k->data, k->size, gm, &lp, out, err, errlen);
 }
+
+bool x86_cmdline_wants_pit(const char *c)
+{
+	static const char word[] = "acpi=off";
+	for (const char *p = c; (p = strstr(p, word)) != NULL; p += sizeof(word) - 1) {
+		char after = p[sizeof(word) - 1];
+		if ((p == c || p[-1] == ' ') && (after == '\0' || after == ' '))
+			return true;
+	}
+	return false;
+}

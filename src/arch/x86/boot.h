@@ -4,6 +4,8 @@
 #ifndef MOTE_ARCH_X86_BOOT_H
 #define MOTE_ARCH_X86_BOOT_H
 
+#include <stdbool.h>
+
 #include "arch/x86/acpi.h"
 #include "boot/boot.h"
 #include "boot/image.h"
@@ -28,5 +30,11 @@ struct x86_boot_request {
  * hold X86_CMDLINE_MAX bytes). Returns 0 with *out filled, or -1 with a one-line reason. */
 int x86_boot_load(const struct x86_boot_request *r, const struct guest_mem *gm,
 		  struct boot_entry *out, char *final_cmdline, char *err, size_t errlen);
+
+/* Whether a guest with this final command line wants the legacy 8254 PIT: one that turns ACPI
+ * off (the word `acpi=off`; Linux then checks the PIT's IRQ 0 through the IOAPIC). Linux on
+ * mote's hardware-reduced ACPI machine (no legacy PIC or PIT there), PVH guests and
+ * unikernels never program it. */
+bool x86_cmdline_wants_pit(const char *final_cmdline);
 
 #endif
