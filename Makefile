@@ -144,11 +144,15 @@ bench: deps
 
 # The manual page, generated from `mote --help` and `mote --version` (help2man) plus
 # docs/mote.h2m (exit statuses, files, environment): it cannot drift from the binary.
-man: $(BUILD)/mote.1
+man: $(BUILD)/mote.1 $(BUILD)/mote-jailer.1
 $(BUILD)/mote.1: $(BUILD)/mote docs/mote.h2m
 	@echo "  MAN     $@"
 	$(Q)help2man --no-info --section=1 --name="a small KVM hypervisor for microVMs and unikernels" \
 		--include=docs/mote.h2m --output=$@.tmp $(BUILD)/mote && mv $@.tmp $@
+$(BUILD)/mote-jailer.1: $(BUILD)/mote-jailer
+	@echo "  MAN     $@"
+	$(Q)help2man --no-info --section=1 --name="run one mote VMM in a jail (namespaces, chroot, cgroup, no privileges)" \
+		--output=$@.tmp $(BUILD)/mote-jailer && mv $@.tmp $@
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the solo5-hvt link, mote-jailer, the
 # manual page and the documentation. make uninstall removes exactly what install created.
@@ -157,18 +161,19 @@ BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 DOCDIR    ?= $(PREFIX)/share/doc/mote
 DOCS      := README.md $(filter-out docs/mote.h2m,$(wildcard docs/*.md))
-install: $(BUILD)/mote $(BUILD)/mote-jailer $(BUILD)/mote.1
+install: $(BUILD)/mote $(BUILD)/mote-jailer $(BUILD)/mote.1 $(BUILD)/mote-jailer.1
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/mote $(DESTDIR)$(BINDIR)/mote
 	ln -sf mote $(DESTDIR)$(BINDIR)/solo5-hvt
 	install -m 0755 $(BUILD)/mote-jailer $(DESTDIR)$(BINDIR)/mote-jailer
 	install -m 0644 $(BUILD)/mote.1 $(DESTDIR)$(MANDIR)/man1/mote.1
+	install -m 0644 $(BUILD)/mote-jailer.1 $(DESTDIR)$(MANDIR)/man1/mote-jailer.1
 	ln -sf mote.1 $(DESTDIR)$(MANDIR)/man1/solo5-hvt.1
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mote $(DESTDIR)$(BINDIR)/solo5-hvt $(DESTDIR)$(BINDIR)/mote-jailer \
-		$(DESTDIR)$(MANDIR)/man1/mote.1 \
+		$(DESTDIR)$(MANDIR)/man1/mote.1 $(DESTDIR)$(MANDIR)/man1/mote-jailer.1 \
 		$(DESTDIR)$(MANDIR)/man1/solo5-hvt.1
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null

@@ -21,15 +21,29 @@ static const char *const controllers[] = {
 
 void jail_usage(FILE *out)
 {
-	fputs("usage: mote-jailer --id ID --exec-file FILE --uid UID --gid GID\n"
-	      "         [--chroot-base-dir DIR] [--netns PATH] [--new-pid-ns] [--daemonize]\n"
-	      "         [--cgroup FILE=VALUE]... [--cgroup-version 1|2] [--parent-cgroup PATH]\n"
-	      "         [--resource-limit fsize=N|no-file=N]... [--bind[-ro] HOST_PATH:JAIL_PATH]...\n"
-	      "         [-- VMM ARGUMENTS...]\n"
-	      "Builds <chroot-base-dir>/<exec name>/<ID>/root (default base " JAIL_DEFAULT_BASE "), puts\n"
-	      "the exec file, its libraries and /dev/kvm in it, and runs the exec file there in its own\n"
-	      "mount namespace (and PID namespace, network namespace, cgroup) as UID:GID, without\n"
-	      "capabilities. Paths in the VMM's arguments are paths inside the jail. See docs/jail.md.\n",
+	fputs("usage: mote-jailer --id ID --exec-file FILE --uid UID --gid GID [OPTIONS] [-- VMM ARGS...]\n"
+	      "Runs the exec file (mote) in a jail: <chroot-base-dir>/<exec name>/<ID>/root as its root\n"
+	      "in a mount namespace of its own, with its libraries, /dev/kvm and the files bound in;\n"
+	      "a cgroup, resource limits, UID:GID without capabilities, no_new_privs. Paths in the VMM's\n"
+	      "arguments are paths inside the jail. See docs/jail.md.\n\n"
+	      "Options:\n"
+	      "  --id ID                 letters, digits and '-', at most 64: names the jail and cgroup\n"
+	      "  --exec-file FILE        the mote binary (hard-linked or copied into the jail)\n"
+	      "  --uid UID, --gid GID    the unprivileged user and group the VMM runs as (not 0)\n"
+	      "  --chroot-base-dir DIR   where jails are made (default " JAIL_DEFAULT_BASE ")\n"
+	      "  --netns PATH            join this network namespace (/run/netns/NAME)\n"
+	      "  --new-pid-ns            the VMM runs as PID 1 of a new PID namespace\n"
+	      "  --daemonize             a new session, stdio on /dev/null; exit 0 once the VMM runs\n"
+	      "  --cgroup FILE=VALUE     a cgroup file of the jail's cgroup (memory.max=512M, pids.max=64)\n"
+	      "  --cgroup-version 1|2    which hierarchy (default: the one with every controller named)\n"
+	      "  --parent-cgroup PATH    the jail's cgroup is <hierarchy>/PATH/<ID> (default: exec name)\n"
+	      "  --resource-limit fsize=N|no-file=N   RLIMIT_FSIZE, RLIMIT_NOFILE (default no-file 2048)\n"
+	      "  --bind HOST:JAIL        bind-mount a host file or directory at JAIL inside the jail\n"
+	      "  --bind-ro HOST:JAIL     the same, read-only\n"
+	      "  --help, --version\n\n"
+	      "Exit status: the VMM's own once it runs; 2 bad option; 20 a named file is missing or\n"
+	      "unusable; 22 the host cannot (not root, no /dev/kvm, no cgroup controller); 24 the id\n"
+	      "exists; 26 a jail step failed in the kernel. A refused start leaves nothing behind.\n",
 	      out);
 }
 

@@ -12,7 +12,7 @@ fi
 pass install
 
 missing=""
-for f in usr/bin/mote usr/bin/solo5-hvt usr/bin/mote-jailer usr/share/man/man1/mote.1 usr/share/man/man1/solo5-hvt.1 \
+for f in usr/bin/mote usr/bin/solo5-hvt usr/bin/mote-jailer usr/share/man/man1/mote.1 usr/share/man/man1/mote-jailer.1 usr/share/man/man1/solo5-hvt.1 \
 	usr/share/doc/mote/README.md usr/share/doc/mote/api.md usr/share/doc/mote/security.md; do
 	[ -e "$D/$f" ] || missing="$missing $f"
 done
