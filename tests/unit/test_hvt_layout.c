@@ -65,7 +65,7 @@ static void wx(void)
 {
 	struct elf_exec x = img();
 	setup();
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
 	CHECK_EQ(hvt_kernel_end(&x), 0x106000ull);
 	CHECK_EQ(walk(0), 0ull);
 	CHECK_EQ(walk(0xfff), 0ull);
@@ -106,18 +106,18 @@ static void refusals(void)
 	struct elf_exec x = img();
 	setup();
 	x.seg[1].flags = PF_R | PF_W | PF_X;
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "both writable and executable");
 	x = img();
 	x.seg[1].gpa = 0x101800; /* shares the page 0x101000 with the code */
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "share the page at 0x101000");
 	x = img();
 	x.seg[2] = (struct elf_segment){0x101000, 0x100, PF_R | PF_X}; /* same flags: fine */
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
 	x = img();
 	x.load_hi = MEM + 1;
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "raise --mem");
 
 	const struct gm_region big = {.gpa = 0, .size = 512ull << 20};
@@ -125,12 +125,72 @@ static void refusals(void)
 	CHECK_EQ(gm_create(&gm, &big, 1, err, sizeof(err)), 0);
 	x = img();
 	x.load_hi = 300ull << 20;
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "maps at most the first 224 MiB");
 	x.load_hi = 220ull << 20;
-	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
 	CHECK(RW_NX(walk(219ull << 20)));
 	CHECK(RW_NX(walk(511ull << 20)));
+}
+
+/* With KVM enforcing read-only text (host_ro): code and rodata are writable in the guest's
+ * tables (solo5-hvt's layout: a write reaches KVM), marked PTE_HOSTRO, still X / NX. */
+static void host_ro(void)
+{
+	struct elf_exec x = img();
+	setup();
+	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), 0);
+	uint64_t t = walk(0x100000), d = walk(0x102000), r = walk(0x105000);
+	CHECK((t & PTE_RW) && !(t & PTE_NX) && (t & PTE_HOSTRO));
+	CHECK(RW_NX(d) && !(d & PTE_HOSTRO));
+	CHECK(RW_NX(r) && (r & PTE_HOSTRO));
+	CHECK(RO_NX(walk(HVT_BOOT_INFO_GPA))); /* the boot pages stay read-only here too */
+	/* A rodata page shared with data would be read-only in KVM: still refused. */
+	x.seg[2] = (struct elf_segment){0x104800, 0x10, PF_R};
+	x.seg[1].memsz = 0x2800;
+	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "share the page at 0x104000");
+
+	struct gm_region ro[HVT_MAX_RO];
+	x = img();
+	x.seg[3] = (struct elf_segment){0x106000, 0x2001, PF_R}; /* adjacent to seg 2's page */
+	x.seg[4] = (struct elf_segment){0x180000, 0x10, PF_R | PF_X};
+	x.nseg = 5;
+	size_t n = hvt_ro_ranges(&x, ro, HVT_MAX_RO);
+	CHECK_EQ(n, 4u);
+	CHECK_EQ(ro[0].gpa, HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[0].size, HVT_RO_END - HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[1].gpa, 0x100000ull);
+	CHECK_EQ(ro[1].size, 0x2000ull);
+	CHECK_EQ(ro[2].gpa, 0x105000ull); /* rodata + the next one, merged, whole pages */
+	CHECK_EQ(ro[2].size, 0x4000ull);
+	CHECK_EQ(ro[3].gpa, 0x180000ull);
+	CHECK_EQ(ro[3].size, 0x1000ull);
+	CHECK_EQ(hvt_ro_ranges(&x, ro, 2), 2u);
+	CHECK_EQ(hvt_ro_ranges(&x, ro, 0), 0u);
+}
+
+/* 4 GiB of RAM, as solo5-hvt allows: one PD per GiB, the top page mapped, nothing above. */
+static void four_gib(void)
+{
+	const struct gm_region r = {.gpa = 0, .size = 4ull << 30};
+	gm_destroy(&gm);
+	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
+	struct elf_exec x = img();
+	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), 0);
+	CHECK(RW_NX(walk((3ull << 30) + 0x1000)));
+	CHECK(RW_NX(walk((4ull << 30) - 8)));
+	CHECK_EQ(walk(HVT_HYPERCALL_MMIO_BASE) & PTE_ADDR, HVT_HYPERCALL_MMIO_BASE);
+	CHECK_EQ(walk((4ull << 30) + HVT_PAGE_2M), 0ull);
+	/* 1 GiB + 2 MiB: the second PD has one entry, the other two PDs are not written. */
+	const struct gm_region r2 = {.gpa = 0, .size = (1ull << 30) + HVT_PAGE_2M};
+	gm_destroy(&gm);
+	CHECK_EQ(gm_create(&gm, &r2, 1, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
+	CHECK(RW_NX(walk(1ull << 30)));
+	CHECK_EQ(walk((1ull << 30) + HVT_PAGE_2M), 0ull);
+	CHECK_EQ(rd(HVT_PD_GPA + 2 * 4096), 0ull);
+	setup();
 }
 
 static void boot_info(void)
@@ -139,18 +199,31 @@ static void boot_info(void)
 	struct hvt_boot_info bi;
 	char cl[16];
 	setup();
-	CHECK_EQ(hvt_write_boot_info(&gm, 0x106000, 2500000000ull, "a b", mft, sizeof(mft), err,
-				     sizeof(err)), 0);
+	struct hvt_boot_params p = {.mem_size = MEM - HVT_RING_BLOCK, .kernel_end = 0x106000,
+				    .tsc_hz = 2500000000ull, .net_ring = MEM - HVT_RING_BLOCK,
+				    .cmdline = "a b", .mft = mft, .mft_size = sizeof(mft)};
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), 0);
 	CHECK_EQ(gm_read(&gm, HVT_BOOT_INFO_GPA, &bi, sizeof(bi)), 0);
-	CHECK_EQ(bi.mem_size, MEM);
+	CHECK_EQ(bi.mem_size, MEM - HVT_RING_BLOCK);
 	CHECK_EQ(bi.kernel_end, 0x106000ull);
 	CHECK_EQ(bi.cpu_cycle_freq, 2500000000ull);
 	CHECK_EQ(bi.cmdline, HVT_CMDLINE_GPA);
 	CHECK_EQ(bi.mft, HVT_MFT_GPA);
+	CHECK_EQ(bi.host_features, HVT_FEATURE_NET_RING);
+	CHECK_EQ(bi.guest_features, 0u);
+	CHECK_EQ(bi.net_ring, MEM - HVT_RING_BLOCK);
 	CHECK_EQ(gm_read(&gm, HVT_CMDLINE_GPA, cl, 4), 0);
 	CHECK(!strcmp(cl, "a b"));
-	CHECK_EQ(hvt_mem_round((7ull << 20) + 5), 6ull << 20);
-	CHECK_EQ(hvt_mem_round(1ull << 20), 0ull);
+	p.net_ring = 0;
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), 0);
+	CHECK_EQ(gm_read(&gm, HVT_BOOT_INFO_GPA, &bi, sizeof(bi)), 0);
+	CHECK_EQ(bi.host_features, 0u);
+	CHECK_EQ(bi.net_ring, 0ull);
+	char big[HVT_CMDLINE_SIZE + 1];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	p.cmdline = big;
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), -1);
 }
 
 int main(void)
@@ -158,6 +231,8 @@ int main(void)
 	test_suite_name = "hvt_layout";
 	RUN(wx);
 	RUN(refusals);
+	RUN(host_ro);
+	RUN(four_gib);
 	RUN(boot_info);
 	gm_destroy(&gm);
 	TEST_MAIN_END();
