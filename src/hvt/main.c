@@ -363,7 +363,7 @@ static void teardown(struct hvt_vm *vm)
 	if (vm->stop.efd >= 0 && !stop_requested(&vm->stop))
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, NULL);
 	if (vm->ring_ready)
-		hvt_ring_destroy(&vm->ring);
+		hvt_ring_destroy(&vm->ring, vm->hvt.halted);
 	if (vm->vcpu_ready)
 		vcpu_destroy(&vm->vcpu);
 	for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {

@@ -130,7 +130,7 @@ int hvt_ring_service(struct hvt_ring_host *r)
 				    " (the ring holds %u)", tail, tail - r->ent_head, r->ent_head,
 				 HVT_RING_SIZE);
 	int done = 0;
-	while (r->ent_head != tail && !stop_requested(r->h->stop)) {
+	while (r->ent_head != tail) {
 		struct hvt_ring_entry e; /* the one copy: only it is checked and used */
 		memcpy(&e, r->shm + HVT_RING_ENTRIES + (size_t)(r->ent_head % HVT_RING_SIZE) * sizeof(e),
 		       sizeof(e));
@@ -204,6 +204,7 @@ static void *ring_thread(void *arg)
 	while (!stop_requested(r->h->stop)) {
 		int n = hvt_ring_service(r);
 		if (n < 0) {
+			r->failed = true;
 			r->wake(r->wake_arg);
 			break;
 		}
@@ -224,11 +225,13 @@ int hvt_ring_start(struct hvt_ring_host *r)
 	return 0;
 }
 
-void hvt_ring_destroy(struct hvt_ring_host *r)
+void hvt_ring_destroy(struct hvt_ring_host *r, bool drain)
 {
 	if (r->started)
 		pthread_join(r->thread, NULL);
 	r->started = false;
+	if (drain && r->shm && !r->failed)
+		(void)hvt_ring_service(r);
 	if (r->kick_fd >= 0)
 		close(r->kick_fd);
 	r->kick_fd = -1;

@@ -26,6 +26,7 @@ struct hvt_ring_host {
 	void *wake_arg;
 	pthread_t thread;
 	bool started;
+	bool failed;            /* the thread ended the VM for a protocol violation */
 	uint64_t sent, received, dropped; /* frames, for -v statistics */
 };
 
@@ -44,7 +45,9 @@ int hvt_ring_service(struct hvt_ring_host *r);
  * after the process-wide sandbox. Returns 0, or -1 with errno. */
 int hvt_ring_start(struct hvt_ring_host *r);
 
-/* Joins the thread (the VM's stop must have been requested) and closes the eventfd. */
-void hvt_ring_destroy(struct hvt_ring_host *r);
+/* Joins the thread (the VM's stop must have been requested), then with drain services the
+ * ring once more on the calling thread (the frames a unikernel queued right before it halted
+ * still go out), and closes the eventfd. */
+void hvt_ring_destroy(struct hvt_ring_host *r, bool drain);
 
 #endif

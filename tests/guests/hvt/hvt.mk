@@ -4,7 +4,7 @@
 
 HVTG_DIR    := tests/guests/hvt
 HVTG_OUT    := $(BUILD)/guests/hvt
-HVTG_NAMES  := hello blk time fault hostile net
+HVTG_NAMES  := hello blk time fault hostile net net_ring
 HVTG_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -no-pie -static -mno-red-zone \
                -mgeneral-regs-only -fno-stack-protector -O2 -Wall -Wextra -Werror \
                -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
