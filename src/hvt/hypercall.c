@@ -335,7 +335,9 @@ static uint32_t le32(const uint8_t *d)
 static void pio_write(void *dev, uint64_t port, const uint8_t *data, uint32_t len)
 {
 	struct hvt *h = dev;
-	if (port < HVT_HYPERCALL_PIO_BASE || port >= HVT_HYPERCALL_PIO_BASE + 0x100 || len != 4) {
+	/* As solo5-hvt: 0x500 + 0..8 are hypercall ports (0 has no hypercall), others are not. */
+	if (port < HVT_HYPERCALL_PIO_BASE || port >= HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX ||
+	    len != 4) {
 		guest_fail(h, "Invalid guest port access: port=0x%" PRIx64 " (a %u-byte write; "
 			      "hypercalls are 32-bit writes to ports 0x%x-0x%x)", port, len,
 			   HVT_HYPERCALL_PIO_BASE + 1, HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX - 1);

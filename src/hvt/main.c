@@ -132,8 +132,8 @@ static int match_devices(struct hvt_vm *vm, char *err, size_t errlen)
 			continue;
 		bool blk = m->e[i].type == MFT_DEV_BLOCK_BASIC;
 		return err_set(err, errlen, "Device '%s' of type %s declared but not attached. All "
-					    "declared devices must be attached. See --help for syntax: "
-					    "add %s%s=%s", m->e[i].name, hvt_mft_type_name(m->e[i].type),
+					    "declared devices must be attached. See --help for syntax. "
+					    "Add %s%s=%s", m->e[i].name, hvt_mft_type_name(m->e[i].type),
 			       blk ? "--block:" : "--net:", m->e[i].name, blk ? "PATH" : "TAP");
 	}
 	return 0;
