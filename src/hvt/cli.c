@@ -244,10 +244,15 @@ enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *
 {
 	int i = 1;
 
-	memset(out, 0, sizeof(*out));
+	/* Only the scalars: the arrays are filled entry by entry and read up to their counts
+	 * (so parsing touches no more of them than the command line names). */
 	out->mem_size = (uint64_t)HVT_DEFAULT_MEM_MIB << 20;
-	for (unsigned n = 0; n < HVT_MAX_DEVICES; n++)
-		out->nets[n].fd = -1;
+	out->mem_adjusted = false;
+	out->nblocks = out->nnets = out->nmacs = out->nsectors = 0;
+	out->verbosity = 0;
+	out->kernel = NULL;
+	out->nargs = 0;
+	out->args = NULL;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--")) {

@@ -59,7 +59,8 @@ struct hvt_cli {
 
 enum hvt_cli_action { HVT_CLI_RUN, HVT_CLI_HELP, HVT_CLI_VERSION, HVT_CLI_ERROR };
 
-/* argv[0] is the program (or "hvt" after `mote`); options start at argv[1]. */
+/* argv[0] is the program (or "hvt" after `mote`); options start at argv[1]. The arrays of
+ * *out are valid up to their counts only. */
 enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *out, char *err,
 				  size_t errlen);
 

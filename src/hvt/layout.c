@@ -153,7 +153,8 @@ int hvt_write_boot_info(const struct guest_mem *gm, const struct hvt_boot_params
 		return err_set(err, errlen, "internal: command line or manifest too large");
 	if (gm_write(gm, HVT_BOOT_INFO_GPA, &bi, sizeof(bi)) < 0 ||
 	    gm_write(gm, HVT_CMDLINE_GPA, p->cmdline, cl) < 0 ||
-	    gm_write(gm, HVT_MFT_GPA, p->mft, p->mft_size) < 0)
+	    (p->mft != gm_ptr(gm, HVT_MFT_GPA, p->mft_size) &&
+	     gm_write(gm, HVT_MFT_GPA, p->mft, p->mft_size) < 0))
 		return err_set(err, errlen, "internal: boot info outside guest memory");
 	return 0;
 }

@@ -77,7 +77,7 @@ struct hvt_boot_params {
 	uint64_t tsc_hz;     /* 0 here; the caller patches it in once the vCPU exists */
 	uint64_t net_ring;   /* the ring's address (HVT_FEATURE_NET_RING), or 0 */
 	const char *cmdline;
-	const uint8_t *mft;
+	const uint8_t *mft;  /* copied to HVT_MFT_GPA, unless it is already there */
 	size_t mft_size;
 };
 

@@ -215,7 +215,6 @@ static uint64_t plan_memory(struct hvt_vm *vm)
 static int load_unikernel(struct hvt_vm *vm, struct boot_entry *entry, char *err, size_t errlen)
 {
 	struct elf_exec x;
-	uint8_t mft[MFT_MAX_SIZE];
 	const struct gm_region ram = {.gpa = 0, .size = plan_memory(vm)};
 	uint64_t limit = vm->hvt.mem_limit;
 
@@ -239,11 +238,16 @@ static int load_unikernel(struct hvt_vm *vm, struct boot_entry *entry, char *err
 	if (hvt_build_paging(&vm->gm, &x, host_ro, err, errlen) < 0)
 		return -1;
 	vm->nro = host_ro ? hvt_ro_ranges(&x, vm->ro, HVT_MAX_RO) : 0;
+	/* The manifest is written in place (the boot info page), not staged on the stack. */
+	size_t mft_size = hvt_mft_guest_size(&vm->mft);
+	uint8_t *mft = gm_ptr(&vm->gm, HVT_MFT_GPA, mft_size);
+	if (!mft)
+		return err_set(err, errlen, "internal: manifest outside guest memory");
 	hvt_mft_guest_write(&vm->mft, mft);
 	/* cpu_cycle_freq is filled once the vCPU exists (create_vcpu). */
 	const struct hvt_boot_params bp = {.mem_size = limit, .kernel_end = hvt_kernel_end(&x),
 					   .net_ring = vm->ring_gpa, .cmdline = vm->cmdline,
-					   .mft = mft, .mft_size = hvt_mft_guest_size(&vm->mft)};
+					   .mft = mft, .mft_size = mft_size};
 	if (hvt_write_boot_info(&vm->gm, &bp, err, errlen) < 0)
 		return -1;
 	*entry = (struct boot_entry){.mode = BOOT_HVT64, .rip = x.entry, .gdt_gpa = HVT_GDT_GPA,
@@ -366,8 +370,10 @@ static void teardown(struct hvt_vm *vm)
 		hvt_ring_destroy(&vm->ring, vm->hvt.halted);
 	if (vm->vcpu_ready)
 		vcpu_destroy(&vm->vcpu);
-	for (unsigned i = 0; i < MFT_MAX_ENTRIES; i++) {
+	for (unsigned i = 1; i < vm->mft.n; i++) { /* only the attached entries are touched */
 		struct blk_backend *b = &vm->hvt.dev[i].blk;
+		if (!vm->mft.e[i].attached)
+			continue;
 		if (b->ops && b->ops->flush(b->be) < 0)
 			log_warn("block device '%s': flush at exit failed", vm->mft.e[i].name);
 		blk_close(b);
@@ -386,8 +392,10 @@ static void teardown(struct hvt_vm *vm)
 		close(vm->sig_fd);
 	if (vm->stop.efd >= 0)
 		stop_destroy(&vm->stop);
-	gm_destroy(&vm->gm);
+	/* The VM before its memory: unmapping RAM KVM still maps makes KVM zap it page by page
+	 * (its MMU notifier); once the VM is gone the unmap is cheap. */
 	kvm_close(&vm->kvm);
+	gm_destroy(&vm->gm);
 	image_unmap(&vm->kernel);
 }
 

@@ -67,7 +67,7 @@ static int check_entry(const uint8_t *e, unsigned i, struct hvt_mft_entry *out, 
 
 int hvt_mft_parse(const uint8_t *mft, size_t size, struct hvt_mft *out, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
+	out->n = 0; /* entries are cleared one by one: a small manifest touches little */
 	if (size < MFT_HDR_SIZE)
 		return err_set(err, errlen, "manifest is %zu bytes, shorter than its %d-byte header",
 			       size, MFT_HDR_SIZE);
@@ -82,6 +82,7 @@ int hvt_mft_parse(const uint8_t *mft, size_t size, struct hvt_mft *out, char *er
 		return err_set(err, errlen, "manifest is %zu bytes but %" PRIu32 " entries need %zu",
 			       size, n, MFT_HDR_SIZE + (size_t)n * MFT_ENTRY_SIZE);
 	for (unsigned i = 0; i < n; i++) {
+		memset(&out->e[i], 0, sizeof(out->e[i]));
 		if (check_entry(mft + MFT_HDR_SIZE + (size_t)i * MFT_ENTRY_SIZE, i, &out->e[i], err,
 				errlen) < 0)
 			return -1;
