@@ -31,19 +31,19 @@ static int write_gdt(const struct guest_mem *gm)
 	return gm_write(gm, HVT_GDT_GPA, gdt, sizeof(gdt));
 }
 
-/* The PTE for one segment's pages (see hvt_build_paging for host_ro). */
-static uint64_t seg_pte(uint32_t flags, bool host_ro)
+/* The PTE for one segment's pages (see hvt_build_paging: non-writable segments are
+ * read-only in the host, PTE_HOSTRO, and writable here). */
+static uint64_t seg_pte(uint32_t flags)
 {
-	uint64_t ro = host_ro ? PTE_RW | PTE_HOSTRO : 0;
 	if (flags & PF_X)
-		return PTE_P | PTE_SEG | ro;
+		return PTE_P | PTE_RW | PTE_SEG | PTE_HOSTRO;
 	if (flags & PF_W)
 		return PTE_P | PTE_RW | PTE_NX | PTE_SEG;
-	return PTE_P | PTE_NX | PTE_SEG | ro;
+	return PTE_P | PTE_RW | PTE_NX | PTE_SEG | PTE_HOSTRO;
 }
 
-static int map_segments(uint64_t *pt, uint64_t npages, const struct elf_exec *x, bool host_ro,
-			char *err, size_t errlen)
+static int map_segments(uint64_t *pt, uint64_t npages, const struct elf_exec *x, char *err,
+			size_t errlen)
 {
 	for (unsigned i = 0; i < x->nseg; i++) {
 		const struct elf_segment *s = &x->seg[i];
@@ -55,7 +55,7 @@ static int map_segments(uint64_t *pt, uint64_t npages, const struct elf_exec *x,
 		if (last >= npages)
 			return err_set(err, errlen, "internal: segment beyond the 4 KiB map");
 		for (uint64_t p = first; p <= last; p++) {
-			uint64_t v = (p * GM_PAGE_SIZE) | seg_pte(s->flags, host_ro);
+			uint64_t v = (p * GM_PAGE_SIZE) | seg_pte(s->flags);
 			if ((pt[p] & PTE_SEG) && pt[p] != v)
 				return err_set(err, errlen, "segments share the page at 0x%" PRIx64
 						            " with different permissions: mote maps "
@@ -67,8 +67,8 @@ static int map_segments(uint64_t *pt, uint64_t npages, const struct elf_exec *x,
 	return 0;
 }
 
-int hvt_build_paging(const struct guest_mem *gm, const struct elf_exec *x, bool host_ro,
-		     char *err, size_t errlen)
+int hvt_build_paging(const struct guest_mem *gm, const struct elf_exec *x, char *err,
+		     size_t errlen)
 {
 	uint64_t mem = gm->size;
 	uint64_t area = up(hvt_kernel_end(x), HVT_PAGE_2M); /* 4 KiB-mapped [0, area) */
@@ -95,7 +95,7 @@ int hvt_build_paging(const struct guest_mem *gm, const struct elf_exec *x, bool 
 			pt[p] = a | PTE_P | PTE_RW | PTE_NX;
 		/* else: page zero, GDT, page tables, reserved: not present */
 	}
-	int r = map_segments(pt, npages, x, host_ro, err, errlen);
+	int r = map_segments(pt, npages, x, err, errlen);
 	if (r == 0 && gm_write(gm, HVT_PT_GPA, pt, npages * sizeof(uint64_t)) < 0)
 		r = err_set(err, errlen, "internal: page tables outside guest memory");
 	free(pt);
@@ -164,7 +164,11 @@ size_t hvt_ro_ranges(const struct elf_exec *x, struct gm_region *out, size_t max
 	size_t n = 0;
 	if (max == 0)
 		return 0;
-	out[n++] = (struct gm_region){.gpa = HVT_BOOT_INFO_GPA, .size = HVT_RO_END - HVT_BOOT_INFO_GPA};
+	/* The boot info pages, and the reserved rest below 1 MiB (nothing uses it), so that a text
+	 * segment at 1 MiB continues the same range: one read-only slot in KVM, not two (each
+	 * memory slot is an ioctl with an RCU grace period, in the start-up's critical path). */
+	out[n++] = (struct gm_region){.gpa = HVT_BOOT_INFO_GPA,
+				      .size = HVT_GUEST_MIN_BASE - HVT_BOOT_INFO_GPA};
 	/* Segments in address order (elf.c refuses overlaps; they are few: insertion order). */
 	uint64_t last = 0;
 	for (;;) {

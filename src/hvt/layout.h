@@ -8,11 +8,11 @@
  *   0x02000  PML4, 0x03000 PDPT, 0x04000-0x07fff up to four PDs ([0, 4 GiB), one per GiB
  *            of RAM), 0x08000 PD at 4 GiB
  *   0x10000  4 KiB page tables for [0, kernel area end)  not mapped
- *   0x80000  struct hvt_boot_info           read-only, no-execute (and read-only in KVM)
+ *   0x80000  struct hvt_boot_info           read-only, no-execute (and in the host)
  *   0x81000  command line (8 KiB)           read-only, no-execute
  *   0x83000  manifest (<= 6664 bytes)       read-only, no-execute
  *   0x100000 unikernel segments: code executable, data and rodata no-execute; code and
- *            rodata read-only (in KVM, or here when KVM cannot), 4 KiB pages up to the
+ *            rodata read-only in the host (so in KVM), 4 KiB pages up to the
  *            2 MiB boundary after the kernel; the rest of RAM (heap,
  *            stack below mem_size) writable + no-execute in 2 MiB pages, and so is the
  *            net ring's 2 MiB block at the top when there is one. RAM is [0, 4 GiB) at
@@ -22,7 +22,6 @@
 #ifndef MOTE_HVT_LAYOUT_H
 #define MOTE_HVT_LAYOUT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,14 +60,14 @@
 uint64_t hvt_kernel_end(const struct elf_exec *x);
 
 /* Writes the GDT and the page tables for guest RAM of gm->size bytes at 0 and the loaded
- * segments. With host_ro (KVM maps the non-writable segments read-only, hvt_ro_ranges) those
- * pages are writable in the guest's tables, as solo5-hvt maps them: a write reaches KVM and
- * the tender reports it; without, they are read-only here. Code stays executable, everything
- * else no-execute either way. Refuses (-1, err) a segment both writable and executable, two
- * segments that share a page with different permissions, and a kernel whose 4 KiB-mapped
- * area does not fit the page-table space. */
-int hvt_build_paging(const struct guest_mem *gm, const struct elf_exec *x, bool host_ro,
-		     char *err, size_t errlen);
+ * segments. The non-writable segments are read-only in the host (hvt_ro_ranges; the caller
+ * protects them), so they are writable in the guest's tables, as solo5-hvt maps them: a write
+ * reaches KVM, fails there and the tender reports it. Code is executable, everything else
+ * no-execute. Refuses (-1, err) a segment both writable and executable, two segments that
+ * share a page with different permissions, and a kernel whose 4 KiB-mapped area does not fit
+ * the page-table space. */
+int hvt_build_paging(const struct guest_mem *gm, const struct elf_exec *x, char *err,
+		     size_t errlen);
 
 /* What the boot info says (struct hvt_boot_info). */
 struct hvt_boot_params {
@@ -86,8 +85,8 @@ int hvt_write_boot_info(const struct guest_mem *gm, const struct hvt_boot_params
 			size_t errlen);
 
 /* The ranges KVM should map read-only to the unikernel: its non-writable segments (text,
- * rodata, notes) rounded to whole pages, merged, sorted, and the tender-written boot info
- * pages. Returns how many were written to out (at most max). */
+ * rodata, notes) rounded to whole pages, and the tender-written boot info pages up to 1 MiB,
+ * merged where they touch, sorted. Returns how many were written to out (at most max). */
 size_t hvt_ro_ranges(const struct elf_exec *x, struct gm_region *out, size_t max);
 #define HVT_MAX_RO (ELF_MAX_PHDRS + 1)
 

@@ -1,7 +1,7 @@
 /* The hvt monitor, top to bottom: command line -> unikernel file (ABI note, manifest) ->
  * devices named on the command line matched to the manifest and opened -> guest memory laid
  * out as solo5-hvt's (plus the net ring's block) -> ELF segments -> W^X page tables, GDT, boot
- * info -> KVM VM (text read-only) and one vCPU in 64-bit mode -> the net ring's thread -> run
+ * info -> KVM VM and one vCPU in 64-bit mode -> text read-only -> the net ring's thread -> run
  * the vCPU on this thread until the unikernel halts (its status), or anything else ends it
  * (status 1, as solo5-hvt) -> tear down. Messages carry solo5-hvt's wording. */
 #include "hvt/hvt.h"
@@ -51,7 +51,7 @@ struct hvt_vm {
 	uint64_t ring_gpa;             /* the net ring's block, or 0 */
 	struct hvt_ring_host ring;
 	bool ring_ready;
-	struct gm_region ro[HVT_MAX_RO]; /* read-only to the guest in KVM */
+	struct gm_region ro[HVT_MAX_RO]; /* read-only to the guest and to mote (protect_text) */
 	size_t nro;
 	char cmdline[HVT_CMDLINE_SIZE];
 };
@@ -231,13 +231,9 @@ static int load_unikernel(struct hvt_vm *vm, struct boot_entry *entry, char *err
 		return err_set(err, errlen, "invalid or unsupported executable: it ends at 0x%llx, "
 					    "beyond its %llu MiB of memory: raise --mem",
 			       (unsigned long long)x.load_hi, (unsigned long long)(limit >> 20));
-	bool host_ro = kvm_readonly_mem(&vm->kvm);
-	if (!host_ro)
-		log_warn("this KVM cannot map memory read-only (KVM_CAP_READONLY_MEM): the text is "
-			 "read-only in the unikernel's page tables only");
-	if (hvt_build_paging(&vm->gm, &x, host_ro, err, errlen) < 0)
+	if (hvt_build_paging(&vm->gm, &x, err, errlen) < 0)
 		return -1;
-	vm->nro = host_ro ? hvt_ro_ranges(&x, vm->ro, HVT_MAX_RO) : 0;
+	vm->nro = hvt_ro_ranges(&x, vm->ro, HVT_MAX_RO);
 	/* The manifest is written in place (the boot info page), not staged on the stack. */
 	size_t mft_size = hvt_mft_guest_size(&vm->mft);
 	uint8_t *mft = gm_ptr(&vm->gm, HVT_MFT_GPA, mft_size);
@@ -304,6 +300,19 @@ static int setup_ring(struct hvt_vm *vm, char *err, size_t errlen)
 	return kvm_add_pio_eventfd(&vm->kvm, HVT_RING_KICK_PORT, 4, vm->ring.kick_fd, err, errlen);
 }
 
+/* W^X by the host, as solo5-hvt does it: the text, rodata and boot info pages (all written by
+ * now) become read-only in mote's own mapping, so KVM maps them read-only to the guest; a
+ * guest write there ends the VM ("host/guest translation fault": KVM_RUN's EFAULT, or an MMIO
+ * exit on hosts that emulate it, hypercall.c) and mote cannot write them either. One memory
+ * slot, not one per range: each slot is an ioctl with an RCU grace period at start-up. */
+static int protect_text(struct hvt_vm *vm, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < vm->nro; i++)
+		if (gm_protect_ro(&vm->gm, vm->ro[i].gpa, vm->ro[i].size, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 /* Everything before the run; returns 0, or -1 after one error line. */
 static int setup(struct hvt_vm *vm)
 {
@@ -335,8 +344,9 @@ static int setup(struct hvt_vm *vm)
 	vm->hvt.sig_fd = vm->sig_fd;
 	vm->hvt.ro = vm->ro;
 	vm->hvt.nro = vm->nro;
-	if (kvm_create_vm_bare(&vm->kvm, &vm->gm, vm->ro, vm->nro, err, sizeof(err)) < 0 ||
-	    create_vcpu(vm, &entry, err, sizeof(err)) < 0 || setup_ring(vm, err, sizeof(err)) < 0)
+	if (kvm_create_vm_bare(&vm->kvm, &vm->gm, err, sizeof(err)) < 0 ||
+	    create_vcpu(vm, &entry, err, sizeof(err)) < 0 || setup_ring(vm, err, sizeof(err)) < 0 ||
+	    protect_text(vm, err, sizeof(err)) < 0)
 		return log_error("%s", err), -1;
 	return 0;
 }

@@ -35,17 +35,10 @@ int kvm_open(struct kvm *k, char *err, size_t errlen);
  * `pit`, and one memory slot per guest RAM region. Returns 0, or -1 with err set. */
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen);
 
-/* The same without interrupt controller, PIT or real-mode helper pages (Solo5 hvt unikernels
- * take no interrupts and start in long mode, and their RAM may reach 4 GiB): a guest's HLT then
- * exits to mote instead of sleeping in the kernel forever. The ranges ro[0..nro) (sorted, page
- * aligned, inside RAM) are mapped read-only to the guest (KVM_MEM_READONLY, which the caller
- * checked with kvm_readonly_mem): a guest write there does not change memory and exits as an
- * MMIO write. Returns 0, or -1 with err set. */
-int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, const struct gm_region *ro,
-		       size_t nro, char *err, size_t errlen);
-
-/* Whether this KVM can map memory read-only to the guest (KVM_CAP_READONLY_MEM). */
-bool kvm_readonly_mem(const struct kvm *k);
+/* The same without interrupt controller or PIT (Solo5 hvt unikernels take no interrupts): a
+ * guest's HLT then exits to mote instead of sleeping in the kernel forever. Nor the real-mode
+ * helper pages: the guest starts in long mode, and its RAM may reach 4 GiB. */
+int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
 
 void kvm_close(struct kvm *k);
 

@@ -87,85 +87,21 @@ fail:
 	return -1;
 }
 
-/* Which slots a VM gets: the RAM regions, split around the read-only ranges. */
-struct vm_shape {
-	bool irqchip, pit, realmode; /* realmode: TSS and identity-map pages for Intel real mode */
-	const struct gm_region *ro;
-	size_t nro;
-};
-
-static int create_vm(struct kvm *k, const struct guest_mem *gm, const struct vm_shape *sh,
-		     char *err, size_t errlen);
+static int create_vm(struct kvm *k, const struct guest_mem *gm, bool irqchip, bool pit, char *err,
+		     size_t errlen);
 
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen)
 {
-	const struct vm_shape sh = {.irqchip = true, .pit = pit, .realmode = true};
-	return create_vm(k, gm, &sh, err, errlen);
+	return create_vm(k, gm, true, pit, err, errlen);
 }
 
-int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, const struct gm_region *ro,
-		       size_t nro, char *err, size_t errlen)
+int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen)
 {
-	const struct vm_shape sh = {.ro = ro, .nro = nro};
-	return create_vm(k, gm, &sh, err, errlen);
+	return create_vm(k, gm, false, false, err, errlen);
 }
 
-bool kvm_readonly_mem(const struct kvm *k)
-{
-	return ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-}
-
-static int set_slot(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
-		    bool ro, char *err, size_t errlen)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.flags = ro ? KVM_MEM_READONLY : 0,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
-	};
-	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err_set(err, errlen, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB%s): %s",
-			       slot, (unsigned long long)(size >> 20), ro ? ", read-only" : "",
-			       strerror(errno));
-	return 0;
-}
-
-/* One slot per RAM region, or per piece of it when read-only ranges cut it. */
-static int set_slots(struct kvm *k, const struct guest_mem *gm, const struct vm_shape *sh,
-		     char *err, size_t errlen)
-{
-	int nslots = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-	uint32_t slot = 0;
-	size_t j = 0;
-	for (size_t i = 0; i < gm->nregions; i++) {
-		uint64_t at = gm->regions[i].gpa, end = at + gm->regions[i].size;
-		uint8_t *host = gm_region_host(gm, i);
-		while (at < end) {
-			const struct gm_region *r = j < sh->nro ? &sh->ro[j] : NULL;
-			bool ro = r && r->gpa <= at;
-			uint64_t to = ro ? r->gpa + r->size : r && r->gpa < end ? r->gpa : end;
-			if (to > end || to <= at)
-				return err_set(err, errlen, "internal: read-only range 0x%llx outside "
-						            "guest RAM", (unsigned long long)r->gpa);
-			if (nslots > 0 && slot >= (uint32_t)nslots)
-				return err_set(err, errlen, "KVM offers %d memory slots, mote needs more",
-					       nslots);
-			if (set_slot(k, slot++, at, to - at, host + (at - gm->regions[i].gpa), ro, err,
-				     errlen) < 0)
-				return -1;
-			j += ro;
-			at = to;
-		}
-	}
-	if (j != sh->nro)
-		return err_set(err, errlen, "internal: read-only range outside guest RAM");
-	return 0;
-}
-
-static int create_vm(struct kvm *k, const struct guest_mem *gm, const struct vm_shape *sh,
-		     char *err, size_t errlen)
+static int create_vm(struct kvm *k, const struct guest_mem *gm, bool irqchip, bool pit, char *err,
+		     size_t errlen)
 {
 	do {
 		k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
@@ -175,25 +111,47 @@ static int create_vm(struct kvm *k, const struct guest_mem *gm, const struct vm_
 		return -1;
 	}
 	(void)fcntl(k->vm_fd, F_SETFD, FD_CLOEXEC);
-	if (sh->realmode && ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_GPA) < 0) {
+	/* The real-mode helper pages (Intel without unrestricted guest) sit just below 4 GiB: a
+	 * bare VM starts in long mode and needs them not (on Intel they are one more memory slot),
+	 * and its RAM may reach there (a 4 GiB hvt unikernel's does). */
+	bool realmode = irqchip;
+	if (realmode && ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_GPA) < 0) {
 		snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 		return -1;
 	}
 	uint64_t idmap = X86_IDENTITY_MAP_GPA;
-	if (sh->realmode && ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+	if (realmode && ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
 		snprintf(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 		return -1;
 	}
-	if (sh->irqchip && ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+	if (irqchip && ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return -1;
 	}
 	struct kvm_pit_config pit_cfg = {.flags = 0};
-	if (sh->pit && ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit_cfg) < 0) {
+	if (pit && ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit_cfg) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
 		return -1;
 	}
-	return set_slots(k, gm, sh, err, errlen);
+	int nslots = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (nslots > 0 && gm->nregions > (size_t)nslots) {
+		snprintf(err, errlen, "KVM offers %d memory slots, mote needs %zu", nslots, gm->nregions);
+		return -1;
+	}
+	for (size_t i = 0; i < gm->nregions; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = gm->regions[i].gpa,
+			.memory_size = gm->regions[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)gm_region_host(gm, i),
+		};
+		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION (slot %zu, %llu MiB): %s", i,
+				 (unsigned long long)(r.memory_size >> 20), strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void kvm_close(struct kvm *k)

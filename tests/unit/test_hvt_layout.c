@@ -57,7 +57,8 @@ static void setup(void)
 	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
 }
 
-#define RO_X(e) ((e) && !((e) & PTE_RW) && !((e) & PTE_NX))
+#define HOSTRO_X(e) ((e) && ((e) & PTE_RW) && !((e) & PTE_NX) && ((e) & PTE_HOSTRO))
+#define HOSTRO_NX(e) ((e) && ((e) & PTE_RW) && ((e) & PTE_NX) && ((e) & PTE_HOSTRO))
 #define RW_NX(e) ((e) && ((e) & PTE_RW) && ((e) & PTE_NX))
 #define RO_NX(e) ((e) && !((e) & PTE_RW) && ((e) & PTE_NX))
 
@@ -65,7 +66,7 @@ static void wx(void)
 {
 	struct elf_exec x = img();
 	setup();
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
 	CHECK_EQ(hvt_kernel_end(&x), 0x106000ull);
 	CHECK_EQ(walk(0), 0ull);
 	CHECK_EQ(walk(0xfff), 0ull);
@@ -77,11 +78,11 @@ static void wx(void)
 	CHECK(RO_NX(walk(HVT_MFT_GPA)));
 	CHECK_EQ(walk(HVT_RO_END), 0ull);
 	CHECK_EQ(walk(0xfffff), 0ull);
-	CHECK(RO_X(walk(0x100000)));
-	CHECK(RO_X(walk(0x1017ff)));
-	CHECK(RW_NX(walk(0x102000)));
+	CHECK(HOSTRO_X(walk(0x100000))); /* code: writable here, read-only in the host */
+	CHECK(HOSTRO_X(walk(0x1017ff)));
+	CHECK(RW_NX(walk(0x102000)) && !(walk(0x102000) & PTE_HOSTRO));
 	CHECK(RW_NX(walk(0x104fff)));
-	CHECK(RO_NX(walk(0x105000)));
+	CHECK(HOSTRO_NX(walk(0x105000))); /* rodata */
 	CHECK(RW_NX(walk(0x106000)));      /* heap after the kernel */
 	CHECK(RW_NX(walk(0x1ff000)));
 	CHECK(RW_NX(walk(0x200000)));      /* 2 MiB pages */
@@ -106,18 +107,18 @@ static void refusals(void)
 	struct elf_exec x = img();
 	setup();
 	x.seg[1].flags = PF_R | PF_W | PF_X;
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "both writable and executable");
 	x = img();
 	x.seg[1].gpa = 0x101800; /* shares the page 0x101000 with the code */
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "share the page at 0x101000");
 	x = img();
 	x.seg[2] = (struct elf_segment){0x101000, 0x100, PF_R | PF_X}; /* same flags: fine */
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
 	x = img();
 	x.load_hi = MEM + 1;
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "raise --mem");
 
 	const struct gm_region big = {.gpa = 0, .size = 512ull << 20};
@@ -125,30 +126,22 @@ static void refusals(void)
 	CHECK_EQ(gm_create(&gm, &big, 1, err, sizeof(err)), 0);
 	x = img();
 	x.load_hi = 300ull << 20;
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "maps at most the first 224 MiB");
 	x.load_hi = 220ull << 20;
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
 	CHECK(RW_NX(walk(219ull << 20)));
 	CHECK(RW_NX(walk(511ull << 20)));
 }
 
-/* With KVM enforcing read-only text (host_ro): code and rodata are writable in the guest's
- * tables (solo5-hvt's layout: a write reaches KVM), marked PTE_HOSTRO, still X / NX. */
+/* A rodata page shared with data would be read-only in the host: refused. */
 static void host_ro(void)
 {
 	struct elf_exec x = img();
 	setup();
-	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), 0);
-	uint64_t t = walk(0x100000), d = walk(0x102000), r = walk(0x105000);
-	CHECK((t & PTE_RW) && !(t & PTE_NX) && (t & PTE_HOSTRO));
-	CHECK(RW_NX(d) && !(d & PTE_HOSTRO));
-	CHECK(RW_NX(r) && (r & PTE_HOSTRO));
-	CHECK(RO_NX(walk(HVT_BOOT_INFO_GPA))); /* the boot pages stay read-only here too */
-	/* A rodata page shared with data would be read-only in KVM: still refused. */
 	x.seg[2] = (struct elf_segment){0x104800, 0x10, PF_R};
 	x.seg[1].memsz = 0x2800;
-	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), -1);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "share the page at 0x104000");
 
 	struct gm_region ro[HVT_MAX_RO];
@@ -157,17 +150,20 @@ static void host_ro(void)
 	x.seg[4] = (struct elf_segment){0x180000, 0x10, PF_R | PF_X};
 	x.nseg = 5;
 	size_t n = hvt_ro_ranges(&x, ro, HVT_MAX_RO);
-	CHECK_EQ(n, 4u);
-	CHECK_EQ(ro[0].gpa, HVT_BOOT_INFO_GPA);
-	CHECK_EQ(ro[0].size, HVT_RO_END - HVT_BOOT_INFO_GPA);
-	CHECK_EQ(ro[1].gpa, 0x100000ull);
-	CHECK_EQ(ro[1].size, 0x2000ull);
-	CHECK_EQ(ro[2].gpa, 0x105000ull); /* rodata + the next one, merged, whole pages */
-	CHECK_EQ(ro[2].size, 0x4000ull);
-	CHECK_EQ(ro[3].gpa, 0x180000ull);
-	CHECK_EQ(ro[3].size, 0x1000ull);
+	CHECK_EQ(n, 3u);
+	CHECK_EQ(ro[0].gpa, HVT_BOOT_INFO_GPA); /* boot info to 1 MiB, and the text after it */
+	CHECK_EQ(ro[0].size, 0x102000ull - HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[1].gpa, 0x105000ull); /* rodata + the next one, merged, whole pages */
+	CHECK_EQ(ro[1].size, 0x4000ull);
+	CHECK_EQ(ro[2].gpa, 0x180000ull);
+	CHECK_EQ(ro[2].size, 0x1000ull);
 	CHECK_EQ(hvt_ro_ranges(&x, ro, 2), 2u);
 	CHECK_EQ(hvt_ro_ranges(&x, ro, 0), 0u);
+	x.seg[0].gpa = 0x101000; /* text not at 1 MiB: its own range */
+	x.seg[0].memsz = 0x800;
+	CHECK_EQ(hvt_ro_ranges(&x, ro, HVT_MAX_RO), 4u);
+	CHECK_EQ(ro[0].size, HVT_GUEST_MIN_BASE - HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[1].gpa, 0x101000ull);
 }
 
 /* 4 GiB of RAM, as solo5-hvt allows: one PD per GiB, the top page mapped, nothing above. */
@@ -177,7 +173,7 @@ static void four_gib(void)
 	gm_destroy(&gm);
 	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
 	struct elf_exec x = img();
-	CHECK_EQ(hvt_build_paging(&gm, &x, true, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
 	CHECK(RW_NX(walk((3ull << 30) + 0x1000)));
 	CHECK(RW_NX(walk((4ull << 30) - 8)));
 	CHECK_EQ(walk(HVT_HYPERCALL_MMIO_BASE) & PTE_ADDR, HVT_HYPERCALL_MMIO_BASE);
@@ -186,7 +182,7 @@ static void four_gib(void)
 	const struct gm_region r2 = {.gpa = 0, .size = (1ull << 30) + HVT_PAGE_2M};
 	gm_destroy(&gm);
 	CHECK_EQ(gm_create(&gm, &r2, 1, err, sizeof(err)), 0);
-	CHECK_EQ(hvt_build_paging(&gm, &x, false, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
 	CHECK(RW_NX(walk(1ull << 30)));
 	CHECK_EQ(walk((1ull << 30) + HVT_PAGE_2M), 0ull);
 	CHECK_EQ(rd(HVT_PD_GPA + 2 * 4096), 0ull);
