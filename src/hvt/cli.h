@@ -40,21 +40,19 @@ struct hvt_cli_sector {
 	uint32_t size;
 };
 
+/* The scalars first, the arrays after: a run touches the first page and the entries it uses. */
 struct hvt_cli {
 	uint64_t mem_size;  /* bytes: --mem rounded down to whole 2 MiB pages, at least 2 MiB */
 	bool mem_adjusted;  /* the rounding changed what --mem asked for (solo5-hvt warns) */
-	struct hvt_cli_dev blocks[HVT_MAX_DEVICES];
-	unsigned nblocks;
-	struct hvt_cli_dev nets[HVT_MAX_DEVICES];
-	unsigned nnets;
-	struct hvt_cli_mac macs[HVT_MAX_DEVICES];
-	unsigned nmacs;
-	struct hvt_cli_sector sectors[HVT_MAX_DEVICES]; /* --block-sector-size */
-	unsigned nsectors;
 	int verbosity;      /* -1 quiet, 0 default, 1 -v */
 	const char *kernel;
 	int nargs;          /* unikernel arguments */
 	char *const *args;
+	unsigned nblocks, nnets, nmacs, nsectors;
+	struct hvt_cli_dev blocks[HVT_MAX_DEVICES];
+	struct hvt_cli_dev nets[HVT_MAX_DEVICES];
+	struct hvt_cli_mac macs[HVT_MAX_DEVICES];
+	struct hvt_cli_sector sectors[HVT_MAX_DEVICES]; /* --block-sector-size */
 };
 
 enum hvt_cli_action { HVT_CLI_RUN, HVT_CLI_HELP, HVT_CLI_VERSION, HVT_CLI_ERROR };

@@ -34,7 +34,6 @@ struct hvt {
 	const struct guest_mem *gm;
 	struct vm_stop *stop;
 	const struct hvt_mft *mft;           /* checked; attached entries have a backend */
-	struct hvt_device dev[MFT_MAX_ENTRIES]; /* indexed like the manifest (the handle) */
 	int out_fd;                          /* where puts writes (stdout) */
 	uint64_t mem_limit;                  /* the unikernel's memory is [0, mem_limit) (its
 						boot info's mem_size; 0: all of gm); the net ring
@@ -47,6 +46,8 @@ struct hvt {
 	bool halted;                         /* the unikernel halted: the stop status is its own */
 	uint64_t hypercalls;                 /* handled, for -v statistics */
 	uint64_t bytes_read, bytes_written;  /* block */
+	struct hvt_device dev[MFT_MAX_ENTRIES]; /* indexed like the manifest (the handle); last:
+						   a run touches only the entries it uses */
 };
 
 /* Performs hypercall nr (1..HVT_HYPERCALL_MAX-1) whose argument struct is at guest-physical

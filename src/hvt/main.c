@@ -36,11 +36,10 @@
 #define SOLO5_VERSION "v0.12.1" /* the solo5-hvt whose interface mote reproduces */
 #define HVT_STATUS_ERROR 1     /* solo5-hvt's status for every tender error */
 
+/* Small members first, the big arrays last (the hvt's devices, the manifest's entries, the
+ * command line's devices): a run touches few pages of it. */
 struct hvt_vm {
-	struct hvt_cli cli;
 	struct image kernel;
-	struct hvt_mft mft;
-	struct hvt hvt;
 	struct guest_mem gm;
 	struct kvm kvm;
 	struct vm_stop stop;
@@ -51,8 +50,11 @@ struct hvt_vm {
 	uint64_t ring_gpa;             /* the net ring's block, or 0 */
 	struct hvt_ring_host ring;
 	bool ring_ready;
-	struct gm_region ro[HVT_MAX_RO]; /* read-only to the guest and to mote (protect_text) */
 	size_t nro;
+	struct gm_region ro[HVT_MAX_RO]; /* read-only to the guest and to mote (protect_text) */
+	struct hvt hvt;
+	struct hvt_mft mft;
+	struct hvt_cli cli;
 	char cmdline[HVT_CMDLINE_SIZE];
 };
 
