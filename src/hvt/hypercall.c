@@ -95,8 +95,7 @@ static void *buffer(struct hvt *h, const char *what, uint64_t data, uint64_t len
 	return hvt_guest_range(h, w, data, len, out);
 }
 
-/* The attached device of the given type at a guest handle, or NULL. */
-static struct hvt_device *device(struct hvt *h, uint64_t handle, uint32_t type)
+struct hvt_device *hvt_attached(struct hvt *h, uint64_t handle, uint32_t type)
 {
 	if (handle >= h->mft->n || h->mft->e[handle].type != type || !h->mft->e[handle].attached)
 		return NULL;
@@ -158,7 +157,7 @@ static int hc_poll(struct hvt *h, uint64_t gpa)
 	fds[n++] = (struct pollfd){.fd = h->stop->efd, .events = POLLIN};
 	fds[n++] = (struct pollfd){.fd = h->sig_fd, .events = POLLIN}; /* ignored when -1 */
 	for (unsigned i = 1; i < h->mft->n; i++) {
-		struct hvt_device *d = device(h, i, MFT_DEV_NET_BASIC);
+		struct hvt_device *d = hvt_attached(h, i, MFT_DEV_NET_BASIC);
 		if (!d)
 			continue;
 		idx[n] = i;
@@ -194,7 +193,7 @@ static int hc_block(struct hvt *h, uint64_t gpa, bool write)
 	if (copy_in(h, what, gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_block_read, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_BLOCK_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_BLOCK_BASIC);
 	if (!d) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;
@@ -232,7 +231,7 @@ static int hc_net_write(struct hvt *h, uint64_t gpa)
 	if (copy_in(h, "net write", gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_net_write, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_NET_BASIC);
 	if (!d || a.len == 0 || a.len > HVT_NET_FRAME_MAX) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;
@@ -254,7 +253,7 @@ static int hc_net_read(struct hvt *h, uint64_t gpa)
 	if (copy_in(h, "net read", gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_net_read, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_NET_BASIC);
 	if (!d || a.len == 0) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;

@@ -60,6 +60,9 @@ int hvt_hypercall(struct hvt *h, unsigned nr, uint64_t gpa);
  * the range is for). Shared with the net ring, whose buffers follow the same rules. */
 void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t len, bool out);
 
+/* The attached device of the given type at a guest handle, or NULL (a hostile handle). */
+struct hvt_device *hvt_attached(struct hvt *h, uint64_t handle, uint32_t type);
+
 /* Reads one pending stop signal from h->sig_fd, if any, and requests the stop (status
  * MOTE_EXIT_USER, "Exiting on signal N" as solo5-hvt says). */
 void hvt_take_signal(struct hvt *h);

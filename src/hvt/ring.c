@@ -62,17 +62,9 @@ int hvt_ring_init(struct hvt_ring_host *r, struct hvt *h, uint64_t gpa, char *er
 	return 0;
 }
 
-static struct hvt_device *net_device(struct hvt *h, uint32_t handle)
-{
-	if (handle >= h->mft->n || h->mft->e[handle].type != MFT_DEV_NET_BASIC ||
-	    !h->mft->e[handle].attached)
-		return NULL;
-	return &h->dev[handle];
-}
-
 static int ring_write(struct hvt_ring_host *r, const struct hvt_ring_entry *e)
 {
-	struct hvt_device *d = net_device(r->h, e->handle);
+	struct hvt_device *d = hvt_attached(r->h, e->handle, MFT_DEV_NET_BASIC);
 	if (!d || e->len == 0 || e->len > RING_FRAME_MAX) {
 		guest_error("net ring: write entry %" PRIu32 " (handle %" PRIu32 ", %" PRIu32
 			    " bytes) names no attached network device or has a bad length: "
@@ -102,7 +94,7 @@ static int ring_read(struct hvt_ring_host *r, const struct hvt_ring_entry *e)
 				    "): %u read results not consumed", com_head, r->com_tail,
 				 HVT_RING_SIZE);
 	struct hvt_ring_commit c = {.id = e->id, .ret = SOLO5_R_EINVAL};
-	struct hvt_device *d = net_device(r->h, e->handle);
+	struct hvt_device *d = hvt_attached(r->h, e->handle, MFT_DEV_NET_BASIC);
 	if (d && e->len > 0) {
 		void *p = hvt_guest_range(r->h, "net ring read buffer", e->data, e->len, true);
 		if (!p)

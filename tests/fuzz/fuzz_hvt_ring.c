@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_net_fake.h"
 #include "fuzz_ram.h"
 #include "hvt/abi.h"
 #include "hvt/ring.h"
@@ -18,27 +19,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static ssize_t fnet_recv(void *be, const struct iovec *iov, int n)
-{
-	(void)be;
-	if (n != 1 || iov[0].iov_len == 0)
-		abort();
-	if (iov[0].iov_len < 60)
-		return -EMSGSIZE;
-	memset(iov[0].iov_base, 0xab, 60);
-	return 60;
-}
-static int fnet_send(void *be, const struct iovec *iov, int n)
-{
-	(void)be;
-	if (n != 1 || iov[0].iov_len == 0 || iov[0].iov_len > 65536)
-		abort();
-	return 0;
-}
-static int fnet_fd(void *be) { (void)be; return -1; }
-static int fnet_off(void *be, unsigned f) { (void)be; (void)f; return 0; }
-static void fnet_close(void *be) { (void)be; }
-static const struct net_backend_ops fnet_ops = {fnet_recv, fnet_send, fnet_fd, fnet_off, fnet_close};
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -76,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.mem_limit = RING_GPA;
 	h.ro = &ro;
 	h.nro = 1;
-	h.dev[2].net = (struct net_backend){.ops = &fnet_ops};
+	h.dev[2].net = (struct net_backend){.ops = &fuzz_net_ops};
 	if (r.kick_fd > 0)
 		hvt_ring_destroy(&r, false);
 	if (hvt_ring_init(&r, &h, RING_GPA, err, sizeof(err)) < 0)

@@ -153,12 +153,13 @@ static int ram_all_zero(void)
 	return 1;
 }
 
-/* Loads m into fresh guest memory; on refusal also checks that memory is untouched. */
-static int load_img(const struct img *m)
+/* Loads m, serialized by build, into fresh guest memory; on refusal also checks that memory
+ * is untouched. */
+static int load_as(const struct img *m, void (*build)(const struct img *, uint8_t *))
 {
 	gm_destroy(&gm);
 	ram_new();
-	img_build(m, file);
+	build(m, file);
 	memset(err, 0, sizeof(err));
 	memset(&out, 0, sizeof(out));
 	int rc = elf_load(file, m->len, &gm, MIN_GPA, &out, err, sizeof(err));
@@ -168,6 +169,11 @@ static int load_img(const struct img *m)
 		CHECK(ram_all_zero());
 	}
 	return rc;
+}
+
+static int load_img(const struct img *m)
+{
+	return load_as(m, img_build);
 }
 
 /* Expects a refusal whose message contains word. */
@@ -520,18 +526,7 @@ static void missing_note(void)
 
 static int load_img32(const struct img *m)
 {
-	gm_destroy(&gm);
-	ram_new();
-	img_build32(m, file);
-	memset(err, 0, sizeof(err));
-	memset(&out, 0, sizeof(out));
-	int rc = elf_load(file, m->len, &gm, MIN_GPA, &out, err, sizeof(err));
-	if (rc < 0) {
-		CHECK(err[0] != '\0');
-		CHECK(strchr(err, '\n') == NULL);
-		CHECK(ram_all_zero());
-	}
-	return rc;
+	return load_as(m, img_build32);
 }
 
 #define REFUSED32(m, word)                                                                         \

@@ -6,30 +6,16 @@
  * tender must end the VM (op: an unknown operation is skipped and the pings still work).
  * Status 3: no ring offered; 4: the ring is not at mem_size. */
 #include "hvt_rt.h"
+#include "ping.h"
 
 MFT_NOTE(2, {.name = "service", .type = DEV_NET});
 
 #define BURST_MAX 512
-static const uint8_t my_ip[4] = {10, 77, 0, 2};
 static uint8_t frame[1536];
 static uint8_t burst[BURST_MAX][64];
 static uint8_t rbufs[RING_SIZE + 1][64];
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static bool ip_is_me(const uint8_t *p) { return p[0] == 10 && p[1] == 77 && p[2] == 0 && p[3] == 2; }
-
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += get16(p + i);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 static unsigned number(const char *cmdline, const char *key, unsigned def)
 {
@@ -86,39 +72,6 @@ static void hostile(struct ring *r, int h, const char *kind)
 	puts_n("net_ring: survived\n", 19);
 }
 
-/* Answers one ARP request or ping in frame[0..len); returns 1 for a ping answered. */
-static int answer(struct ring *r, int h, const uint8_t *mac, uint64_t len)
-{
-	if (len >= 42 && get16(frame + 12) == 0x0806 && get16(frame + 20) == 1 &&
-	    ip_is_me(frame + 38)) { /* ARP request for us */
-		mcpy(frame, frame + 6, 6);
-		mcpy(frame + 6, mac, 6);
-		put16(frame + 20, 2);
-		mcpy(frame + 32, frame + 22, 10);
-		mcpy(frame + 22, mac, 6);
-		mcpy(frame + 28, my_ip, 4);
-		ring_put(r, RING_OP_WRITE, (uint64_t)h, frame, 42, 0);
-		return 0;
-	}
-	if (len >= 42 && get16(frame + 12) == 0x0800 && frame[23] == 1 && ip_is_me(frame + 30) &&
-	    frame[34] == 8) { /* ICMP echo request */
-		unsigned ihl = (frame[14] & 15) * 4u;
-		uint8_t tmp[4];
-		mcpy(frame, frame + 6, 6);
-		mcpy(frame + 6, mac, 6);
-		mcpy(tmp, frame + 26, 4);
-		mcpy(frame + 26, frame + 30, 4);
-		mcpy(frame + 30, tmp, 4);
-		uint8_t *icmp = frame + 14 + ihl;
-		icmp[0] = 0;
-		put16(icmp + 2, 0);
-		put16(icmp + 2, csum(icmp, len - 14 - ihl));
-		ring_put(r, RING_OP_WRITE, (uint64_t)h, frame, (uint32_t)len, 0);
-		return 1;
-	}
-	return 0;
-}
-
 int hvt_main(const char *cmdline)
 {
 	const struct mft_entry *e;
@@ -149,8 +102,14 @@ int hvt_main(const char *cmdline)
 		if (!(ready & (1ull << h)))
 			continue;
 		uint64_t len = sizeof(frame);
+		bool echo;
+		size_t n = 0;
 		if (ring_net_read(r, (uint64_t)h, frame, &len) == R_OK)
-			pings += (unsigned)answer(r, h, mac, len);
+			n = ping_answer(frame, len, mac, &echo);
+		if (n) { /* the reply goes out from frame: the next read comes after it in the ring */
+			ring_put(r, RING_OP_WRITE, (uint64_t)h, frame, (uint32_t)n, 0);
+			pings += echo;
+		}
 	}
 	printf_("net_ring: answered %u pings through the ring\n", pings);
 	return 0;
