@@ -441,12 +441,14 @@ static bool run_failed(struct vcpu *v, int e)
 			v->on_intr(v->intr_arg);
 		return true;
 	}
-	if (e == EFAULT && v->hvt)
-		log_error("KVM: host/guest translation fault: rip=0x%llx",
-			  (unsigned long long)vcpu_rip(v));
+	if (e == EFAULT && v->hvt) {
+		stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, "KVM: host/guest translation fault: "
+			     "rip=0x%llx (the guest touched memory the host maps read-only or not at "
+			     "all)", (unsigned long long)vcpu_rip(v));
+		return false;
+	}
 	log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(e));
-	stop_request(v->ctx.stop, e == EFAULT && v->hvt ? MOTE_EXIT_GUEST_FAULT : MOTE_EXIT_INTERNAL,
-		     "vCPU %u: KVM_RUN failed", v->id);
+	stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: KVM_RUN failed", v->id);
 	return false;
 }
 
