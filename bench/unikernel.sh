@@ -10,7 +10,9 @@
 # Needs `make all bench-bins`. Prints `name: value` lines; see docs/performance.md.
 #
 # Environment: BUILD (build), BENCH_RUNS (20), BENCH_BLK_MIB (64), BENCH_BLK_PASSES (4),
-# BENCH_MEM (512, MiB, the solo5-hvt default), SOLO5_HVT (the peer binary).
+# BENCH_MEM (512, MiB, the solo5-hvt default), SOLO5_HVT (the peer binary), BENCH_RT=1 (run
+# every measured command under `chrt -f 20`: on a machine other work keeps busy, the runs then
+# preempt it instead of waiting for it; needs root).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -39,10 +41,12 @@ trap 'rm -rf "$tmp"' EXIT
 dd if=/dev/urandom of="$tmp/disk.img" bs=1M count="$MIB" status=none
 
 # one NAME EXPECTED_STATUS CMD...: appends "wall_ns maxrss_kib" to $tmp/NAME.
+RT=
+[ "${BENCH_RT:-0}" = 1 ] && RT="chrt -f 20"
 one() {
 	name=$1 want=$2
 	shift 2
-	line=$("$RUNONE" "$tmp/$name.out" "$@")
+	line=$($RT "$RUNONE" "$tmp/$name.out" "$@")
 	case "$line" in *"status=$want"*) ;; *) echo "$name: unexpected result: $line" >&2; cat "$tmp/$name.out" >&2; exit 1 ;; esac
 	echo "$line" | sed 's/wall_ns=\([0-9]*\) maxrss_kib=\([0-9]*\).*/\1 \2/' >>"$tmp/$name"
 }
@@ -64,7 +68,7 @@ done
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ms() { cut -d' ' -f1 "$tmp/$1" | median | awk '{ printf "%.2f", $1 / 1e6 }'; }
 kib() { cut -d' ' -f2 "$tmp/$1" | median | awk '{ printf "%.0f", $1 }'; }
-echo "runs: $RUNS (interleaved)"
+echo "runs: $RUNS (interleaved)${RT:+, under $RT}"
 echo "hvt hello ($MEM MiB) start-to-exit median: $(ms hvt) ms"
 echo "hvt hello ($MEM MiB) peak RSS median: $(kib hvt) KiB"
 echo "hvt hello (16 MiB) start-to-exit median: $(ms hvt16) ms"

@@ -46,7 +46,8 @@ static const char *no_write_reason(const struct hvt *h, uint64_t gpa, uint64_t l
 	return NULL;
 }
 
-void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t len, bool out)
+void *hvt_guest_range2(struct hvt *h, const char *what, const char *kind, uint64_t gpa,
+		       uint64_t len, bool out)
 {
 	uint64_t limit = h->mem_limit ? h->mem_limit : h->gm->size;
 	const char *why = NULL;
@@ -57,19 +58,22 @@ void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t le
 		why = no_write_reason(h, gpa, len);
 	if (!why && !(p = gm_ptr(h->gm, gpa, len)))
 		why = "is not in guest memory";
-	if (why)
-		guest_fail(h, "Invalid guest access: gpa=0x%" PRIx64 ", sz=%" PRIu64 ": the %s %s",
-			   gpa, len, what, why);
+	if (why) /* formatted only here: the checks run on every hypercall */
+		guest_fail(h, "Invalid guest access: gpa=0x%" PRIx64 ", sz=%" PRIu64 ": the %s%s %s",
+			   gpa, len, what, kind, why);
 	return p;
+}
+
+void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t len, bool out)
+{
+	return hvt_guest_range2(h, what, "", gpa, len, out);
 }
 
 /* Argument structs hold output fields: the tender writes them, so they follow the rules of
  * out buffers. The struct is copied out once; only the copy is checked and used. */
 static int copy_in(struct hvt *h, const char *what, uint64_t gpa, void *dst, size_t len)
 {
-	char w[48];
-	snprintf(w, sizeof(w), "%s hypercall argument", what);
-	const void *p = hvt_guest_range(h, w, gpa, len, true);
+	const void *p = hvt_guest_range2(h, what, " hypercall argument", gpa, len, true);
 	if (!p)
 		return -1;
 	memcpy(dst, p, len);
@@ -90,9 +94,7 @@ static void put_ret(struct hvt *h, uint64_t gpa, size_t off, int32_t ret)
 /* Host pointer for a guest buffer, or NULL after ending the VM. len > 0. */
 static void *buffer(struct hvt *h, const char *what, uint64_t data, uint64_t len, bool out)
 {
-	char w[48];
-	snprintf(w, sizeof(w), "%s buffer", what);
-	return hvt_guest_range(h, w, data, len, out);
+	return hvt_guest_range2(h, what, " buffer", data, len, out);
 }
 
 struct hvt_device *hvt_attached(struct hvt *h, uint64_t handle, uint32_t type)

@@ -59,6 +59,10 @@ int hvt_hypercall(struct hvt *h, unsigned nr, uint64_t gpa);
  * (out true), or NULL after ending the VM ("Invalid guest access: gpa=..., sz=..." and what
  * the range is for). Shared with the net ring, whose buffers follow the same rules. */
 void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t len, bool out);
+/* The same with the message's noun in two parts ("block read", " buffer"): nothing is formatted
+ * unless the range is refused. */
+void *hvt_guest_range2(struct hvt *h, const char *what, const char *kind, uint64_t gpa,
+		       uint64_t len, bool out);
 
 /* The attached device of the given type at a guest handle, or NULL (a hostile handle). */
 struct hvt_device *hvt_attached(struct hvt *h, uint64_t handle, uint32_t type);
