@@ -64,8 +64,8 @@ Q := $(if $(V),,@)
 
 # The code `mote hvt` runs is linked first, then the rest: it then shares few of the 64 KiB
 # windows the kernel maps a binary's pages in (fault-around), which is most of the resident
-# size of a unikernel run (docs/performance.md, "Solo5 hvt unikernels"). A file missing from this list
-# costs resident pages, not correctness.
+# size of a unikernel run (docs/performance.md, "Solo5 hvt unikernels"). A file missing from
+# this list costs resident pages, not correctness.
 HOT_SRCS  := hvt/main hvt/cli hvt/hypercall hvt/layout hvt/mft hvt/ring kvm/vm kvm/vcpu \
              core/guest_mem core/log core/bus core/exit core/stop core/event core/sandbox \
              boot/elf boot/image backends/blk_file backends/net_tap arch/x86/cpuid main
