@@ -393,11 +393,13 @@ static void teardown(struct hvt_vm *vm)
 	}
 	if (vm->stop.reason[0])
 		log_error("%s", vm->stop.reason);
-	log_info("unikernel ended with status %d after %llu hypercalls (%llu exits); net ring: "
-		 "%llu frames sent, %llu received, %llu dropped", vm->stop.status,
-		 (unsigned long long)vm->hvt.hypercalls, (unsigned long long)vm->vcpu.exits,
-		 (unsigned long long)vm->ring.sent, (unsigned long long)vm->ring.received,
-		 (unsigned long long)vm->ring.dropped);
+	log_info("unikernel ended with status %d after %llu hypercalls (%llu exits)",
+		 vm->stop.status, (unsigned long long)vm->hvt.hypercalls,
+		 (unsigned long long)vm->vcpu.exits);
+	if (vm->ring_ready)
+		log_info("net ring: %llu frames sent, %llu received, %llu dropped",
+			 (unsigned long long)vm->ring.sent, (unsigned long long)vm->ring.received,
+			 (unsigned long long)vm->ring.dropped);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	if (vm->sig_fd >= 0)
