@@ -4,10 +4,13 @@
 #   runone: fork/exec/wait4 one command; prints its wall time and its own peak RSS
 #   hostio: the host preadv/pwritev baseline of bench/blk.sh (and its TSC/fill helpers)
 #   netpeer: the host's UDP side of bench/net.sh (echo round trips, stream sink)
+#   vsockpeer: the host's side of bench/vsock.sh (hybrid vsock round trips, streams, a
+#              socketpair for comparison)
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror
-BENCH_BINS   := $(BENCH_DIR)/rawkvm $(BENCH_DIR)/runone $(BENCH_DIR)/hostio $(BENCH_DIR)/netpeer
+BENCH_BINS   := $(BENCH_DIR)/rawkvm $(BENCH_DIR)/runone $(BENCH_DIR)/hostio $(BENCH_DIR)/netpeer \
+                $(BENCH_DIR)/vsockpeer
 BENCH_Q      := $(if $(V),,@)
 
 .PHONY: bench-bins
@@ -32,3 +35,8 @@ $(BENCH_DIR)/netpeer: bench/netpeer.c bench/bench.mk
 	@mkdir -p $(BENCH_DIR)
 	@echo "  BENCH   $@"
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ bench/netpeer.c
+
+$(BENCH_DIR)/vsockpeer: bench/vsockpeer.c bench/bench.mk
+	@mkdir -p $(BENCH_DIR)
+	@echo "  BENCH   $@"
+	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ bench/vsockpeer.c

@@ -12,6 +12,8 @@
 
 #include "core/log.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_vsock.h"
+#include "vsock/uds.h"
 #include "virtio/mmio.h"
 
 /* The device's irq_line: each raise is one eventfd write, i.e. one edge through the irqfd. */
@@ -115,7 +117,8 @@ static void on_net_work(void *ctx, int fd)
 	virtio_net_work(ctx);
 }
 
-static void net_defer(void *ctx)
+/* A device's defer hook: wakes its work handler on the I/O thread. */
+static void signal_work(void *ctx)
 {
 	event_signal(*(int *)ctx);
 }
@@ -235,7 +238,7 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
 			 strerror(errno));
 		return -1;
 	}
-	n->defer = net_defer;
+	n->defer = signal_work;
 	n->defer_ctx = &a->work_fd;
 	if (vhost == 0)
 		return 0;
@@ -258,4 +261,28 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
 	log_warn("%s; using mote's own data path", err);
 	err[0] = '\0';
 	return 0;
+}
+
+/* ---- virtio-vsock: deferred work and the Unix sockets on the I/O thread ---- */
+
+static void on_vsock_work(void *ctx, int fd)
+{
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		return;
+	virtio_vsock_work(ctx);
+}
+
+int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u, char *err,
+		 size_t errlen)
+{
+	a->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->work_fd < 0 || event_add(a->loop, a->work_fd, on_vsock_work, v) < 0) {
+		snprintf(err, errlen, "%s: cannot set up its I/O-thread work: %s", v->dev.name,
+			 strerror(errno));
+		return -1;
+	}
+	v->defer = signal_work;
+	v->defer_ctx = &a->work_fd;
+	return vsock_uds_attach(u, a->loop, &v->dev.lock, &v->mux, err, errlen);
 }

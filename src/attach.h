@@ -26,10 +26,12 @@ struct attached {
 	int watch_fd; /* virtio-net: the backend fd the I/O thread watches (not owned), or -1 */
 	struct vhost_net vhost; /* virtio-net with vhost: the kernel data path (fd -1: none) */
 	int call_fd[2];         /* vhost's interrupt eventfds, relayed by the I/O thread */
-	int work_fd;            /* virtio-net: "deferred work" for the I/O thread, or -1 */
+	int work_fd;            /* virtio-net, vsock: "deferred work" for the I/O thread, or -1 */
 };
 
 struct virtio_net;
+struct virtio_vsock;
+struct vsock_uds;
 
 /* Wires device d (window at base, interrupt gsi). Returns 0, or -1 with err set. */
 int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsigned gsi,
@@ -43,5 +45,11 @@ void attach_release(struct attached *a);
  * reached (vhost_net_host_ops). Returns 0, or -1 with err set. */
 int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct vhost_net_ops *ops,
 	       const struct guest_mem *gm, bool *told, char *err, size_t errlen);
+
+/* After attach_virtio of the virtio-vsock device: its deferred work runs on the I/O thread
+ * (an eventfd), and its Unix sockets (u, opened at setup) join the I/O thread's loop.
+ * Returns 0, or -1 with err set. */
+int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u, char *err,
+		 size_t errlen);
 
 #endif

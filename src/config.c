@@ -10,6 +10,7 @@
 
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
+#include "core/log.h"
 
 void config_usage(FILE *out)
 {
@@ -42,6 +43,10 @@ void config_usage(FILE *out)
 		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto]\n"
 		"                       a virtio-net interface on an existing tap (up to %d); MAC\n"
 		"                       default: derived from NAME; vhost-net when available (auto)\n"
+		"  --vsock cid=N,uds=PATH\n"
+		"                       a virtio-vsock device with guest CID N (3 or more): host\n"
+		"                       programs connect to PATH and write \"CONNECT <port>\\n\"; guest\n"
+		"                       connections to host port P go to PATH_P (docs/vsock.md)\n"
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
@@ -307,6 +312,68 @@ static int parse_net(const char *val, struct vm_config *cfg, char *err, size_t e
 	return 0;
 }
 
+int config_check_vsock(const char *what, uint64_t cid, const char *uds, char *err, size_t errlen)
+{
+	if (cid < 3 || cid > 0xfffffffeull)
+		return err_set(err, errlen, "%s: guest CID %llu: give 3 to 4294967294 (0-2 are reserved, "
+			       "the upper 32 bits must be 0)", what, (unsigned long long)cid);
+	size_t n = strlen(uds);
+	if (n == 0 || n > CONFIG_VSOCK_PATH_MAX)
+		return err_set(err, errlen, "%s: uds path of %zu bytes: give 1 to %d bytes (PATH_<port> "
+			       "must fit a Unix socket address)", what, n, CONFIG_VSOCK_PATH_MAX);
+	return 0;
+}
+
+/* --vsock cid=N,uds=PATH: PATH may not contain commas. */
+static int parse_vsock(const char *val, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct vsock_config *v = &cfg->vsock;
+	bool have_cid = false, have_uds = false;
+	if (v->enabled)
+		return err_set(err, errlen, "--vsock is given twice: a VM has one vsock device");
+	for (const char *p = val; p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if ((n >= 4 && !strncmp(p, "cid=", 4) && have_cid) ||
+		    (n >= 4 && !strncmp(p, "uds=", 4) && have_uds))
+			return err_set(err, errlen, "--vsock %.3s= is given twice", p);
+		if (n >= 4 && !strncmp(p, "cid=", 4)) {
+			char num[24], *e;
+			unsigned long long c = 0;
+			bool ok = n - 4 > 0 && n - 4 < sizeof(num) && isdigit((unsigned char)p[4]);
+			if (ok) {
+				memcpy(num, p + 4, n - 4);
+				num[n - 4] = '\0';
+				errno = 0;
+				c = strtoull(num, &e, 10);
+				ok = !*e && !errno;
+			}
+			if (!ok)
+				return err_set(err, errlen, "--vsock cid='%.*s': give a decimal number from 3 "
+					       "to 4294967294", (int)(n - 4), p + 4);
+			v->cid = c;
+			have_cid = true;
+		} else if (n >= 4 && !strncmp(p, "uds=", 4)) {
+			if (n - 4 > CONFIG_VSOCK_PATH_MAX)
+				return err_set(err, errlen, "--vsock uds= is longer than %d bytes (PATH_<port> must "
+					       "fit a Unix socket address)", CONFIG_VSOCK_PATH_MAX);
+			memcpy(v->uds, p + 4, n - 4);
+			v->uds[n - 4] = '\0';
+			have_uds = true;
+		} else {
+			return err_set(err, errlen, "unknown --vsock option '%.*s': use cid=N,uds=PATH",
+				       (int)n, p);
+		}
+		p = end ? end + 1 : NULL;
+	}
+	if (!have_cid || !have_uds)
+		return err_set(err, errlen, "--vsock needs both cid=N and uds=PATH");
+	if (config_check_vsock("--vsock", v->cid, v->uds, err, errlen) < 0)
+		return -1;
+	v->enabled = true;
+	return 0;
+}
+
 /* Matches "--name VALUE" or "--name=VALUE"; advances *i past a separate value. */
 static int take_value(const char *opt, int argc, char *const argv[], int *i, const char **val,
 		      char *err, size_t errlen, int *matched)
@@ -516,6 +583,13 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 			return CONFIG_ERROR;
 		if (m) {
 			if (parse_net(val, cfg, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
+		if (take_value("--vsock", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (parse_vsock(val, cfg, err, errlen) < 0)
 				return CONFIG_ERROR;
 			continue;
 		}

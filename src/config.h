@@ -25,6 +25,18 @@ struct net_config {
 	int vhost;          /* -1 auto (default), 0 off, 1 on */
 };
 
+/* --vsock cid=N,uds=PATH (virtio-vsock, host side on Unix sockets: docs/vsock.md) */
+#define CONFIG_VSOCK_PATH_MAX 96 /* PATH_<port> must fit a Unix socket address (108 bytes) */
+struct vsock_config {
+	bool enabled;
+	uint64_t cid;                          /* 3 .. 0xfffffffe */
+	char uds[CONFIG_VSOCK_PATH_MAX + 1];   /* host programs connect here; PATH_<port> */
+};
+
+/* Checks a guest CID and a socket path for --vsock and PUT /vsock; what names the source in
+ * the message. 0, or -1 with a one-line reason in err. */
+int config_check_vsock(const char *what, uint64_t cid, const char *uds, char *err, size_t errlen);
+
 enum { DISK_IO_AUTO = 0, DISK_IO_SYNC = 1, DISK_IO_URING = 2 };
 
 struct disk_config {
@@ -47,6 +59,7 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS];
 	unsigned nnets;
 	bool rng;               /* --rng: a virtio entropy device */
+	struct vsock_config vsock; /* --vsock */
 	bool no_pit;            /* --no-pit: no in-kernel 8254 timer */
 	bool mem_hugepages;     /* --mem-hugepages: anonymous guest RAM in transparent huge pages */
 	bool virtio_console;    /* --virtio-console: terminal input goes to it, not to COM1 */

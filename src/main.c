@@ -25,6 +25,8 @@
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "devices/virtio_vsock.h"
+#include "vsock/uds.h"
 #include "hvt/hvt.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
@@ -64,6 +66,10 @@ struct vm {
 	struct virtio_net net[CONFIG_MAX_NETS];
 	char net_names[CONFIG_MAX_NETS][24];
 	unsigned nnet;    /* devices created so far */
+	struct vsock_uds vsock_uds;  /* --vsock: the host side's sockets */
+	bool vsock_uds_ready;
+	struct virtio_vsock vsock;
+	bool vsock_ready;
 	struct virtio_console vcon;
 	bool vcon_ready;
 	struct event_loop io;
@@ -140,6 +146,18 @@ static int open_files(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+_Static_assert(CONFIG_VSOCK_PATH_MAX == VSOCK_UDS_PATH_MAX, "--vsock uds= fits the host side");
+
+/* --vsock: the socket host programs connect to, created now (a bad path costs no VM setup). */
+static int open_vsock(struct vm *vm, char *err, size_t errlen)
+{
+	uint32_t max = VSOCK_MAX_CONNS; /* the fd limit may lower it (vsock_uds.max) */
+	if (!vm->cfg.vsock.enabled)
+		return 0;
+	vm->vsock_uds_ready = true;
+	return vsock_uds_open(&vm->vsock_uds, vm->cfg.vsock.uds, &max, err, errlen);
+}
+
 /* Terminal input sinks: the COM1 UART, or the virtio console with --virtio-console. */
 static size_t uart_input(void *ctx, const uint8_t *buf, size_t n)
 {
@@ -191,6 +209,16 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		vm->nnet++;
 		virtio_dev_init(&n->dev, &n->ops, n, vm->net_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &n->dev, err, errlen) < 0)
+			return -1;
+	}
+	if (vm->cfg.vsock.enabled) {
+		struct virtio_vsock *v = &vm->vsock;
+		if (virtio_vsock_init(v, vm->cfg.vsock.cid, vm->vsock_uds.max, &vsock_uds_ops,
+				      &vm->vsock_uds, err, errlen) < 0)
+			return -1;
+		vm->vsock_ready = true;
+		virtio_dev_init(&v->dev, &virtio_vsock_ops, v, "virtio-vsock", &vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &v->dev, err, errlen) < 0)
 			return -1;
 	}
 	if (vm->cfg.virtio_console) { /* last: the other devices keep their addresses */
@@ -251,6 +279,9 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		    attach_net(&vm->attached[i], v->dev->priv, vm->cfg.nets[inet++].vhost,
 			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
 			return -1;
+		if (v->dev->ops->device_id == VIRTIO_ID_VSOCK &&
+		    attach_vsock(&vm->attached[i], v->dev->priv, &vm->vsock_uds, err, errlen) < 0)
+			return -1;
 	}
 	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
 		int fd = vm->blk[i].be.completion_fd;
@@ -283,6 +314,8 @@ static int boot_and_run(struct vm *vm)
 
 	if (open_files(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_IMAGE, err);
+	if (open_vsock(vm, err, sizeof(err)) < 0)
+		return fail(MOTE_EXIT_USAGE, err);
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
@@ -312,8 +345,9 @@ static int boot_and_run(struct vm *vm)
 	sandbox_on_violation(console_restore);
 	if (!sandbox_enabled())
 		log_warn("this is the unsandboxed debug build: no seccomp filters");
-	else if (sandbox_enter(vm->api ? SANDBOX_PROCESS_API : SANDBOX_PROCESS, NULL, 0, err,
-			       sizeof(err)) < 0)
+	else if (sandbox_enter_extra(vm->api ? SANDBOX_PROCESS_API : SANDBOX_PROCESS,
+				     vm->cfg.vsock.enabled ? SANDBOX_X_UNIX_SOCKETS : 0, NULL, 0, err,
+				     sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
 	if (event_start(&vm->io) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start the I/O thread: %s",
@@ -375,6 +409,12 @@ static void release(struct vm *vm)
 	}
 	for (unsigned i = vm->nnet; i < vm->nnet_be; i++) /* opened, but no device took them */
 		net_close(&vm->net_be[i]);
+	if (vm->vsock_ready) { /* its streams close; the I/O thread is gone */
+		virtio_vsock_destroy(&vm->vsock);
+		virtio_dev_destroy(&vm->vsock.dev);
+	}
+	if (vm->vsock_uds_ready)
+		vsock_uds_close(&vm->vsock_uds); /* the socket file goes */
 	if (vm->vcon_ready)
 		virtio_dev_destroy(&vm->vcon.dev);
 	for (unsigned i = vm->nblk; i < vm->ndisks; i++) /* opened, but no device took them */

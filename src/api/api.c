@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api_sock.h"
@@ -361,7 +362,7 @@ static void do_metrics(struct api *a, const json_t *body, struct answer *ans)
 static const struct {
 	const char *prefix, *name;
 } unsupported[] = {
-	{"/balloon", "the balloon device"}, {"/vsock", "vsock"}, {"/mmds", "MMDS"},
+	{"/balloon", "the balloon device"}, {"/mmds", "MMDS"},
 	{"/snapshot", "snapshots"}, {"/cpu-config", "CPU templates (cpu-config)"},
 	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
 };
@@ -410,6 +411,20 @@ static int check_files(const struct api_config *ac, char *err, size_t errlen)
 		if (access(d->path, d->read_only ? R_OK : R_OK | W_OK) < 0)
 			return err_set(err, errlen, "drives: path_on_host %s: %s", d->path, strerror(errno));
 	}
+	if (ac->cfg.vsock.enabled) { /* the socket is made at the boot: its place must be there */
+		struct stat st;
+		char dir[CONFIG_VSOCK_PATH_MAX + 1];
+		snprintf(dir, sizeof(dir), "%s", ac->cfg.vsock.uds);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		if (lstat(ac->cfg.vsock.uds, &st) == 0 && !S_ISSOCK(st.st_mode))
+			return err_set(err, errlen, "vsock: uds_path %s exists and is not a socket",
+				       ac->cfg.vsock.uds);
+		if (access(slash ? dir : ".", W_OK) < 0)
+			return err_set(err, errlen, "vsock: uds_path %s: directory %s: %s", ac->cfg.vsock.uds,
+				       slash ? dir : ".", strerror(errno));
+	}
 	return 0;
 }
 
@@ -455,6 +470,13 @@ static void route(struct api *a, const char *method, const char *url, const json
 			r = api_put_entropy(&a->ac, body, err, sizeof(err));
 		else
 			return;
+	} else if (put && !strcmp(url, "/vsock")) {
+		if (!pre_boot(a, ans, "PUT /vsock"))
+			return;
+		saved = a->ac;
+		r = api_put_vsock(&a->ac, body, err, sizeof(err));
+		if (r == 0 && (r = check_files(&a->ac, err, sizeof(err))) < 0)
+			a->ac = saved;
 	} else if (put && !strcmp(url, "/actions")) {
 		return do_action(a, body, ans);
 	} else if (patch && !strcmp(url, "/vm")) {
@@ -474,7 +496,7 @@ static void route(struct api *a, const char *method, const char *url, const json
 static bool known_body_route(const char *method, const char *url)
 {
 	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
-	return (put && (!strcmp(url, "/boot-source") || !strcmp(url, "/entropy") ||
+	return (put && (!strcmp(url, "/boot-source") || !strcmp(url, "/entropy") || !strcmp(url, "/vsock") ||
 			!strcmp(url, "/actions") || !strcmp(url, "/logger") || !strcmp(url, "/metrics") ||
 			!strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20))) ||
 	       ((put || patch) && !strcmp(url, "/machine-config")) ||

@@ -25,6 +25,7 @@ void api_config_init(struct api_config *ac, const struct vm_config *base)
 	ac->cfg.ndisks = 0;
 	ac->cfg.nnets = 0;
 	ac->cfg.rng = false;
+	ac->cfg.vsock.enabled = false;
 	ac->logger.level = LOG_INFO;
 }
 
@@ -408,6 +409,24 @@ int api_put_entropy(struct api_config *ac, const json_t *body, char *err, size_t
 	return 0;
 }
 
+int api_put_vsock(struct api_config *ac, const json_t *body, char *err, size_t errlen)
+{
+	static const char *const known[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+	const char *what = "vsock", *uds = NULL, *id = NULL;
+	unsigned long long cid = 0;
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
+	    get_uint(body, what, "guest_cid", true, 3, 0xfffffffeull, &cid, err, errlen) < 0 ||
+	    get_str(body, what, "uds_path", true, &uds, CONFIG_VSOCK_PATH_MAX, err, errlen) < 0 ||
+	    get_str(body, what, "vsock_id", false, &id, API_ID_MAX, err, errlen) < 0 || /* deprecated */
+	    config_check_vsock(what, cid, uds, err, errlen) < 0)
+		return -1;
+	struct vsock_config *v = &ac->cfg.vsock;
+	v->enabled = true;
+	v->cid = cid;
+	snprintf(v->uds, sizeof(v->uds), "%s", uds);
+	return 0;
+}
+
 int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, size_t errlen)
 {
 	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin", NULL};
@@ -550,8 +569,8 @@ static int each_in_array(struct api_config *ac, const json_t *arr, const char *w
 int api_config_file(struct api_config *ac, const char *text, size_t len, char *err, size_t errlen)
 {
 	static const char *const known[] = {"boot-source", "machine-config", "drives",
-					    "network-interfaces", "logger", "metrics", "entropy", NULL};
-	static const char *const unsupported[] = {"balloon", "vsock", "mmds-config", "cpu-config",
+					    "network-interfaces", "logger", "metrics", "entropy", "vsock", NULL};
+	static const char *const unsupported[] = {"balloon", "mmds-config", "cpu-config",
 						  "pmem", "memory-hotplug", "serial", NULL};
 	json_t *j = api_body_parse(text, len, err, errlen);
 	if (!j)
@@ -582,6 +601,10 @@ int api_config_file(struct api_config *ac, const char *text, size_t len, char *e
 	if ((v = json_object_get(j, "entropy")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "entropy must be an object")
 				: api_put_entropy(ac, v, err, errlen)) < 0)
+		goto out;
+	if ((v = json_object_get(j, "vsock")) &&
+	    (!json_is_object(v) ? err_set(err, errlen, "vsock must be an object")
+				: api_put_vsock(ac, v, err, errlen)) < 0)
 		goto out;
 	if ((v = json_object_get(j, "logger")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "logger must be an object")
@@ -700,6 +723,10 @@ json_t *api_vm_config_json(const struct api_config *ac)
 	drives = nets = NULL;
 	if (ac->cfg.rng)
 		json_object_set_new(j, "entropy", json_object());
+	if (ac->cfg.vsock.enabled)
+		json_object_set_new(j, "vsock", json_pack("{s:I, s:s}", "guest_cid",
+							  (json_int_t)ac->cfg.vsock.cid, "uds_path",
+							  ac->cfg.vsock.uds));
 	if (ac->logger.set) {
 		json_t *l = json_pack("{s:s, s:b, s:b}", "level", level_str(ac->logger.level),
 				      "show_level", ac->logger.show_level, "show_log_origin",

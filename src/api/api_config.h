@@ -1,5 +1,5 @@
 /* API request bodies and the config file -> a staged struct vm_config (Firecracker's schema:
- * boot-source, machine-config, drives, network-interfaces, entropy, logger, metrics).
+ * boot-source, machine-config, drives, network-interfaces, entropy, vsock, logger, metrics).
  * Pure: parses and validates JSON only; opens no file, touches no socket, no KVM. Every
  * refusal is one line in err naming the field and what to do; the server answers it as
  * 400 {"fault_message": err}. Unknown fields are refused; fields of Firecracker features mote
@@ -68,6 +68,9 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 int api_put_net(struct api_config *ac, const char *path_id, const json_t *body, char *err,
 		size_t errlen);
 int api_put_entropy(struct api_config *ac, const json_t *body, char *err, size_t errlen);
+/* PUT /vsock {"guest_cid", "uds_path"[, "vsock_id" (deprecated, ignored)]}: one device; a
+ * second PUT replaces the first's configuration (before the boot). */
+int api_put_vsock(struct api_config *ac, const json_t *body, char *err, size_t errlen);
 
 int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, size_t errlen);
 /* On success *out owns a reference to properties (release with api_metrics_cfg_release). */

@@ -1,5 +1,6 @@
 /* The metrics line: one JSON object with cumulative counters since the start (vCPU exits by
- * kind, each virtio device's requests/bytes/errors/notifies/interrupts/guest errors, guest
+ * kind, each virtio device's requests/bytes/errors/notifies/interrupts/guest errors and its
+ * own counters (virtio_dev_ops.counters: vsock connections, RSTs, dropped packets), guest
  * errors overall, the API's own requests and errors). Reads only atomics and the API's own
  * fields; runs with a->lock held, so the view of the VM cannot go away meanwhile. */
 #include <stdlib.h>
@@ -47,6 +48,10 @@ static json_t *devices_json(const struct api_vm_view *v, bool valid)
 				       C(io_errors), "notifies", C(notifies), "interrupts", C(interrupts),
 				       "guest_errors", C(guest_errors));
 #undef C
+		struct virtio_counter extra[32];
+		size_t n = d->ops->counters ? d->ops->counters(d, extra, 32) : 0;
+		for (size_t k = 0; dj && k < n && k < 32; k++)
+			json_object_set_new(dj, extra[k].name, json_integer((json_int_t)extra[k].value));
 		json_object_set_new(o, d->name, dj);
 	}
 	return o;

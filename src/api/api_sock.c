@@ -1,56 +1,9 @@
-/* The API's Unix socket: created mode 0600 without a window (umask around bind); an existing
- * path is reused only when it is a stale socket (nobody listens), anything else is refused. */
+/* The API's Unix socket: a core/usock listener named after its option. */
 #include "api/api_sock.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
+#include "core/usock.h"
 
-#include "core/log.h"
-
-/* An existing PATH is reused only when it is a socket nobody listens on (a crashed mote's
- * leftover); anything else (a file, a live socket) is refused. */
 int api_sock_create(const char *path, int *fd, bool *created, int backlog, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, errlen, "--api-sock %s: the path is longer than %zu bytes", path,
-			       sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(err, errlen, "--api-sock %s exists and is not a socket: remove it "
-				       "or choose another path", path);
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int r = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-		int e = errno;
-		if (probe >= 0)
-			close(probe);
-		if (r == 0)
-			return err_set(err, errlen, "--api-sock %s: another process serves this socket", path);
-		if (e != ECONNREFUSED)
-			return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
-		if (unlink(path) < 0)
-			return err_set(err, errlen, "--api-sock %s: cannot remove the stale socket: %s",
-				       path, strerror(errno));
-		log_info("removed stale API socket %s", path);
-	}
-	*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (*fd < 0)
-		return err_set(err, errlen, "API socket: %s", strerror(errno));
-	mode_t old = umask(0177); /* the socket file is born 0600: no window with wider rights */
-	int r = bind(*fd, (struct sockaddr *)&sa, sizeof(sa));
-	int e = errno;
-	umask(old);
-	if (r < 0)
-		return err_set(err, errlen, "--api-sock %s: %s", path, strerror(e));
-	*created = true;
-	if (listen(*fd, backlog) < 0)
-		return err_set(err, errlen, "--api-sock %s: listen: %s", path, strerror(errno));
-	return 0;
+	return usock_listen("--api-sock", path, fd, created, backlog, err, errlen);
 }

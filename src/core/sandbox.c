@@ -91,6 +91,22 @@ static const struct rule api_rules[] = {
 	R(unlink, "the API socket is removed at exit"), R(unlinkat, "same"),
 };
 
+/* SANDBOX_X_UNIX_SOCKETS, for the process list and the I/O thread's: the vsock device maps
+ * guest connections to Unix sockets (src/vsock/uds.c) on the I/O thread while the VM runs. */
+static const struct rule unix_socket_rules[] = {
+	RA(socket, COND_ARG0_EQ, AF_UNIX, "vsock: a guest connection to PATH_<port>; AF_UNIX only"),
+	R(connect, "vsock: a guest connection to PATH_<port> (AF_UNIX: the socket rule)"),
+	R(accept4, "vsock: a host program connecting to the device's socket"),
+	R(shutdown, "vsock: the guest shut its sending side (SHUT_WR to the host program)"),
+	R(close, "vsock: a connection ends"),
+	R(timerfd_settime, "vsock: connection deadlines (request, shutdown) arm and disarm a timer"),
+};
+
+/* SANDBOX_X_UNIX_SOCKETS, process list only: the device's socket is removed at exit. */
+static const struct rule unix_socket_process_rules[] = {
+	R(unlink, "vsock: the device's listening socket is removed at exit"),
+};
+
 static const struct rule vcpu_rules[] = {
 	LIBC_RULES,
 	/* + the ioctl requests the caller passes (the KVM layer knows which it issues) */
@@ -202,8 +218,25 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 	}
 }
 
+/* Adds a rule table; stops at the first failure (r stays non-zero). */
+static int add_rules(scmp_filter_ctx f, const struct rule *r, size_t n)
+{
+	int e = 0;
+	for (size_t i = 0; i < n && e == 0; i++)
+		e = add_rule(f, &r[i]);
+	return e;
+}
+
+#define NRULES(t) (sizeof(t) / sizeof((t)[0]))
+
 int sandbox_enter(enum sandbox_class c, const unsigned long *ioctls, size_t nioctls, char *err,
 		  size_t errlen)
+{
+	return sandbox_enter_extra(c, 0, ioctls, nioctls, err, errlen);
+}
+
+int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned long *ioctls,
+			size_t nioctls, char *err, size_t errlen)
 {
 	if (!sandbox_enabled())
 		return 0;
@@ -240,6 +273,11 @@ int sandbox_enter(enum sandbox_class c, const unsigned long *ioctls, size_t nioc
 		r = add_rule(f, &lists[c].r[i]);
 	for (size_t i = 0; c == SANDBOX_PROCESS_API && i < sizeof(api_rules) / sizeof(api_rules[0]) && r == 0; i++)
 		r = add_rule(f, &api_rules[i]);
+	bool unix_socks = (extras & SANDBOX_X_UNIX_SOCKETS) && (process || c == SANDBOX_IO);
+	if (r == 0 && unix_socks)
+		r = add_rules(f, unix_socket_rules, NRULES(unix_socket_rules));
+	if (r == 0 && unix_socks && process)
+		r = add_rules(f, unix_socket_process_rules, NRULES(unix_socket_process_rules));
 	for (size_t i = 0; i < nioctls && r == 0; i++)
 		r = allow_if(f, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, ioctls[i], 0);
 	/* glibc tries clone3 first; ENOSYS makes it use clone, whose flags the filter can see. */

@@ -34,6 +34,19 @@ enum sandbox_class {
 int sandbox_enter(enum sandbox_class c, const unsigned long *ioctls, size_t nioctls, char *err,
 		  size_t errlen);
 
+/* Rule sets a class adds on top of its list when a device needs them after setup, as a bit
+ * set (the process list and the class lists of the threads that issue the calls). */
+enum sandbox_extra {
+	SANDBOX_X_UNIX_SOCKETS = 1u << 0, /* vsock: AF_UNIX sockets made, connected, accepted,
+					     shut down and closed while the VM runs, a deadline
+					     timer, the listening socket removed at exit (process
+					     list and I/O thread) */
+};
+
+/* sandbox_enter plus the rule sets in extras (enum sandbox_extra bits). */
+int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned long *ioctls,
+			size_t nioctls, char *err, size_t errlen);
+
 /* fn runs in the SIGSYS handler before the report (async-signal-safe: terminal restore). */
 void sandbox_on_violation(void (*fn)(void));
 

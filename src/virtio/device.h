@@ -23,6 +23,12 @@
 
 struct virtio_dev;
 
+/* A device-specific counter for the metrics (virtio_dev_ops.counters). */
+struct virtio_counter {
+	const char *name; /* static, snake_case */
+	uint64_t value;
+};
+
 struct virtio_dev_ops {
 	const char *kind;        /* "blk", "rng", ... for messages */
 	uint32_t device_id;
@@ -53,6 +59,10 @@ struct virtio_dev_ops {
 	 * Both NULL: the device has no state beyond the transport's. */
 	void (*save)(struct virtio_dev *d, struct snap_out *out);
 	int (*load)(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen);
+	/* The device's own counters beyond struct virtio_dev's, for the metrics: fills up to max
+	 * entries and returns how many. Any thread, no lock taken (relaxed atomic reads). May be
+	 * NULL. */
+	size_t (*counters)(const struct virtio_dev *d, struct virtio_counter *out, size_t max);
 };
 
 /* Per-queue registers as the driver programs them (before QueueReady). */

@@ -209,7 +209,20 @@ enum vq_result vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	vq->inflight_wmax[head] = (uint32_t)wmax + 1;
 	vq->inflight++;
 	vq->last_avail++;
+	vq->unpop_ok = true;
+	vq->last_pop = head;
 	return VQ_OK;
+}
+
+int vq_unpop(struct virtqueue *vq, uint16_t head)
+{
+	if (vq->size == 0 || !vq->unpop_ok || vq->last_pop != head)
+		return -1; /* a device bug: the queue is left as it was */
+	vq->unpop_ok = false;
+	vq->inflight_wmax[head] = 0;
+	vq->inflight--;
+	vq->last_avail--;
+	return 0;
 }
 
 int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
@@ -221,6 +234,7 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	size_t off = RING_OFF + USED_ELEM_LEN * (size_t)(vq->used_idx & (vq->size - 1));
 
 	memcpy(vq->used + off, elem, sizeof(elem));
+	vq->unpop_ok = false;
 	vq->inflight_wmax[head] = 0;
 	vq->inflight--;
 	vq->used_idx++;

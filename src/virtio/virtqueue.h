@@ -61,6 +61,8 @@ struct virtqueue {
 	bool signalled_valid;
 	uint32_t inflight;   /* chains popped but not yet pushed (never more than size) */
 	const char *why;     /* after VQ_ERROR: a static message saying what the guest did */
+	bool unpop_ok;       /* the last operation was a vq_pop of head last_pop (vq_unpop) */
+	uint16_t last_pop;
 	/* Per head, entries [0, size) only (vq_enable clears them; must stay the last member):
 	 * 0 = not in flight, else 1 + the popped chain's write_bytes (capped at UINT32_MAX - 1).
 	 * Lets vq_pop refuse a head that is still in flight, vq_push refuse a head that was not
@@ -85,6 +87,11 @@ void vq_reset(struct virtqueue *vq);
  * advanced, *chain undefined. The error is sticky: vq_pop keeps returning VQ_ERROR until
  * vq_reset/vq_enable. A queue that is not enabled is VQ_EMPTY. */
 enum vq_result vq_pop(struct virtqueue *vq, struct vq_chain *chain);
+
+/* Gives back the chain vq_pop returned last, unused (the device had nothing to put in it
+ * after all): the next vq_pop returns it again. Only directly after that pop, before any
+ * other pop or push on this queue. Returns 0, or -1 (nothing changed) otherwise. */
+int vq_unpop(struct virtqueue *vq, uint16_t head);
 
 /* Returns a chain to the guest with `written` bytes written into its writable buffers
  * (written <= chain write_bytes is the caller's contract; it is clamped). The used element is

@@ -4,7 +4,7 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole net counter kbd
+                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
 GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net
 # Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
@@ -36,7 +36,13 @@ $(GUEST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.o $(GUEST_RT_OBJS) $(GUEST
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS) $(GUEST_EXTRA_OBJS)
 
-$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o $(GUEST_VIRTIO_OBJ) $(GUEST_NET_OBJ): $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
+# Guests that link the virtio-vsock driver and stream stack (rt/vsock.c) and SHA-256.
+GUEST_VSOCK_NAMES := vsock vsockhostile
+GUEST_VSOCK_OBJS := $(GUEST_OUT)/obj/rt/vsock.o $(GUEST_OUT)/obj/rt/sha256.o
+$(GUEST_VSOCK_NAMES:%=$(GUEST_OUT)/%.elf): GUEST_EXTRA_OBJS := $(GUEST_VIRTIO_OBJ) $(GUEST_VSOCK_OBJS)
+$(GUEST_VSOCK_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VIRTIO_OBJ) $(GUEST_VSOCK_OBJS)
+
+$(GUEST_OBJS) $(GUEST_OUT)/obj/rt/rt.o $(GUEST_VIRTIO_OBJ) $(GUEST_NET_OBJ) $(GUEST_VSOCK_OBJS): $(GUEST_OUT)/obj/%.o: $(GUEST_DIR)/%.c
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
@@ -46,7 +52,8 @@ $(GUEST_OUT)/obj/rt/entry.o: $(GUEST_DIR)/rt/entry.S
 	@echo "  GUEST   $@"
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
--include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d) $(GUEST_NET_OBJ:.o=.d)
+-include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d) $(GUEST_NET_OBJ:.o=.d) \
+         $(GUEST_VSOCK_OBJS:.o=.d)
 
 # An ELF32 PVH kernel: the cmdline guest's code (its PVH entry is 32-bit protected mode; the
 # runtime then enters long mode itself) in an ELFCLASS32 EM_386 file, as multiboot-style and

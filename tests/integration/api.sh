@@ -144,6 +144,16 @@ api PUT /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/disk1.img\"
 want api-put-drive 204
 api PUT /entropy '{}'
 want api-put-entropy 204
+api PUT /vsock '{"guest_cid":2,"uds_path":"/tmp/v"}'
+want api-put-vsock-reserved-cid 400 "guest_cid"
+api PUT /vsock "{\"guest_cid\":3}"
+want api-put-vsock-no-path 400 "uds_path"
+api PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"$TMP/nodir/v.sock\"}"
+want api-put-vsock-missing-dir 400 "nodir"
+api PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"$TMP/v.sock\",\"port\":1}"
+want api-put-vsock-unknown-field 400 "unknown field 'port'"
+api PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"$TMP/v.sock\"}"
+want api-put-vsock 204
 api PUT /actions '{"action_type":"InstanceStart"}'
 want api-instance-start 204
 api GET /
@@ -177,6 +187,8 @@ api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":32}'
 want api-machine-config-after-start 400 "before InstanceStart"
 api GET /vm/config
 want api-get-vm-config 200 '"is_root_device":true'
+want api-get-vm-config-vsock 200 "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"$TMP/v.sock\"}"
+[ -S "$TMP/v.sock" ] && pass api-vsock-socket-made || fail api-vsock-socket-made "no $TMP/v.sock"
 grep -q 'kernel command line: spin=20000000 root=/dev/vda rw' "$TMP/run.log" &&
 	pass api-root-drive-cmdline || fail api-root-drive-cmdline "$(head -c 300 "$TMP/run.log")"
 api PATCH /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/disk2.img\"}"
@@ -191,7 +203,8 @@ api PUT /actions '{"action_type":"SendCtrlAltDel"}'
 want api-ctrl-alt-del-queued 204
 api PUT /actions '{"action_type":"FlushMetrics"}'
 want api-flush-metrics 204
-if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"requests"' "$TMP/run.metrics"; then
+if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"requests"' "$TMP/run.metrics" &&
+	grep -q '"virtio-vsock":{[^}]*"conns_active":0' "$TMP/run.metrics"; then
 	pass api-metrics-content
 else
 	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
@@ -224,8 +237,8 @@ api PUT /actions "@$TMP/huger.json"
 case "$code" in 400 | 000) pass api-bad-3mb-body-dropped ;; *) fail api-bad-3mb-body-dropped "HTTP $code" ;; esac
 api PUT /balloon '{"amount_mib":1,"deflate_on_oom":true}'
 want api-unsupported-balloon 400 "not supported"
-api PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v"}'
-want api-unsupported-vsock 400 "vsock"
+api PUT /vsock "{\"guest_cid\":4,\"uds_path\":\"$TMP/v2.sock\"}"
+want api-put-vsock-after-start 400 "before InstanceStart"
 api PUT /snapshot/create '{"mem_file_path":"a","snapshot_path":"b"}'
 want api-unsupported-snapshot 400 "snapshots"
 api DELETE /vm

@@ -10,7 +10,7 @@ rule() {
 	else pass "$name"; fi
 }
 
-rule core-is-leaf "src/core/*.c src/core/*.h" '#include "(kvm|devices|arch|boot|console|config)/' \
+rule core-is-leaf "src/core/*.c src/core/*.h" '#include "(kvm|devices|arch|boot|console|config|vsock)/' \
 	"core/ must not include kvm/, devices/, arch/, boot/"
 rule kvm-header-only-in-kvm "$(find src -name '*.[ch]' ! -path 'src/kvm/*')" '#include <linux/kvm.h>' \
 	"only src/kvm/ may include <linux/kvm.h>"
@@ -18,6 +18,10 @@ rule devices-know-no-kvm "src/devices/*.c src/devices/*.h" '#include "(kvm)/|#in
 	"devices must not know KVM"
 rule backends-are-host-only "src/backends/*.c src/backends/*.h" '#include "(virtio|devices|kvm|arch)/|#include "core/guest_mem.h"' \
 	"backends must not see guest memory, virtio, devices or KVM"
+rule vsock-host-side-is-host-only "src/vsock/*.c src/vsock/*.h" '#include "(virtio|devices|kvm|arch|api|hvt)/|#include "core/guest_mem.h"|#include <linux/kvm.h>' \
+	"the vsock multiplexer and its Unix sockets must not see guest memory, virtio, devices or KVM"
+rule vsock-mux-knows-no-sockets "src/vsock/mux.c src/vsock/table.c src/vsock/packet.c src/vsock/conn.h src/vsock/mux.h src/vsock/packet.h" '#include <sys/socket.h>|#include "core/event.h"|(^|[^>_a-z])(socket|accept4|connect|epoll_ctl)\(' \
+	"the multiplexer does host I/O only through struct vsock_host_ops (testable without sockets)"
 rule virtqueue-needs-only-the-gate "src/virtio/virtqueue.c src/virtio/virtqueue.h" '#include "(kvm|devices|arch|backends|boot)/|#include "core/(bus|exit|event|stop)\.h"' \
 	"the virtqueue core includes only the memory gate"
 rule virtio-knows-no-kvm "src/virtio/*.c src/virtio/*.h" '#include "(kvm|arch)/|#include <linux/kvm.h>' \

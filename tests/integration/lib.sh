@@ -10,12 +10,12 @@ pass() { echo "pass $1"; }
 fail() { echo "fail $1: $2"; }
 skip() { echo "skip $1: $2"; }
 
-# vm NAME ARGS...: runs mote (20 s timeout, stdin from /dev/null unless VM_STDIN is set),
+# vm NAME ARGS...: runs mote (20 s timeout, or VM_TIMEOUT; stdin from /dev/null unless VM_STDIN is set),
 # leaving stdout in $TMP/NAME.out, stderr in $TMP/NAME.err and the status in $rc.
 vm() {
 	local name=$1
 	shift
-	timeout 20 "$MOTE" "$@" <"${VM_STDIN:-/dev/null}" >"$TMP/$name.out" 2>"$TMP/$name.err"
+	timeout "${VM_TIMEOUT:-20}" "$MOTE" "$@" <"${VM_STDIN:-/dev/null}" >"$TMP/$name.out" 2>"$TMP/$name.err"
 	rc=$?
 }
 
@@ -70,4 +70,13 @@ refuse() {
 	else
 		pass "$name"
 	fi
+}
+
+# cpu_ticks PID SECONDS: the clock ticks (user + system) process PID used over SECONDS.
+cpu_ticks() {
+	local t0 t1
+	t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	sleep "$2"
+	t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	echo $((t1 - t0))
 }

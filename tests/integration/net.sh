@@ -181,12 +181,9 @@ else fail net-hostile "status $rc: $(tail -2 "$TMP/hostile.out" | tr '\n' ' ') $
 if start net-idle run --net "tap=$T0" --cmdline "ring0 mode=idle" "$G/net.elf"; then
 	sleep 0.5
 	pid=$(pgrep -P "$BG" -x mote || echo "$BG")
-	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-	sleep 2
-	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	ticks=$(cpu_ticks "$pid" 2)
 	kill "$BG" 2>/dev/null
 	wait "$BG" 2>/dev/null
-	ticks=$((t1 - t0))
 	if [ "$ticks" -le 4 ]; then pass net-idle
 	else fail net-idle "mote used $ticks clock ticks in 2 s while the guest was idle"; fi
 else fail net-idle "the guest did not come up: $(head -c 300 "$TMP/net-idle.err")"; fi

@@ -333,7 +333,16 @@ static void config_file_whole_schema(void)
 	reset();
 	const char *g = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"vsock\":{}}";
 	CHECK_EQ(api_config_file(&ac, g, strlen(g), err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "'vsock' is not supported");
+	CHECK_STR_CONTAINS(err, "vsock: missing required field 'guest_cid'");
+	reset();
+	const char *g2 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},"
+			 "\"vsock\":{\"guest_cid\":7,\"uds_path\":\"/run/v.sock\"}}";
+	CHECK_EQ(api_config_file(&ac, g2, strlen(g2), err, sizeof(err)), 0);
+	CHECK(ac.cfg.vsock.enabled && ac.cfg.vsock.cid == 7 && !strcmp(ac.cfg.vsock.uds, "/run/v.sock"));
+	reset();
+	const char *g3 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{}}";
+	CHECK_EQ(api_config_file(&ac, g3, strlen(g3), err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "'balloon' is not supported");
 	const char *h = "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}";
 	CHECK_EQ(api_config_file(&ac, h, strlen(h), err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "boot-source");
@@ -341,6 +350,50 @@ static void config_file_whole_schema(void)
 	CHECK_EQ(api_config_file(&ac, k, strlen(k), err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "must be an array");
 	api_config_release(&ac);
+}
+
+static int vsock(const char *text)
+{
+	json_t *j = J(text);
+	int r = j ? api_put_vsock(&ac, j, err, sizeof(err)) : -1;
+	json_decref(j);
+	return r;
+}
+
+static void vsock_maps_and_refuses(void)
+{
+	reset();
+	CHECK_EQ(vsock("{\"guest_cid\":3,\"uds_path\":\"/tmp/v.sock\",\"vsock_id\":\"old\"}"), 0);
+	CHECK(ac.cfg.vsock.enabled && ac.cfg.vsock.cid == 3 && !strcmp(ac.cfg.vsock.uds, "/tmp/v.sock"));
+	json_t *j = api_vm_config_json(&ac);
+	char *t = json_dumps(j, JSON_COMPACT);
+	CHECK(t && strstr(t, "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/tmp/v.sock\"}"));
+	free(t);
+	json_decref(j);
+	/* A second PUT replaces the device's configuration. */
+	CHECK_EQ(vsock("{\"guest_cid\":4294967294,\"uds_path\":\"v\"}"), 0);
+	CHECK(ac.cfg.vsock.cid == 4294967294ull && !strcmp(ac.cfg.vsock.uds, "v"));
+	struct vsock_config before = ac.cfg.vsock;
+	static const char *const bad[][2] = {
+		{"{\"guest_cid\":2,\"uds_path\":\"/v\"}", "guest_cid"},
+		{"{\"guest_cid\":4294967295,\"uds_path\":\"/v\"}", "guest_cid"},
+		{"{\"guest_cid\":-3,\"uds_path\":\"/v\"}", "guest_cid"},
+		{"{\"guest_cid\":\"3\",\"uds_path\":\"/v\"}", "guest_cid"},
+		{"{\"uds_path\":\"/v\"}", "missing required field 'guest_cid'"},
+		{"{\"guest_cid\":3}", "missing required field 'uds_path'"},
+		{"{\"guest_cid\":3,\"uds_path\":\"\"}", "1 to 96 bytes"},
+		{"{\"guest_cid\":3,\"uds_path\":7}", "must be a string"},
+		{"{\"guest_cid\":3,\"uds_path\":\"/v\",\"port\":1}", "unknown field 'port'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ(vsock(bad[i][0]), -1);
+		CHECK_STR_CONTAINS(err, bad[i][1]);
+	}
+	char longp[200];
+	snprintf(longp, sizeof(longp), "{\"guest_cid\":3,\"uds_path\":\"/%0100d\"}", 0);
+	CHECK_EQ(vsock(longp), -1);
+	CHECK_STR_CONTAINS(err, "longer than 96 bytes");
+	CHECK(!memcmp(&before, &ac.cfg.vsock, sizeof(before))); /* refusals changed nothing */
 }
 
 static void null_means_absent(void)
@@ -381,6 +434,7 @@ int main(void)
 	RUN(actions_states_logger_metrics);
 	RUN(drive_patch_needs_a_known_drive);
 	RUN(config_file_whole_schema);
+	RUN(vsock_maps_and_refuses);
 	RUN(null_means_absent);
 	RUN(ids);
 	TEST_MAIN_END();

@@ -16,6 +16,8 @@
 
 #define ALLOWED_IOCTL 0xAE80ul /* KVM_RUN's number; any value the caller lists */
 
+static unsigned child_extras; /* enum sandbox_extra sets the child's classes add */
+
 /* Runs action() in a child after entering class c (and the process class first, as mote
  * does). Returns the child's exit status (or 128 + signal) and its stderr in out. */
 static int in_child(enum sandbox_class c, int (*action)(void), char *out, size_t cap)
@@ -29,8 +31,9 @@ static int in_child(enum sandbox_class c, int (*action)(void), char *out, size_t
 		dup2(pipefd[1], STDERR_FILENO);
 		char err[160];
 		static const unsigned long ioctls[] = {ALLOWED_IOCTL};
-		if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0 ||
-		    (c != SANDBOX_PROCESS && sandbox_enter(c, ioctls, 1, err, sizeof(err)) < 0)) {
+		if (sandbox_enter_extra(SANDBOX_PROCESS, child_extras, NULL, 0, err, sizeof(err)) < 0 ||
+		    (c != SANDBOX_PROCESS &&
+		     sandbox_enter_extra(c, child_extras, ioctls, 1, err, sizeof(err)) < 0)) {
 			ssize_t w = write(STDERR_FILENO, err, strlen(err));
 			(void)w;
 			_exit(99);
@@ -179,6 +182,40 @@ static void io_thread_has_no_kvm(void)
 	expect_killed(SANDBOX_IO, do_openat, "I/O thread");
 }
 
+/* vsock's rule set: AF_UNIX sockets made, connected and closed; never AF_INET. */
+static int do_unix_socket(void)
+{
+	int fd = (int)syscall(SYS_socket, 1 /* AF_UNIX */, 1, 0);
+	if (fd < 0)
+		return 1;
+	struct { unsigned short family; char path[108]; } sa = { 1, "/nonexistent/mote-sock" };
+	long r = syscall(SYS_connect, fd, &sa, sizeof(sa));
+	syscall(SYS_close, fd);
+	return r < 0 && errno == ENOENT ? 0 : 1;
+}
+
+static int do_unlink(void)
+{
+	syscall(SYS_unlink, "/nonexistent/mote-file");
+	return 0;
+}
+
+static void unix_socket_rule_set(void)
+{
+	child_extras = 0;
+	expect_killed(SANDBOX_IO, do_unix_socket, "I/O thread");
+	expect_killed(SANDBOX_PROCESS, do_unlink, "process thread");
+	child_extras = SANDBOX_X_UNIX_SOCKETS;
+	expect_runs(SANDBOX_IO, do_unix_socket);
+	expect_runs(SANDBOX_PROCESS, do_unix_socket);
+	expect_runs(SANDBOX_PROCESS, do_unlink);
+	expect_killed(SANDBOX_IO, do_socket, "I/O thread"); /* AF_INET stays out */
+	expect_killed(SANDBOX_PROCESS, do_socket, "process thread");
+	expect_killed(SANDBOX_IO, do_unlink, "I/O thread");
+	expect_killed(SANDBOX_VCPU, do_unix_socket, "vCPU thread"); /* vCPUs get none of it */
+	child_extras = 0;
+}
+
 int main(void)
 {
 	test_suite_name = "sandbox";
@@ -191,5 +228,6 @@ int main(void)
 	RUN(process_allows_its_work);
 	RUN(vcpu_ioctls_are_listed_ones_only);
 	RUN(io_thread_has_no_kvm);
+	RUN(unix_socket_rule_set);
 	TEST_MAIN_END();
 }
