@@ -11,21 +11,26 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-
              -Wno-format-nonliteral
 HARDEN    := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 CFLAGS    ?= -O2 -g
+# No .eh_frame: C without exceptions never unwinds at run time (the debugger reads
+# .debug_frame), and the unused tables cost resident pages next to .rodata.
+ALLCFLAGS_EXTRA := -fno-asynchronous-unwind-tables
 # io_uring for the asynchronous disk backend (Debian liburing-dev, see scripts/deps.sh).
 URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
 URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
-ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(ALLCFLAGS_EXTRA) -Isrc -MMD -MP \
              -DMOTE_VERSION='"$(VERSION)"' $(URING_CFLAGS)
-LDFLAGS   += -pie -Wl,-z,relro,-z,now
+LDFLAGS   += -pie -Wl,-z,relro,-z,now,-z,pack-relative-relocs
 PKGS      := libseccomp
 LDLIBS    += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS    += $(URING_LIBS)
+# liburing and jansson are linked statically: `mote hvt` (a unikernel in a few ms) uses neither,
+# and as shared objects each cost a load and resident pages in every run (docs/performance.md).
+LDLIBS    += -Wl,-Bstatic $(URING_LIBS)
 # The API server (src/api/): HTTP from libmicrohttpd, JSON from jansson (scripts/deps.sh).
 # libmicrohttpd is dlopen()ed in API mode only (src/api/api.c says why): headers, no link.
 API_PKGS  := libmicrohttpd jansson
 API_CFLAGS := $(shell pkg-config --cflags $(API_PKGS) 2>/dev/null)
 ALLCFLAGS += $(API_CFLAGS)
-LDLIBS    += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -ldl
+LDLIBS    += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -Wl,-Bdynamic -ldl
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 MAIN_SRC  := src/main.c
@@ -64,9 +69,17 @@ $(BUILD)/mote-unsandboxed: $(VMM_SRCS)
 # V=1 shows full command lines.
 Q := $(if $(V),,@)
 
+# The code `mote hvt` runs is linked first, then the rest: it then shares few of the 64 KiB
+# windows the kernel maps a binary's pages in (fault-around), which is most of the resident
+# size of a unikernel run (docs/performance.md, "Solo5 hvt unikernels"). A file missing from
+# this list costs resident pages, not correctness.
+HOT_SRCS  := hvt/main hvt/cli hvt/hypercall hvt/layout hvt/mft hvt/ring kvm/vm kvm/vcpu \
+             core/guest_mem core/log core/bus core/exit core/stop core/event core/sandbox \
+             boot/elf boot/image backends/blk_file backends/net_tap arch/x86/cpuid main
+HOT_OBJS  := $(filter $(HOT_SRCS:%=$(BUILD)/obj/src/%.o),$(OBJS))
 $(BUILD)/mote: $(OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(HOT_OBJS) $(filter-out $(HOT_OBJS),$^) $(LDLIBS)
 
 # The jailer needs only libc and jansson (the dlopen notes it reads, src/jail/elfdeps.c), linked
 # statically like Firecracker's: no dynamic loading in every jailed start (docs/jail.md).

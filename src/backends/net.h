@@ -42,6 +42,7 @@ struct net_backend {
 	unsigned vnet_hdr_len; /* 0: frames are bare Ethernet */
 	char ifname[NET_IFNAME_MAX + 1];
 	unsigned mtu;          /* the interface's MTU when it was opened; 0: unknown */
+	bool up;               /* the interface was up (IFF_UP or IFF_RUNNING) when opened */
 	unsigned offloads;     /* TUN_F_* flags set_offload accepts (probed at open; 0 without a
 				* vnet header); the tap starts with none set */
 };
@@ -54,6 +55,12 @@ struct net_backend {
  * (zeroed first), or -1. */
 int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *out, char *err,
 		 size_t errlen);
+
+/* Adopts fd, a tap descriptor the process inherited already attached to an interface
+ * (solo5-hvt's --net:NAME=@FD): it must be a tun/tap fd attached as IFF_TAP|IFF_NO_PI without
+ * a vnet header. It is made non-blocking and close-on-exec, and the backend owns (closes) it
+ * once adopted; a refused fd is left as it was. Returns 0 and fills *out, or -1 with err. */
+int net_tap_adopt(int fd, struct net_backend *out, char *err, size_t errlen);
 
 /* Closes the backend once (later calls do nothing). */
 static inline void net_close(struct net_backend *n)

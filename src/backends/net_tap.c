@@ -157,6 +157,16 @@ static unsigned iface_mtu(int sock, const char *ifname)
 	return (unsigned)ifr.ifr_mtu;
 }
 
+/* Whether the interface is up or running (SIOCGIFFLAGS). */
+static bool iface_up(int sock, const char *ifname)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	return ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING));
+}
+
 /* Which TUN_F_* flags the tap accepts: all at once, else flag by flag (TSO needs CSUM).
  * Leaves the tap with no offloads set. */
 static unsigned probe_offloads(int fd)
@@ -300,7 +310,44 @@ int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *
 	out->vnet_hdr_len = vnet_hdr_len;
 	snprintf(out->ifname, sizeof(out->ifname), "%s", ifname);
 	out->mtu = iface_mtu(sock, ifname);
+	out->up = iface_up(sock, ifname);
 	out->offloads = vnet_hdr_len ? probe_offloads(t->fd) : 0;
 	close(sock);
+	return 0;
+}
+
+int net_tap_adopt(int fd, struct net_backend *out, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+
+	memset(out, 0, sizeof(*out));
+	memset(&ifr, 0, sizeof(ifr));
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return err_set(err, errlen, "descriptor %d: %s (pass a tap descriptor the process "
+				            "inherits)", fd, strerror(errno));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return err_set(err, errlen, "descriptor %d is not an attached tap (TUNGETIFF: %s)", fd,
+			       strerror(errno));
+	ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP)) != IFF_TAP || !(ifr.ifr_flags & IFF_NO_PI) ||
+	    (ifr.ifr_flags & IFF_VNET_HDR))
+		return err_set(err, errlen, "descriptor %d (interface '%s') is not attached as a plain "
+				            "tap (IFF_TAP|IFF_NO_PI, no vnet header)", fd, ifr.ifr_name);
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return err_set(err, errlen, "descriptor %d: %s", fd, strerror(errno));
+	struct net_tap *t = calloc(1, sizeof(*t));
+	if (!t)
+		return err_set(err, errlen, "tap descriptor %d: out of memory", fd);
+	t->fd = fd;
+	out->ops = &tap_ops;
+	out->be = t;
+	snprintf(out->ifname, sizeof(out->ifname), "%s", ifr.ifr_name);
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock >= 0) {
+		out->mtu = iface_mtu(sock, out->ifname);
+		out->up = iface_up(sock, out->ifname);
+		close(sock);
+	}
 	return 0;
 }

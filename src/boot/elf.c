@@ -1,8 +1,10 @@
-/* Hardened ELF64 loader: validates a hostile image held in a host buffer, then copies its
+/* Hardened ELF loader: validates a hostile image held in a host buffer, then copies its
  * PT_LOAD segments into guest memory through the gate (gm_ptr/gm_write), never directly.
  * Two passes: every header, note and range is checked first; only a fully valid image is
  * copied, so a refused image leaves guest memory untouched. Headers are read with memcpy
- * into local copies (the buffer may be unaligned) and only the copies are used. */
+ * into local copies (the buffer may be unaligned) and only the copies are used; an ELF32
+ * file's headers are widened into the same ELF64 copies once, so both classes pass the very
+ * same checks afterwards. */
 #include "boot/elf.h"
 
 #include <elf.h>
@@ -28,6 +30,8 @@ struct elf_ctx {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[ELF_MAX_PHDRS];
 	unsigned nph;
+	bool allow32;    /* ELFCLASS32 accepted (PVH kernels: their entry is 32-bit anyway) */
+	bool is32;       /* the file is ELFCLASS32: eh and ph are widened copies */
 	bool linux_note; /* a note named "Linux" was seen */
 	char *err;
 	size_t errlen;
@@ -57,6 +61,20 @@ static const char *elf_type_name(unsigned type)
 	}
 }
 
+/* An ELF32 header widened into the ELF64 copy (fields by name; the layouts differ). */
+static void elf_widen_ehdr(Elf64_Ehdr *o, const Elf32_Ehdr *e)
+{
+	memset(o, 0, sizeof(*o));
+	memcpy(o->e_ident, e->e_ident, EI_NIDENT);
+	o->e_type = e->e_type;
+	o->e_machine = e->e_machine;
+	o->e_version = e->e_version;
+	o->e_entry = e->e_entry;
+	o->e_phoff = e->e_phoff;
+	o->e_phentsize = e->e_phentsize;
+	o->e_phnum = e->e_phnum;
+}
+
 /* Pass 1a: the ELF header, identification bytes first so short files get the best message. */
 static int elf_check_ehdr(struct elf_ctx *c)
 {
@@ -64,19 +82,27 @@ static int elf_check_ehdr(struct elf_ctx *c)
 
 	if (!elf_is_elf(c->buf, c->len))
 		return elf_fail(c, "not an ELF file (no \\x7fELF magic at the start)");
-	if (c->len > EI_CLASS && c->buf[EI_CLASS] == ELFCLASS32)
-		return elf_fail(
-			c, "ELF file is 32-bit; mote needs a 64-bit (ELFCLASS64) x86-64 kernel");
-	if (c->len < sizeof(Elf64_Ehdr))
+	c->is32 = c->len > EI_CLASS && c->buf[EI_CLASS] == ELFCLASS32;
+	if (c->is32 && !c->allow32)
+		return elf_fail(c, "ELF file is 32-bit; Solo5 hvt unikernels are 64-bit (ELFCLASS64) "
+				   "x86-64 executables");
+	size_t hdr = c->is32 ? sizeof(Elf32_Ehdr) : sizeof(Elf64_Ehdr);
+	if (c->len < hdr)
 		return elf_fail(
 			c,
 			"truncated ELF file: the ELF header needs %zu bytes but the file has %zu",
-			sizeof(Elf64_Ehdr), c->len);
-	memcpy(&c->eh, c->buf, sizeof(c->eh));
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
+			hdr, c->len);
+	if (c->is32) {
+		Elf32_Ehdr e32;
+		memcpy(&e32, c->buf, sizeof(e32));
+		elf_widen_ehdr(&c->eh, &e32);
+	} else {
+		memcpy(&c->eh, c->buf, sizeof(c->eh));
+	}
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 && !c->is32)
 		return elf_fail(c,
-				"ELF file has unknown class %u; mote needs a 64-bit (ELFCLASS64) "
-				"x86-64 kernel",
+				"ELF file has unknown class %u; mote needs an ELFCLASS64 (or, for PVH "
+				"kernels, ELFCLASS32) x86 kernel",
 				eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return elf_fail(c,
@@ -86,29 +112,38 @@ static int elf_check_ehdr(struct elf_ctx *c)
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
 		return elf_fail(c, "ELF file has unsupported version %u/%" PRIu32 " (expected 1)",
 				eh->e_ident[EI_VERSION], eh->e_version);
-	if (eh->e_machine != EM_X86_64)
-		return elf_fail(c, "ELF file is for machine %u, not x86-64 (EM_X86_64 = %u)",
-				eh->e_machine, EM_X86_64);
+	if (eh->e_machine != EM_X86_64 && !(c->is32 && eh->e_machine == EM_386))
+		return elf_fail(c, "ELF file is for machine %u, not %s", eh->e_machine,
+				c->is32 ? "x86 (EM_386 = 3, or EM_X86_64 = 62)"
+					: "x86-64 (EM_X86_64 = 62)");
 	if (eh->e_type != ET_EXEC)
 		return elf_fail(c,
 				"ELF file is %s, not an executable (ET_EXEC): mote loads linked "
 				"kernels at their physical addresses",
 				elf_type_name(eh->e_type));
-	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+	size_t phent = c->is32 ? sizeof(Elf32_Phdr) : sizeof(Elf64_Phdr);
+	if (eh->e_phentsize != phent)
 		return elf_fail(
-			c, "ELF program header size is %u bytes; ELF64 program headers are %zu",
-			eh->e_phentsize, sizeof(Elf64_Phdr));
+			c, "ELF program header size is %u bytes; ELF%s program headers are %zu",
+			eh->e_phentsize, c->is32 ? "32" : "64", phent);
 	if (eh->e_phnum == 0 || eh->e_phnum > ELF_MAX_PHDRS)
 		return elf_fail(c, "ELF file has %u program headers; mote accepts 1 to %d",
 				eh->e_phnum, ELF_MAX_PHDRS);
 	return 0;
 }
 
+static void elf_widen_phdr(Elf64_Phdr *o, const Elf32_Phdr *p)
+{
+	*o = (Elf64_Phdr){.p_type = p->p_type, .p_flags = p->p_flags, .p_offset = p->p_offset,
+			  .p_vaddr = p->p_vaddr, .p_paddr = p->p_paddr, .p_filesz = p->p_filesz,
+			  .p_memsz = p->p_memsz, .p_align = p->p_align};
+}
+
 /* Pass 1b: the program header table must lie inside the file; copy it out. */
 static int elf_read_phdrs(struct elf_ctx *c)
 {
 	uint64_t off = c->eh.e_phoff;
-	uint64_t size = (uint64_t)c->eh.e_phnum * sizeof(Elf64_Phdr); /* <= 64 * 56 */
+	uint64_t size = (uint64_t)c->eh.e_phnum * c->eh.e_phentsize; /* <= 64 * 56 */
 
 	if (off > c->len)
 		return elf_fail(c,
@@ -121,7 +156,19 @@ static int elf_read_phdrs(struct elf_ctx *c)
 				" but the file has %zu bytes",
 				off + size, c->len);
 	c->nph = c->eh.e_phnum;
-	memcpy(c->ph, c->buf + off, (size_t)size);
+	if (!c->is32) {
+		memcpy(c->ph, c->buf + off, (size_t)size);
+		return 0;
+	}
+	for (unsigned i = 0; i < c->nph; i++) {
+		Elf32_Phdr p32;
+		memcpy(&p32, c->buf + off + (uint64_t)i * sizeof(p32), sizeof(p32));
+		elf_widen_phdr(&c->ph[i], &p32);
+		/* 32-bit fields cannot wrap 64-bit sums, but a 32-bit kernel has no byte above 4 GiB. */
+		if (p32.p_type == PT_LOAD && (uint64_t)p32.p_paddr + p32.p_memsz > ELF_PVH_ENTRY_LIMIT)
+			return elf_fail(c, "segment %u (0x%" PRIx32 " + 0x%" PRIx32 " bytes) of a 32-bit "
+					   "ELF file ends above 4 GiB", i, p32.p_paddr, p32.p_memsz);
+	}
 	return 0;
 }
 
@@ -310,13 +357,15 @@ static int elf_copy_segments(struct elf_ctx *c, struct elf_image *out)
 /* What both loaders check first, before anything is written: the ELF header, the program
  * headers and the placed segments (in file, in RAM above min_gpa, not overlapping). */
 static int elf_begin(struct elf_ctx *c, const uint8_t *buf, size_t len,
-		     const struct guest_mem *gm, uint64_t min_gpa, char *err, size_t errlen)
+		     const struct guest_mem *gm, uint64_t min_gpa, bool allow32, char *err,
+		     size_t errlen)
 {
 	*c = (struct elf_ctx){
 		.buf = buf,
 		.len = buf ? len : 0,
 		.gm = gm,
 		.min_gpa = min_gpa,
+		.allow32 = allow32,
 		.err = err,
 		.errlen = errlen,
 	};
@@ -331,7 +380,7 @@ int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_
 	struct elf_ctx c;
 	uint64_t entry = 0;
 
-	if (elf_begin(&c, buf, len, gm, min_gpa, err, errlen) < 0 ||
+	if (elf_begin(&c, buf, len, gm, min_gpa, true, err, errlen) < 0 ||
 	    elf_find_pvh_entry(&c, &entry) < 0)
 		return -1;
 	/* Everything is valid: from here on only the copy can fail, and it cannot. */
@@ -367,7 +416,8 @@ int elf_load_exec(const uint8_t *buf, size_t len, const struct guest_mem *gm, ui
 	struct elf_ctx c;
 	struct elf_image img;
 
-	if (elf_begin(&c, buf, len, gm, min_gpa, err, errlen) < 0 || elf_check_exec_entry(&c) < 0)
+	if (elf_begin(&c, buf, len, gm, min_gpa, false, err, errlen) < 0 ||
+	    elf_check_exec_entry(&c) < 0)
 		return -1;
 	if (elf_copy_segments(&c, &img) < 0)
 		return -1;

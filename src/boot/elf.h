@@ -1,4 +1,5 @@
-/* Hardened ELF64 loader for kernels and test guests with a PVH entry note.
+/* Hardened ELF loader for kernels and test guests with a PVH entry note (ELF64, or ELF32:
+ * the PVH entry is 32-bit protected mode either way) and for Solo5 hvt unikernels (ELF64).
  * Owns: parsing an ELF image held in a host buffer and copying its PT_LOAD segments into
  * guest memory through the gate. The file is hostile: every offset, size and address is
  * checked with overflow-aware arithmetic before use; a bad file is refused with a
@@ -27,14 +28,15 @@ struct elf_image {
 /* Returns 1 when buf starts with the ELF magic (a cheap sniff, no validation). */
 int elf_is_elf(const uint8_t *buf, size_t len);
 
-/* Validates the whole image, then loads it. Segments are placed at p_paddr and must lie in
+/* Validates the whole image (ELFCLASS64 x86-64, or ELFCLASS32 EM_386/EM_X86_64 with every
+ * segment below 4 GiB), then loads it. Segments are placed at p_paddr and must lie in
  * guest RAM at or above min_gpa, must not overlap each other and must have
  * p_filesz <= p_memsz. Guest memory is assumed zero-filled, so bss is not written.
  * Returns 0, or -1 with err set and guest memory untouched. */
 int elf_load(const uint8_t *buf, size_t len, const struct guest_mem *gm, uint64_t min_gpa,
 	     struct elf_image *out, char *err, size_t errlen);
 
-/* Static executables without a PVH note (Solo5 hvt unikernels): the same checks as elf_load,
+/* Static ELF64 executables without a PVH note (Solo5 hvt unikernels): the checks of elf_load,
  * but the entry is e_entry (64-bit), which must lie inside a loaded executable (PF_X) segment,
  * and every placed segment is reported with its flags (PF_R/PF_W/PF_X) for page tables. */
 struct elf_segment {

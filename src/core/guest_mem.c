@@ -202,6 +202,19 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 	return 0;
 }
 
+int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
+		  size_t errlen)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p || !aligned(gpa) || !aligned(len))
+		return err_set(err, errlen, "internal: read-only range 0x%llx + 0x%llx is not whole "
+				            "pages of guest RAM", (unsigned long long)gpa,
+			       (unsigned long long)len);
+	if (mprotect(p, (size_t)len, PROT_READ) < 0)
+		return err_set(err, errlen, "cannot make guest memory read-only: %s", strerror(errno));
+	return 0;
+}
+
 void *gm_region_host(const struct guest_mem *gm, size_t i)
 {
 	return i < gm->nregions ? gm->base + gm->regions[i].offset : NULL;

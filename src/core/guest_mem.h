@@ -61,6 +61,13 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
 
+/* Makes [gpa, gpa + len) (page aligned, inside one region) read-only in the host mapping: the
+ * hypervisor then maps it read-only to the guest too (a guest write there fails in KVM, and
+ * the VMM reports it), and no VMM code can write it either; callers check before they write.
+ * Returns 0, or -1 with err set. */
+int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
+		  size_t errlen);
+
 /* Host address of region i, for registering memory slots with the hypervisor. */
 void *gm_region_host(const struct guest_mem *gm, size_t i);
 

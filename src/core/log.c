@@ -28,7 +28,15 @@ static struct {
 	int fd;
 	int show_level, show_origin;
 	char last_error[512];
-} out = {.fd = -1};
+	char name[32]; /* the line prefix: "mote", or "solo5-hvt" when started as that */
+} out = {.fd = -1, .name = "mote"};
+
+void log_set_name(const char *name)
+{
+	pthread_mutex_lock(&out_lock);
+	snprintf(out.name, sizeof(out.name), "%s", name);
+	pthread_mutex_unlock(&out_lock);
+}
 
 static const char *level_name(enum log_level level)
 {
@@ -54,7 +62,8 @@ static void vlog_at(enum log_level level, const char *file, int line, const char
 		snprintf(origin, sizeof(origin), " (%s:%d)", file, line);
 	if (out.fd >= 0) {
 		char line_buf[1400];
-		int n = snprintf(line_buf, sizeof(line_buf), "mote: %s%s%s%s\n", lvl, prefix, buf, origin);
+		int n = snprintf(line_buf, sizeof(line_buf), "%s: %s%s%s%s\n", out.name, lvl, prefix, buf,
+				 origin);
 		if (n > (int)sizeof(line_buf) - 1) {
 			n = (int)sizeof(line_buf) - 1;
 			line_buf[n - 1] = '\n';
@@ -65,7 +74,7 @@ static void vlog_at(enum log_level level, const char *file, int line, const char
 		}
 	} else {
 		/* One fprintf call so lines from different threads do not interleave. */
-		fprintf(stderr, "mote: %s%s%s%s\n", lvl, prefix, buf, origin);
+		fprintf(stderr, "%s: %s%s%s%s\n", out.name, lvl, prefix, buf, origin);
 	}
 	pthread_mutex_unlock(&out_lock);
 }

@@ -12,6 +12,10 @@ enum log_level { LOG_OFF = -1, LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DE
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
+/* The prefix of every line ("mote" unless set; the hvt monitor started as solo5-hvt uses
+ * that name, as solo5-hvt's own messages do). */
+void log_set_name(const char *name);
+
 /* "mote: <message>\n" on stderr when level <= the current level. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same, naming the source file and line when the logger shows origins (log_configure). */

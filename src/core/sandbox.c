@@ -137,6 +137,8 @@ static const struct rule hvt_rules[] = {
 	R(pread64, "block read hypercall"), R(preadv, "block read hypercall"),
 	R(pwrite64, "block write hypercall"), R(pwritev, "block write hypercall"),
 	R(ppoll, "poll hypercall: blocks until a frame, the timeout or a stop request"),
+	R(fdatasync, "block devices are flushed at exit: the hvt vCPU runs on the main thread"),
+	R(close, "teardown, on the same thread"),
 };
 
 static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process"};

@@ -40,14 +40,45 @@ enum hvt_hypercall {
 enum { SOLO5_R_OK = 0, SOLO5_R_AGAIN = 1, SOLO5_R_EINVAL = 2, SOLO5_R_EUNSPEC = 3 };
 #define SOLO5_EXIT_ABORT 255      /* the status solo5_abort() halts with */
 
-/* Passed by address (rdi) to the unikernel's entry point. */
+/* Passed by address (rdi) to the unikernel's entry point. The last three fields are
+ * Solo5 0.12's: older unikernels read only the first five, which keep their offsets. */
 struct hvt_boot_info {
-	uint64_t mem_size;       /* bytes */
+	uint64_t mem_size;       /* bytes the unikernel may use: [0, mem_size) */
 	uint64_t kernel_end;     /* first free guest-physical byte after the kernel */
 	uint64_t cpu_cycle_freq; /* TSC frequency, Hz */
 	uint64_t cmdline;        /* guest-physical address of a NUL-terminated string */
 	uint64_t mft;            /* guest-physical address of struct mft */
+	uint32_t host_features;  /* HVT_FEATURE_* the tender offers */
+	uint32_t guest_features; /* zero; the tender does not read it */
+	uint64_t net_ring;       /* HVT_FEATURE_NET_RING: the ring's guest-physical address */
 };
+#define HVT_FEATURE_NET_RING 0x1u
+
+/* The shared-memory network ring (Solo5 0.12, host_features & HVT_FEATURE_NET_RING): one
+ * struct hvt_ring at boot_info.net_ring == mem_size, in a 2 MiB block at the top of guest
+ * RAM that mem_size leaves out. The unikernel produces entries (ent_tail), the tender
+ * consumes them in order (ent_head) and produces one commit per read entry (com_tail) that
+ * the unikernel consumes (com_head); indexes run freely, slot = index % HVT_RING_SIZE. A
+ * write entry sends data[0..len) on the handle's tap and has no commit; a read entry reads
+ * one frame into data[0..len) and commits {id, ret (solo5_result_t), len}. The tender sets
+ * needs_kick before it sleeps: the unikernel then writes 32 bits to port HVT_RING_KICK_PORT
+ * after adding entries (a KVM ioeventfd, no exit to the tender). */
+#define HVT_RING_SIZE 1024u
+#define HVT_RING_OP_NET_WRITE 1u
+#define HVT_RING_OP_NET_READ 2u
+#define HVT_RING_KICK_PORT 0x600u
+#define HVT_RING_BLOCK 0x200000ull /* bytes reserved at the top of RAM for the ring */
+struct hvt_ring_entry { uint32_t operation, handle; uint64_t data; uint32_t len, id; uint64_t reserved; };
+struct hvt_ring_commit { uint32_t id; int32_t ret; uint32_t len, reserved; };
+/* Byte offsets inside struct hvt_ring (64-byte lines: the unikernel's, then the tender's). */
+#define HVT_RING_ENT_TAIL 0        /* uint32, written by the unikernel */
+#define HVT_RING_COM_HEAD 4        /* uint32, written by the unikernel */
+#define HVT_RING_ENT_HEAD 64       /* uint32, written by the tender */
+#define HVT_RING_COM_TAIL 68       /* uint32, written by the tender */
+#define HVT_RING_NEEDS_KICK 72     /* uint32, written by the tender */
+#define HVT_RING_ENTRIES 128       /* struct hvt_ring_entry[HVT_RING_SIZE] */
+#define HVT_RING_COMMITS (HVT_RING_ENTRIES + HVT_RING_SIZE * 32)
+#define HVT_RING_BYTES (HVT_RING_COMMITS + HVT_RING_SIZE * 16)
 
 struct hvt_hc_walltime { uint64_t nsecs; };
 struct hvt_hc_puts { uint64_t data; uint64_t len; };
@@ -58,7 +89,11 @@ struct hvt_hc_net_read { uint64_t handle, data, len; int32_t ret; uint32_t pad; 
 struct hvt_hc_poll { uint64_t timeout_nsecs, ready_set; int32_t ret; uint32_t pad; };
 struct hvt_hc_halt { uint64_t cookie; int32_t exit_status; uint32_t pad; };
 
-_Static_assert(sizeof(struct hvt_boot_info) == 40, "hvt_boot_info layout");
+_Static_assert(sizeof(struct hvt_boot_info) == 56, "hvt_boot_info layout");
+_Static_assert(offsetof(struct hvt_boot_info, net_ring) == 48, "hvt_boot_info layout");
+_Static_assert(sizeof(struct hvt_ring_entry) == 32, "hvt_ring_entry layout");
+_Static_assert(sizeof(struct hvt_ring_commit) == 16, "hvt_ring_commit layout");
+_Static_assert(HVT_RING_BYTES == 49280, "hvt_ring layout");
 _Static_assert(sizeof(struct hvt_hc_puts) == 16, "hvt_hc_puts layout");
 _Static_assert(sizeof(struct hvt_hc_block_write) == 40, "hvt_hc_block_write layout");
 _Static_assert(offsetof(struct hvt_hc_block_read, ret) == 32, "hvt_hc_block_read layout");

@@ -2,6 +2,7 @@
  * does not start with '-', or after "--"; the rest is the unikernel and its arguments. */
 #include "hvt/cli.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -18,35 +19,51 @@ static int split_name(const char *opt, const char *s, char *name, const char **v
 	size_t n = 0;
 	while (is_alnum(s[n]))
 		n++;
-	if (s[n] != '=' || n == 0)
-		return err_set(err, errlen, "%s: expected %.*sNAME=VALUE with NAME made of letters "
-				            "and digits", opt, (int)(s - opt), opt);
 	if (n > MFT_NAME_MAX)
-		return err_set(err, errlen, "%s: device name longer than %d characters", opt,
-			       MFT_NAME_MAX);
+		return err_set(err, errlen, "Invalid option: `%s': device name longer than %d "
+				            "characters", opt, MFT_NAME_MAX);
+	if (s[n] != '=' || n == 0)
+		return err_set(err, errlen, "Invalid option: `%s': expected %.*sNAME=VALUE with "
+				            "NAME made of letters and digits", opt, (int)(s - opt), opt);
 	memcpy(name, s, n);
 	name[n] = '\0';
 	*value = s + n + 1;
 	return 0;
 }
 
-static int parse_mem(const char *opt, const char *v, uint64_t *bytes, char *err, size_t errlen)
+/* --mem=MiB as solo5-hvt: a whole number of MiB, rounded down to whole 2 MiB pages (at
+ * least one), at most 4 GiB after the rounding. solo5-hvt's sscanf also takes trailing
+ * characters ("512M" is 512); mote refuses them rather than guess. */
+static int parse_mem(const char *opt, const char *v, struct hvt_cli *c, char *err, size_t errlen)
 {
 	uint64_t mib = 0;
+	bool big = false;
 	if (!*v)
-		return err_set(err, errlen, "%s: expected a size in MiB, e.g. --mem=512", opt);
+		return err_set(err, errlen, "%s: Malformed argument to --mem: expected a number "
+				            "of MiB, e.g. --mem=512", opt);
 	for (const char *p = v; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return err_set(err, errlen, "%s: expected a whole number of MiB, e.g. --mem=512",
-				       opt);
-		mib = mib * 10 + (uint64_t)(*p - '0');
-		if (mib > HVT_MAX_MEM_MIB)
-			break;
+			return err_set(err, errlen, "%s: Malformed argument to --mem: expected a "
+					            "whole number of MiB, e.g. --mem=512", opt);
+		if (!big)
+			mib = mib * 10 + (uint64_t)(*p - '0');
+		big |= mib > (HVT_MAX_MEM >> 20) * 2;
 	}
-	if (mib < 2 || mib > HVT_MAX_MEM_MIB)
-		return err_set(err, errlen, "%s: guest memory must be 2 to %u MiB", opt,
-			       HVT_MAX_MEM_MIB);
-	*bytes = mib << 20;
+	if (mib == 0)
+		return err_set(err, errlen, "%s: Malformed argument to --mem: guest memory cannot "
+				            "be 0 MiB", opt);
+	uint64_t bytes = big ? UINT64_MAX : mib << 20;
+	uint64_t rounded = bytes & ~(uint64_t)(HVT_MEM_PAGE - 1);
+	if (rounded == 0)
+		rounded = HVT_MEM_PAGE;
+	if (rounded > HVT_MAX_MEM)
+		return big ? err_set(err, errlen, "%s: guest memory size exceeds the max size %llu "
+					          "bytes (4096 MiB)", opt, HVT_MAX_MEM)
+			   : err_set(err, errlen, "%s: guest memory size %llu bytes exceeds the max "
+					          "size %llu bytes (4096 MiB)", opt,
+				     (unsigned long long)rounded, HVT_MAX_MEM);
+	c->mem_size = rounded;
+	c->mem_adjusted = rounded != bytes;
 	return 0;
 }
 
@@ -75,6 +92,25 @@ static int parse_mac(const char *opt, const char *v, uint8_t mac[6], char *err, 
 	if (mac[0] & 1)
 		return err_set(err, errlen, "%s: a multicast address cannot name a network device",
 			       opt);
+	return 0;
+}
+
+/* @FD of --net:NAME=@FD: a decimal descriptor number the process inherited (0 to INT_MAX). */
+static int parse_fd(const char *opt, const char *v, int *fd, char *err, size_t errlen)
+{
+	long long n = 0;
+	if (!*v)
+		return err_set(err, errlen, "%s: expected @FD, a file descriptor number", opt);
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return err_set(err, errlen, "%s: Could not attach interface: @%s: Invalid "
+					            "argument (expected @FD, a descriptor number)", opt, v);
+		n = n * 10 + (*p - '0');
+		if (n > INT_MAX)
+			return err_set(err, errlen, "%s: Could not attach interface: @%s: Numerical "
+					            "result out of range", opt, v);
+	}
+	*fd = (int)n;
 	return 0;
 }
 
@@ -107,13 +143,17 @@ static int add_device(struct hvt_cli *c, const char *opt, bool net, const char *
 	if (!*v)
 		return err_set(err, errlen, "%s: empty %s", opt, net ? "interface name" : "path");
 	if (net) {
-		if (strlen(v) > HVT_IFNAME_MAX)
-			return err_set(err, errlen, "%s: interface name longer than %d characters",
-				       opt, HVT_IFNAME_MAX);
-		if (v[0] == '@')
-			return err_set(err, errlen, "%s: attaching a file descriptor (@NN) is not "
-					            "supported; name a tap interface", opt);
-		memcpy(d->iface, v, strlen(v) + 1);
+		d->fd = -1;
+		if (v[0] == '@') {
+			if (parse_fd(opt, v + 1, &d->fd, err, errlen) < 0)
+				return -1;
+		} else if (strlen(v) > HVT_IFNAME_MAX) {
+			return err_set(err, errlen, "%s: Could not attach interface: %s: File name "
+					            "too long (interface names have at most %d "
+					            "characters)", opt, v, HVT_IFNAME_MAX);
+		} else {
+			memcpy(d->iface, v, strlen(v) + 1);
+		}
 		c->nnets++;
 	} else {
 		d->path = v;
@@ -156,8 +196,9 @@ static int add_sector_size(struct hvt_cli *c, const char *opt, const char *s, ch
 		n = n * 10 + (uint64_t)(*p - '0');
 	}
 	if (n < HVT_SECTOR_DEFAULT || n > HVT_SECTOR_MAX || (n & (n - 1)))
-		return err_set(err, errlen, "%s: the sector size must be a power of two from %u to %u",
-			       opt, HVT_SECTOR_DEFAULT, HVT_SECTOR_MAX);
+		return err_set(err, errlen, "%s: Block size must be a multiple of 2 greater than or "
+				            "equal 512: a power of two from %u to %u", opt,
+			       HVT_SECTOR_DEFAULT, HVT_SECTOR_MAX);
 	for (unsigned i = 0; i < c->nsectors; i++)
 		if (!strcmp(c->sectors[i].name, name))
 			return err_set(err, errlen, "%s: sector size of '%s' given twice", opt, name);
@@ -171,7 +212,7 @@ static int add_sector_size(struct hvt_cli *c, const char *opt, const char *s, ch
 static int parse_option(struct hvt_cli *c, const char *a, char *err, size_t errlen)
 {
 	if (!strncmp(a, "--mem=", 6))
-		return parse_mem(a, a + 6, &c->mem_size, err, errlen);
+		return parse_mem(a, a + 6, c, err, errlen);
 	if (!strncmp(a, "--block-sector-size:", 20))
 		return add_sector_size(c, a, a + 20, err, errlen);
 	if (!strncmp(a, "--block:", 8))
@@ -188,7 +229,14 @@ static int parse_option(struct hvt_cli *c, const char *a, char *err, size_t errl
 		c->verbosity = -1;
 		return 0;
 	}
-	return err_set(err, errlen, "unknown option '%s' (see --help)", a);
+	/* solo5-hvt's optional modules: not in its default build (0.12.1 has core, block, net). */
+	if (!strcmp(a, "--dumpcore") || !strncmp(a, "--dumpcore=", 11))
+		return err_set(err, errlen, "Invalid option: `%s': solo5-hvt's dumpcore module "
+				            "is not supported by mote (its default build has none)", a);
+	if (!strcmp(a, "--x-exec-heap"))
+		return err_set(err, errlen, "Invalid option: `%s': an executable heap is refused "
+				            "(mote enforces W^X)", a);
+	return err_set(err, errlen, "Invalid option: `%s' (see --help)", a);
 }
 
 enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *out, char *err,
@@ -196,8 +244,15 @@ enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *
 {
 	int i = 1;
 
-	memset(out, 0, sizeof(*out));
+	/* Only the scalars: the arrays are filled entry by entry and read up to their counts
+	 * (so parsing touches no more of them than the command line names). */
 	out->mem_size = (uint64_t)HVT_DEFAULT_MEM_MIB << 20;
+	out->mem_adjusted = false;
+	out->nblocks = out->nnets = out->nmacs = out->nsectors = 0;
+	out->verbosity = 0;
+	out->kernel = NULL;
+	out->nargs = 0;
+	out->args = NULL;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--")) {
@@ -212,7 +267,8 @@ enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *
 			return HVT_CLI_ERROR;
 	}
 	if (i >= argc) {
-		err_set(err, errlen, "missing UNIKERNEL: name the unikernel file to run (see --help)");
+		err_set(err, errlen, "Missing KERNEL operand: name the unikernel file to run (see "
+			"--help)");
 		return HVT_CLI_ERROR;
 	}
 	if (!argv[i][0]) {
@@ -271,17 +327,21 @@ int hvt_cli_cmdline(const struct hvt_cli *c, char *buf, size_t size, char *err, 
 void hvt_cli_usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [OPTIONS] [--] UNIKERNEL [ARGS...]\n"
-		"Runs a Solo5 hvt unikernel (ABI version %d); ARGS become its command line.\n"
-		"  --mem=MiB               guest memory in MiB (default %u, 2..%u; rounded down to 2 MiB)\n"
-		"  --block:NAME=PATH       attach the file or block device PATH as block device NAME\n"
-		"  --block-sector-size:NAME=N  its sector size: a power of two, 512 (default) to %u\n"
-		"  --net:NAME=IFACE        attach the existing tap interface IFACE as network NAME\n"
-		"  --net-mac:NAME=MAC      the MAC address of network NAME (default: random, local)\n"
-		"  -v, -q                  more or fewer messages from mote\n"
-		"  --help, --version\n"
-		"Every device the unikernel's manifest declares must be attached.\n"
-		"Exit status: the unikernel's own (0-254) when it halts, 255 when it aborts;\n"
-		"mote's errors: 2 usage, 4 unikernel file, 6 host, 8 guest fault, 10 internal, 12 signal.\n",
-		prog, HVT_ABI_VERSION, HVT_DEFAULT_MEM_MIB, HVT_MAX_MEM_MIB, HVT_SECTOR_MAX);
+		"usage: %s [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]\n"
+		"KERNEL is the filename of the unikernel to run.\n"
+		"ARGS are optional arguments passed to the unikernel.\n"
+		"Core options:\n"
+		"  [ --mem=512 ] (guest memory in MB)\n"
+		"    --help (display this help)\n"
+		"    --version (display version information)\n"
+		"Compiled-in modules: core block net \n"
+		"Compiled-in module options:\n"
+		"    --block:NAME=PATH (attach block device/file at PATH as block storage NAME)\n"
+		"  [ --block-sector-size:NAME=SECTORSIZE ] (set sector size for block device NAME; "
+		"must be a power of two greater than or equal 512)\n"
+		"    --net:NAME=IFACE | @NN (attach tap at IFACE or at fd @NN as network NAME)\n"
+		"  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)\n"
+		"mote options:\n"
+		"  [ -v | -q ] (more or fewer messages from mote on stderr)\n",
+		prog);
 }

@@ -8,7 +8,8 @@
  * first argument is "hvt". *shift is how many leading words to drop before hvt_main. */
 bool hvt_wanted(int argc, char **argv, int *shift);
 
-/* Runs a unikernel; argv[0] is the program name for messages. Returns the process status. */
+/* Runs a unikernel; argv[0] is the program name for messages ("hvt" after `mote`). Returns
+ * the process status: solo5-hvt's (the unikernel's own when it halts, 1 for every error). */
 int hvt_main(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,31 +24,59 @@
 static int guest_fail(struct hvt *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int guest_fail(struct hvt *h, const char *fmt, ...)
 {
-	char msg[200];
+	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	stop_request(h->stop, MOTE_EXIT_GUEST_FAULT, "unikernel: %s", msg);
+	stop_request(h->stop, MOTE_EXIT_GUEST_FAULT, "%s", msg);
 	return -1;
 }
 
 /* Below HVT_GUEST_MIN_BASE lie the page tables, the GDT and the boot info: the tender never
- * writes there for the guest, or a block read could rewrite the page tables and undo W^X. */
-static bool tender_area(uint64_t gpa)
+ * writes there for the guest, or a block read could rewrite the page tables and undo W^X;
+ * nor into the read-only text and rodata, which KVM maps read-only to the guest. */
+static const char *no_write_reason(const struct hvt *h, uint64_t gpa, uint64_t len)
 {
-	return gpa < HVT_GUEST_MIN_BASE;
+	if (gpa < HVT_GUEST_MIN_BASE)
+		return "lies in the tender's area below 0x100000";
+	for (size_t i = 0; i < h->nro; i++)
+		if (gpa < h->ro[i].gpa + h->ro[i].size && gpa + len > h->ro[i].gpa)
+			return "reaches into the unikernel's read-only memory (text, rodata)";
+	return NULL;
 }
 
-/* Argument structs hold output fields, so they must lie in the guest's own memory. */
+void *hvt_guest_range2(struct hvt *h, const char *what, const char *kind, uint64_t gpa,
+		       uint64_t len, bool out)
+{
+	uint64_t limit = h->mem_limit ? h->mem_limit : h->gm->size;
+	const char *why = NULL;
+	void *p = NULL;
+	if (len == 0 || gpa + len < gpa || gpa >= limit || len > limit - gpa)
+		why = "is not in the unikernel's memory";
+	else if (out)
+		why = no_write_reason(h, gpa, len);
+	if (!why && !(p = gm_ptr(h->gm, gpa, len)))
+		why = "is not in guest memory";
+	if (why) /* formatted only here: the checks run on every hypercall */
+		guest_fail(h, "Invalid guest access: gpa=0x%" PRIx64 ", sz=%" PRIu64 ": the %s%s %s",
+			   gpa, len, what, kind, why);
+	return p;
+}
+
+void *hvt_guest_range(struct hvt *h, const char *what, uint64_t gpa, uint64_t len, bool out)
+{
+	return hvt_guest_range2(h, what, "", gpa, len, out);
+}
+
+/* Argument structs hold output fields: the tender writes them, so they follow the rules of
+ * out buffers. The struct is copied out once; only the copy is checked and used. */
 static int copy_in(struct hvt *h, const char *what, uint64_t gpa, void *dst, size_t len)
 {
-	if (tender_area(gpa))
-		return guest_fail(h, "%s hypercall argument at 0x%" PRIx64 " lies in the tender's "
-				     "area below 0x%llx", what, gpa, HVT_GUEST_MIN_BASE);
-	if (gm_read(h->gm, gpa, dst, len) < 0)
-		return guest_fail(h, "%s hypercall argument at 0x%" PRIx64 " (+%zu bytes) is not in "
-				     "guest memory", what, gpa, len);
+	const void *p = hvt_guest_range2(h, what, " hypercall argument", gpa, len, true);
+	if (!p)
+		return -1;
+	memcpy(dst, p, len);
 	return 0;
 }
 
@@ -62,24 +91,13 @@ static void put_ret(struct hvt *h, uint64_t gpa, size_t off, int32_t ret)
 	put(h, gpa, off, &ret, sizeof(ret));
 }
 
-/* Host pointer for a guest buffer, or NULL after ending the VM. len > 0. The tender writes
- * into `out` buffers, so they must not reach into the tender's area. */
+/* Host pointer for a guest buffer, or NULL after ending the VM. len > 0. */
 static void *buffer(struct hvt *h, const char *what, uint64_t data, uint64_t len, bool out)
 {
-	if (out && tender_area(data)) {
-		guest_fail(h, "%s buffer 0x%" PRIx64 " lies in the tender's area below 0x%llx", what,
-			   data, HVT_GUEST_MIN_BASE);
-		return NULL;
-	}
-	void *p = gm_ptr(h->gm, data, len);
-	if (!p)
-		guest_fail(h, "%s buffer 0x%" PRIx64 " + %" PRIu64 " bytes is not in guest memory",
-			   what, data, len);
-	return p;
+	return hvt_guest_range2(h, what, " buffer", data, len, out);
 }
 
-/* The attached device of the given type at a guest handle, or NULL. */
-static struct hvt_device *device(struct hvt *h, uint64_t handle, uint32_t type)
+struct hvt_device *hvt_attached(struct hvt *h, uint64_t handle, uint32_t type)
 {
 	if (handle >= h->mft->n || h->mft->e[handle].type != type || !h->mft->e[handle].attached)
 		return NULL;
@@ -113,9 +131,11 @@ static int hc_puts(struct hvt *h, uint64_t gpa)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) { /* a non-blocking stdout: wait for room or a stop */
-			struct pollfd w[2] = {{.fd = h->out_fd, .events = POLLOUT},
-					      {.fd = h->stop->efd, .events = POLLIN}};
-			(void)ppoll(w, 2, NULL, NULL);
+			struct pollfd w[3] = {{.fd = h->out_fd, .events = POLLOUT},
+					      {.fd = h->stop->efd, .events = POLLIN},
+					      {.fd = h->sig_fd, .events = POLLIN}};
+			if (ppoll(w, 3, NULL, NULL) > 0 && (w[2].revents & POLLIN))
+				hvt_take_signal(h);
 			continue;
 		}
 		if (n <= 0)
@@ -130,15 +150,16 @@ static int hc_puts(struct hvt *h, uint64_t gpa)
 static int hc_poll(struct hvt *h, uint64_t gpa)
 {
 	struct hvt_hc_poll a;
-	struct pollfd fds[MFT_MAX_ENTRIES + 1];
-	unsigned idx[MFT_MAX_ENTRIES + 1];
+	struct pollfd fds[MFT_MAX_ENTRIES + 2];
+	unsigned idx[MFT_MAX_ENTRIES + 2];
 	nfds_t n = 0;
 
 	if (copy_in(h, "poll", gpa, &a, sizeof(a)) < 0)
 		return -1;
 	fds[n++] = (struct pollfd){.fd = h->stop->efd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = h->sig_fd, .events = POLLIN}; /* ignored when -1 */
 	for (unsigned i = 1; i < h->mft->n; i++) {
-		struct hvt_device *d = device(h, i, MFT_DEV_NET_BASIC);
+		struct hvt_device *d = hvt_attached(h, i, MFT_DEV_NET_BASIC);
 		if (!d)
 			continue;
 		idx[n] = i;
@@ -151,7 +172,9 @@ static int hc_poll(struct hvt *h, uint64_t gpa)
 		return guest_fail(h, "poll failed in the host: %s", strerror(errno));
 	uint64_t ready = 0;
 	int32_t count = 0;
-	for (nfds_t i = 1; r > 0 && i < n; i++) {
+	if (r > 0 && (fds[1].revents & POLLIN))
+		hvt_take_signal(h);
+	for (nfds_t i = 2; r > 0 && i < n; i++) {
 		if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) {
 			ready |= 1ull << idx[i];
 			count++;
@@ -172,7 +195,7 @@ static int hc_block(struct hvt *h, uint64_t gpa, bool write)
 	if (copy_in(h, what, gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_block_read, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_BLOCK_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_BLOCK_BASIC);
 	if (!d) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;
@@ -210,7 +233,7 @@ static int hc_net_write(struct hvt *h, uint64_t gpa)
 	if (copy_in(h, "net write", gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_net_write, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_NET_BASIC);
 	if (!d || a.len == 0 || a.len > HVT_NET_FRAME_MAX) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;
@@ -219,7 +242,9 @@ static int hc_net_write(struct hvt *h, uint64_t gpa)
 	if (!p)
 		return -1;
 	struct iovec iov = {.iov_base = p, .iov_len = a.len};
+	pthread_mutex_lock(&d->net_lock);
 	int r = d->net.ops->send(d->net.be, &iov, 1);
+	pthread_mutex_unlock(&d->net_lock);
 	put_ret(h, gpa, ret_off, r == 0 ? SOLO5_R_OK : r == -EAGAIN ? SOLO5_R_AGAIN : SOLO5_R_EUNSPEC);
 	return 0;
 }
@@ -230,7 +255,7 @@ static int hc_net_read(struct hvt *h, uint64_t gpa)
 	if (copy_in(h, "net read", gpa, &a, sizeof(a)) < 0)
 		return -1;
 	const size_t ret_off = offsetof(struct hvt_hc_net_read, ret);
-	struct hvt_device *d = device(h, a.handle, MFT_DEV_NET_BASIC);
+	struct hvt_device *d = hvt_attached(h, a.handle, MFT_DEV_NET_BASIC);
 	if (!d || a.len == 0) {
 		put_ret(h, gpa, ret_off, SOLO5_R_EINVAL);
 		return 0;
@@ -239,7 +264,9 @@ static int hc_net_read(struct hvt *h, uint64_t gpa)
 	if (!p)
 		return -1;
 	struct iovec iov = {.iov_base = p, .iov_len = a.len};
+	pthread_mutex_lock(&d->net_lock);
 	ssize_t r = d->net.ops->recv(d->net.be, &iov, 1);
+	pthread_mutex_unlock(&d->net_lock);
 	if (r < 0) {
 		put_ret(h, gpa, ret_off, r == -EAGAIN ? SOLO5_R_AGAIN
 					 : r == -EMSGSIZE ? SOLO5_R_EINVAL : SOLO5_R_EUNSPEC);
@@ -253,7 +280,7 @@ static int hc_net_read(struct hvt *h, uint64_t gpa)
 
 static void report_trap(const struct hvt_trap_regs *t)
 {
-	log_error("unikernel aborted after a CPU exception: rip 0x%" PRIx64 " cr2 0x%" PRIx64
+	log_info("unikernel aborted after a CPU exception: rip 0x%" PRIx64 " cr2 0x%" PRIx64
 		  " error code 0x%" PRIx64 " rsp 0x%" PRIx64 " rflags 0x%" PRIx64,
 		  t->rip, t->cr2, t->ec, t->rsp, t->rflags);
 }
@@ -267,17 +294,19 @@ static int hc_halt(struct hvt *h, uint64_t gpa)
 	if (a.cookie) {
 		const void *c = gm_ptr(h->gm, a.cookie, HVT_HALT_COOKIE_MAX);
 		if (!c)
-			return guest_fail(h, "halt cookie 0x%" PRIx64 " (+%u bytes) is not in guest "
-					     "memory", a.cookie, HVT_HALT_COOKIE_MAX);
+			return guest_fail(h, "Invalid guest access: gpa=0x%" PRIx64 ", sz=%u: the halt "
+					     "cookie is not in guest memory", a.cookie,
+					  HVT_HALT_COOKIE_MAX);
 		struct hvt_trap_regs t;
 		memcpy(&t, c, sizeof(t));
 		if (status == SOLO5_EXIT_ABORT)
 			report_trap(&t);
 	}
-	if (status == SOLO5_EXIT_ABORT)
-		stop_request(h->stop, status, "unikernel aborted (exit status %d)", status);
-	else
-		stop_request(h->stop, status, NULL);
+	if (!stop_requested(h->stop))
+		h->halted = true;
+	if (status == SOLO5_EXIT_ABORT) /* the bindings said why; solo5-hvt adds nothing */
+		log_info("unikernel aborted (exit status %d)", status);
+	stop_request(h->stop, status, NULL);
 	return -1;
 }
 
@@ -294,7 +323,8 @@ int hvt_hypercall(struct hvt *h, unsigned nr, uint64_t gpa)
 	case HVT_HYPERCALL_NET_READ: return hc_net_read(h, gpa);
 	case HVT_HYPERCALL_HALT: return hc_halt(h, gpa);
 	default:
-		return guest_fail(h, "unknown hypercall number %u", nr);
+		return guest_fail(h, "Invalid guest hypercall: num=%u (an unknown hypercall number)",
+				  nr);
 	}
 }
 
@@ -306,9 +336,11 @@ static uint32_t le32(const uint8_t *d)
 static void pio_write(void *dev, uint64_t port, const uint8_t *data, uint32_t len)
 {
 	struct hvt *h = dev;
-	if (port < HVT_HYPERCALL_PIO_BASE || port >= HVT_HYPERCALL_PIO_BASE + 0x100 || len != 4) {
-		guest_fail(h, "invalid port access: %u-byte write to port 0x%" PRIx64
-			      " (hypercalls are 32-bit writes to ports 0x%x-0x%x)", len, port,
+	/* As solo5-hvt: 0x500 + 0..8 are hypercall ports (0 has no hypercall), others are not. */
+	if (port < HVT_HYPERCALL_PIO_BASE || port >= HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX ||
+	    len != 4) {
+		guest_fail(h, "Invalid guest port access: port=0x%" PRIx64 " (a %u-byte write; "
+			      "hypercalls are 32-bit writes to ports 0x%x-0x%x)", port, len,
 			   HVT_HYPERCALL_PIO_BASE + 1, HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX - 1);
 		return;
 	}
@@ -318,26 +350,51 @@ static void pio_write(void *dev, uint64_t port, const uint8_t *data, uint32_t le
 static void pio_read(void *dev, uint64_t port, uint8_t *data, uint32_t len)
 {
 	memset(data, 0xff, len);
-	guest_fail((struct hvt *)dev, "invalid port access: read of port 0x%" PRIx64, port);
+	guest_fail((struct hvt *)dev, "Invalid guest port access: port=0x%" PRIx64 " (a read)",
+		   port);
 }
 
+static uint64_t rip_of(struct hvt *h)
+{
+	return h->rip ? h->rip(h->rip_ctx) : 0;
+}
+
+/* A guest write that KVM could not place: into the read-only text or rodata (solo5-hvt, which
+ * maps them read-only too, stops with "host/guest translation fault"), or to no memory at all. */
 static void mmio_write(void *dev, uint64_t addr, const uint8_t *data, uint32_t len)
 {
 	struct hvt *h = dev;
 	uint64_t off = addr - HVT_HYPERCALL_MMIO_BASE;
-	if (addr < HVT_HYPERCALL_MMIO_BASE || off >= 0x100 * 8 || off % 8 || (len != 4 && len != 8)) {
-		guest_fail(h, "access to unbacked guest-physical address 0x%" PRIx64
-			      " (%u-byte write)", addr, len);
+	if (addr >= HVT_HYPERCALL_MMIO_BASE && off < 0x100 * 8 && off % 8 == 0 &&
+	    (len == 4 || len == 8)) {
+		(void)hvt_hypercall(h, (unsigned)(off >> 3), le32(data));
 		return;
 	}
-	(void)hvt_hypercall(h, (unsigned)(off >> 3), le32(data));
+	for (size_t i = 0; i < h->nro; i++)
+		if (addr >= h->ro[i].gpa && addr - h->ro[i].gpa < h->ro[i].size) {
+			guest_fail(h, "KVM: host/guest translation fault: rip=0x%" PRIx64 " (a %u-byte "
+				      "write to the unikernel's read-only memory at 0x%" PRIx64 ")",
+				   rip_of(h), len, addr);
+			return;
+		}
+	guest_fail(h, "KVM: unhandled exit: exit_reason=0x6, rip=0x%" PRIx64 " (a %u-byte write "
+		      "to unbacked guest-physical address 0x%" PRIx64 ")", rip_of(h), len, addr);
 }
 
 static void mmio_read(void *dev, uint64_t addr, uint8_t *data, uint32_t len)
 {
+	struct hvt *h = dev;
 	memset(data, 0xff, len);
-	guest_fail((struct hvt *)dev, "access to unbacked guest-physical address 0x%" PRIx64
-				      " (%u-byte read)", addr, len);
+	guest_fail(h, "KVM: unhandled exit: exit_reason=0x6, rip=0x%" PRIx64 " (a %u-byte read "
+		      "of unbacked guest-physical address 0x%" PRIx64 ")", rip_of(h), len, addr);
+}
+
+void hvt_take_signal(struct hvt *h)
+{
+	struct signalfd_siginfo si;
+	if (h->sig_fd >= 0 && read(h->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		stop_request(h->stop, MOTE_EXIT_USER, "Exiting on signal %u (%s)", si.ssi_signo,
+			     strsignal((int)si.ssi_signo));
 }
 
 const struct bus_ops hvt_pio_ops = {.read = pio_read, .write = pio_write};

@@ -4,6 +4,7 @@
 #include "hvt/mft.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "boot/elf.h"
@@ -66,7 +67,7 @@ static int check_entry(const uint8_t *e, unsigned i, struct hvt_mft_entry *out, 
 
 int hvt_mft_parse(const uint8_t *mft, size_t size, struct hvt_mft *out, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
+	out->n = 0; /* entries are cleared one by one: a small manifest touches little */
 	if (size < MFT_HDR_SIZE)
 		return err_set(err, errlen, "manifest is %zu bytes, shorter than its %d-byte header",
 			       size, MFT_HDR_SIZE);
@@ -81,6 +82,7 @@ int hvt_mft_parse(const uint8_t *mft, size_t size, struct hvt_mft *out, char *er
 		return err_set(err, errlen, "manifest is %zu bytes but %" PRIu32 " entries need %zu",
 			       size, n, MFT_HDR_SIZE + (size_t)n * MFT_ENTRY_SIZE);
 	for (unsigned i = 0; i < n; i++) {
+		memset(&out->e[i], 0, sizeof(out->e[i]));
 		if (check_entry(mft + MFT_HDR_SIZE + (size_t)i * MFT_ENTRY_SIZE, i, &out->e[i], err,
 				errlen) < 0)
 			return -1;
@@ -102,31 +104,37 @@ int hvt_notes_parse(const uint8_t *elf, size_t len, struct hvt_mft *out, char *e
 	    elf_find_note(elf, len, SOLO5_NOTE_NAME, HVT_NOTE_MFT1, &mft, err, errlen) < 0)
 		return -1;
 	if (abi.count == 0)
-		return err_set(err, errlen, "not a Solo5 unikernel: no Solo5 ABI1 note");
+		return err_set(err, errlen, "No Solo5 ABI information found in executable (no "
+				            "Solo5 ABI1 note): not a Solo5 unikernel");
 	if (abi.count > 1 || mft.count > 1)
 		return err_set(err, errlen, "more than one Solo5 %s note", abi.count > 1 ? "ABI1" : "MFT1");
 	if (abi.descsz != HVT_ABI1_DESC_SIZE)
-		return err_set(err, errlen, "Solo5 ABI1 note is %" PRIu32 " bytes, expected %u",
-			       abi.descsz, HVT_ABI1_DESC_SIZE);
+		return err_set(err, errlen, "No Solo5 ABI information found in executable: its ABI1 "
+				            "note is %" PRIu32 " bytes, expected %u", abi.descsz,
+			       HVT_ABI1_DESC_SIZE);
 	uint32_t target = rd32(abi.desc), version = rd32(abi.desc + 4);
 	if (target != HVT_ABI_TARGET)
-		return err_set(err, errlen, "unikernel is built for Solo5 target %" PRIu32
-				            " (1 hvt, 2 spt, 3 virtio, 4 muen, 5 genode); mote runs hvt",
-			       target);
+		return err_set(err, errlen, "Executable is not for the solo5-hvt target: it is built "
+				            "for Solo5 target %" PRIu32 " (1 hvt, 2 spt, 3 virtio, 4 "
+				            "muen, 5 genode)", target);
 	if (version != HVT_ABI_VERSION)
-		return err_set(err, errlen, "unikernel uses hvt ABI version %" PRIu32
-				            "; mote runs version %d", version, HVT_ABI_VERSION);
+		return err_set(err, errlen, "Executable requests unsupported ABI version %" PRIu32
+				            " (the unikernel uses hvt ABI version %" PRIu32 "; mote "
+				            "runs version %d)", version, version, HVT_ABI_VERSION);
 	if (mft.count == 0)
-		return err_set(err, errlen, "unikernel has no Solo5 manifest (MFT1 note)");
+		return err_set(err, errlen, "No Solo5 manifest found in executable (MFT1 note)");
+	char why[200];
 	if (mft.descsz < HVT_MFT1_DESC_PAD)
-		return err_set(err, errlen, "Solo5 MFT1 note is %" PRIu32 " bytes, too short",
-			       mft.descsz);
-	if (mft.descsz - HVT_MFT1_DESC_PAD > MFT_MAX_SIZE)
-		return err_set(err, errlen, "Solo5 MFT1 note is %" PRIu32 " bytes; at most %u "
-				            "fit %d entries", mft.descsz,
-			       (unsigned)(MFT_MAX_SIZE + HVT_MFT1_DESC_PAD), MFT_MAX_ENTRIES);
-	return hvt_mft_parse(mft.desc + HVT_MFT1_DESC_PAD, mft.descsz - HVT_MFT1_DESC_PAD, out,
-			     err, errlen);
+		snprintf(why, sizeof(why), "Solo5 MFT1 note is %" PRIu32 " bytes, too short",
+			 mft.descsz);
+	else if (mft.descsz - HVT_MFT1_DESC_PAD > MFT_MAX_SIZE)
+		snprintf(why, sizeof(why), "Solo5 MFT1 note is %" PRIu32 " bytes; at most %u fit %d "
+					   "entries", mft.descsz,
+			 (unsigned)(MFT_MAX_SIZE + HVT_MFT1_DESC_PAD), MFT_MAX_ENTRIES);
+	else if (hvt_mft_parse(mft.desc + HVT_MFT1_DESC_PAD, mft.descsz - HVT_MFT1_DESC_PAD, out,
+			       why, sizeof(why)) == 0)
+		return 0;
+	return err_set(err, errlen, "Solo5 manifest is invalid: %s", why);
 }
 
 int hvt_mft_find(const struct hvt_mft *m, const char *name, uint32_t type)

@@ -23,7 +23,8 @@ struct hvt_mft_entry {
 };
 
 struct hvt_mft {
-	unsigned n; /* entries, 1..MFT_MAX_ENTRIES; e[0] is the reserved first entry */
+	unsigned n; /* entries, 1..MFT_MAX_ENTRIES; e[0] is the reserved first entry; e[n..]
+		       are not cleared by the parser: nothing reads past n */
 	struct hvt_mft_entry e[MFT_MAX_ENTRIES];
 };
 

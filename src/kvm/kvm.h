@@ -36,7 +36,8 @@ int kvm_open(struct kvm *k, char *err, size_t errlen);
 int kvm_create_vm(struct kvm *k, const struct guest_mem *gm, bool pit, char *err, size_t errlen);
 
 /* The same without interrupt controller or PIT (Solo5 hvt unikernels take no interrupts): a
- * guest's HLT then exits to mote instead of sleeping in the kernel forever. */
+ * guest's HLT then exits to mote instead of sleeping in the kernel forever. Nor the real-mode
+ * helper pages: the guest starts in long mode, and its RAM may reach 4 GiB. */
 int kvm_create_vm_bare(struct kvm *k, const struct guest_mem *gm, char *err, size_t errlen);
 
 void kvm_close(struct kvm *k);
@@ -48,6 +49,11 @@ void kvm_irq_set(void *kvm, unsigned gsi, int level);
  * the kernel instead of exiting to userspace. Returns 0, or -1 with err set. */
 int kvm_add_ioeventfd(struct kvm *k, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
 		      char *err, size_t errlen);
+
+/* A guest port write of `len` bytes (any value) to `port` signals eventfd `fd` inside the
+ * kernel instead of exiting to userspace. Returns 0, or -1 with err set. */
+int kvm_add_pio_eventfd(struct kvm *k, uint16_t port, uint32_t len, int fd, char *err,
+			size_t errlen);
 
 /* Each write to eventfd `fd` injects one edge on `gsi`. Returns 0, or -1 with err set. */
 int kvm_add_irqfd(struct kvm *k, unsigned gsi, int fd, char *err, size_t errlen);
@@ -62,7 +68,11 @@ struct vcpu {
 	struct exit_ctx ctx;
 	uint64_t exits; /* exits handled, for --verbose statistics */
 	bool hvt;       /* set before vcpu_start: Solo5 hypercalls run on this thread, so it
-			   enters the SANDBOX_HVT allowlist instead of SANDBOX_VCPU */
+			   enters the SANDBOX_HVT allowlist instead of SANDBOX_VCPU, and fatal
+			   exits are reported in solo5-hvt's words */
+	bool here;      /* runs on the thread that called vcpu_run_here (thread = that one) */
+	void (*on_intr)(void *arg); /* vcpu_run_here: KVM_RUN ended by a signal */
+	void *intr_arg;
 	/* Exits by kind (index: enum exit_kind), read by other threads for metrics. */
 	atomic_ullong exits_by_kind[EXIT_UNKNOWN + 1];
 	/* Pause (the API's PATCH /vm): pause_lock guards parked/done and the waits on pause_cond;
@@ -87,6 +97,18 @@ int64_t vcpu_tsc_hz(struct vcpu *v);
 /* Starts the vCPU thread (KVM_RUN loop until a stop is requested). The calling thread must
  * have the VM's control signals blocked; the vCPU thread unblocks only its kick signal. */
 int vcpu_start(struct vcpu *v);
+
+/* Runs the vCPU's KVM_RUN loop on the calling thread until a stop is requested, in its
+ * thread class's allowlist (the hvt monitor: its only vCPU needs no thread of its own). The
+ * caller has SIGINT, SIGTERM and SIGHUP blocked (stop_signal_fd); inside KVM_RUN only they
+ * are unblocked (KVM_SET_SIGNAL_MASK), so a pending one ends KVM_RUN with EINTR, stays
+ * pending, and on_intr(arg) turns it into a stop (it reads the signalfd). Returns 0, or -1
+ * with err set when the loop could not start. */
+int vcpu_run_here(struct vcpu *v, void (*on_intr)(void *arg), void *arg, char *err,
+		  size_t errlen);
+
+/* The guest's rip (KVM_GET_REGS), or 0 when it cannot be read; for messages. */
+uint64_t vcpu_rip(struct vcpu *v);
 
 /* Makes a running vCPU leave KVM_RUN soon (immediate_exit + a signal); safe from any thread. */
 void vcpu_kick(struct vcpu *v);

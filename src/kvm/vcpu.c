@@ -348,9 +348,29 @@ static bool decode_exit(struct vcpu *v, struct exit_info *e, const char **why)
 	}
 }
 
+/* solo5-hvt's words for the same fatal exits (its tooling and tests match them). */
+static void report_fatal_hvt(struct vcpu *v, const struct exit_info *e)
+{
+	switch (e->kind) {
+	case EXIT_INTERNAL_ERROR:
+		log_error("KVM: internal error exit: suberror=0x%llx", (unsigned long long)e->code);
+		break;
+	case EXIT_FAIL_ENTRY:
+		log_error("KVM: entry failure: hw_entry_failure_reason=0x%llx",
+			  (unsigned long long)e->code);
+		break;
+	default:
+		log_error("KVM: unhandled exit: exit_reason=0x%x, rip=0x%llx", e->raw_reason,
+			  (unsigned long long)vcpu_rip(v));
+		break;
+	}
+}
+
 static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *why)
 {
 	struct kvm_run *run = v->run;
+	if (v->hvt)
+		report_fatal_hvt(v, e);
 	log_error("vCPU %u: %s (exit reason %u, code 0x%llx)", v->id, why, e->raw_reason,
 		  (unsigned long long)e->code);
 	if (e->kind == EXIT_INTERNAL_ERROR) {
@@ -366,6 +386,12 @@ static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *
 	}
 	vcpu_dump_regs(v);
 	stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, NULL); /* already reported above */
+}
+
+uint64_t vcpu_rip(struct vcpu *v)
+{
+	struct kvm_regs r;
+	return ioctl(v->fd, KVM_GET_REGS, &r) < 0 ? 0 : r.rip;
 }
 
 /* Waits outside KVM_RUN while a pause is requested (and no stop). The kick that asked for the
@@ -391,27 +417,47 @@ static void vcpu_mark_done(struct vcpu *v)
 	pthread_mutex_unlock(&v->pause_lock);
 }
 
-static void *vcpu_thread(void *arg)
-{
-	struct vcpu *v = arg;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+/* What a vCPU thread may still ask of the kernel (core/sandbox.c has the rest). */
+static const unsigned long vcpu_ioctls[] = {
+	KVM_RUN,       /* run */
+	KVM_GET_REGS,  /* register dump when the guest crashes, rip for hvt messages */
+	KVM_GET_SREGS, /* same */
+	KVM_IRQ_LINE,  /* COM1's interrupt line (vm fd) */
+};
 
-	/* What this thread may still ask of the kernel (core/sandbox.c has the rest). */
-	static const unsigned long ioctls[] = {
-		KVM_RUN,       /* run */
-		KVM_GET_REGS,  /* register dump when the guest crashes */
-		KVM_GET_SREGS, /* same */
-		KVM_IRQ_LINE,  /* COM1's interrupt line (vm fd) */
-	};
-	char err[160];
-	if (sandbox_enter(v->hvt ? SANDBOX_HVT : SANDBOX_VCPU, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err,
-			  sizeof(err)) < 0) {
-		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
-		return NULL;
+static int vcpu_sandbox(struct vcpu *v, char *err, size_t errlen)
+{
+	return sandbox_enter(v->hvt ? SANDBOX_HVT : SANDBOX_VCPU, vcpu_ioctls,
+			     sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]), err, errlen);
+}
+
+/* KVM_RUN failed with errno e: EINTR/EAGAIN (a kick or a signal) re-enter after on_intr;
+ * EFAULT is the guest touching memory the host cannot give it (solo5-hvt's translation
+ * fault); anything else ends the VM. *again counts EAGAIN in a row: without end it means KVM
+ * cannot start its worker task for this VM (a cgroup's pids.max leaves no room for it), and
+ * retrying would spin forever. Returns false to leave the loop. */
+static bool run_failed(struct vcpu *v, int e, unsigned *again)
+{
+	if (e == EINTR || (e == EAGAIN && ++*again < 1000)) {
+		if (v->on_intr)
+			v->on_intr(v->intr_arg);
+		return true;
 	}
+	if (e == EFAULT && v->hvt) {
+		stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, "KVM: host/guest translation fault: "
+			     "rip=0x%llx (the guest touched memory the host maps read-only or not at "
+			     "all)", (unsigned long long)vcpu_rip(v));
+		return false;
+	}
+	log_error("vCPU %u: KVM_RUN failed: %s%s", v->id, strerror(e),
+		  e == EAGAIN ? " (KVM could not start its worker task: is pids.max of mote's cgroup "
+		  "below the number of vCPUs + 3?)" : "");
+	stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: KVM_RUN failed", v->id);
+	return false;
+}
+
+static void vcpu_loop(struct vcpu *v)
+{
 	unsigned again = 0; /* KVM_RUN's EAGAIN in a row */
 	while (!stop_requested(v->ctx.stop)) {
 		if (atomic_load_explicit(&v->pause_req, memory_order_acquire)) {
@@ -419,14 +465,8 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			/* EAGAIN without end: KVM cannot start its worker task for this VM (a cgroup's
-			 * pids.max leaves no room for it); retrying would spin forever. */
-			if (errno == EINTR || (errno == EAGAIN && ++again < 1000))
+			if (run_failed(v, errno, &again))
 				continue;
-			log_error("vCPU %u: KVM_RUN failed: %s%s", v->id, strerror(errno),
-				  errno == EAGAIN ? " (KVM could not start its worker task: is pids.max of "
-				  "mote's cgroup below the number of vCPUs + 3?)" : "");
-			stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: KVM_RUN failed", v->id);
 			break;
 		}
 		again = 0;
@@ -447,7 +487,50 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	vcpu_mark_done(v);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	char err[160];
+	if (vcpu_sandbox(v, err, sizeof(err)) < 0) {
+		stop_request(v->ctx.stop, MOTE_EXIT_INTERNAL, "vCPU %u: %s", v->id, err);
+		return NULL;
+	}
+	vcpu_loop(v);
 	return NULL;
+}
+
+int vcpu_run_here(struct vcpu *v, void (*on_intr)(void *arg), void *arg, char *err,
+		  size_t errlen)
+{
+	sigset_t cur;
+	if (pthread_sigmask(SIG_SETMASK, NULL, &cur) != 0)
+		return err_set(err, errlen, "cannot read the signal mask");
+	sigdelset(&cur, SIGINT);
+	sigdelset(&cur, SIGTERM);
+	sigdelset(&cur, SIGHUP);
+	sigdelset(&cur, KICK_SIGNAL);
+	union {
+		struct kvm_signal_mask m;
+		uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
+	} sm;
+	sm.m.len = 8; /* the kernel's sigset: 64 signals */
+	memcpy(sm.m.sigset, &cur, 8);
+	if (ioctl(v->fd, KVM_SET_SIGNAL_MASK, &sm.m) < 0)
+		return err_set(err, errlen, "KVM_SET_SIGNAL_MASK: %s", strerror(errno));
+	v->thread = pthread_self();
+	v->here = true;
+	v->on_intr = on_intr;
+	v->intr_arg = arg;
+	if (vcpu_sandbox(v, err, errlen) < 0)
+		return -1;
+	vcpu_loop(v);
+	return 0;
 }
 
 int vcpu_start(struct vcpu *v)
@@ -463,7 +546,7 @@ int vcpu_start(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
-	if (!v->started)
+	if (!v->started && !v->here)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, KICK_SIGNAL);

@@ -111,12 +111,16 @@ static int create_vm(struct kvm *k, const struct guest_mem *gm, bool irqchip, bo
 		return -1;
 	}
 	(void)fcntl(k->vm_fd, F_SETFD, FD_CLOEXEC);
-	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_GPA) < 0) {
+	/* The real-mode helper pages (Intel without unrestricted guest) sit just below 4 GiB: a
+	 * bare VM starts in long mode and needs them not (on Intel they are one more memory slot),
+	 * and its RAM may reach there (a 4 GiB hvt unikernel's does). */
+	bool realmode = irqchip;
+	if (realmode && ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_GPA) < 0) {
 		snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 		return -1;
 	}
 	uint64_t idmap = X86_IDENTITY_MAP_GPA;
-	if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+	if (realmode && ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
 		snprintf(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 		return -1;
 	}
@@ -184,6 +188,15 @@ int kvm_add_ioeventfd(struct kvm *k, uint64_t addr, uint32_t len, uint64_t datam
 			 strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int kvm_add_pio_eventfd(struct kvm *k, uint16_t port, uint32_t len, int fd, char *err,
+			size_t errlen)
+{
+	struct kvm_ioeventfd io = {.addr = port, .len = len, .fd = fd, .flags = KVM_IOEVENTFD_FLAG_PIO};
+	if (ioctl(k->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return err_set(err, errlen, "KVM_IOEVENTFD at port 0x%x: %s", port, strerror(errno));
 	return 0;
 }
 

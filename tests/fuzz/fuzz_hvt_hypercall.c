@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_net_fake.h"
 #include "fuzz_ram.h"
 #include "hvt/abi.h"
 #include "hvt/hypercall.h"
@@ -28,27 +29,6 @@ static void disk_close(void *be) { (void)be; }
 static const struct blk_backend_ops disk_ops = {
 	.read = disk_io, .write = disk_io, .flush = disk_flush, .close = disk_close};
 
-static ssize_t fnet_recv(void *be, const struct iovec *iov, int n)
-{
-	(void)be;
-	if (n != 1 || iov[0].iov_len == 0)
-		abort();
-	if (iov[0].iov_len < 60)
-		return -EMSGSIZE;
-	memset(iov[0].iov_base, 0xab, 60);
-	return 60;
-}
-static int fnet_send(void *be, const struct iovec *iov, int n)
-{
-	(void)be;
-	if (n != 1 || iov[0].iov_len == 0 || iov[0].iov_len > 65536)
-		abort();
-	return 0;
-}
-static int fnet_fd(void *be) { (void)be; return -1; } /* poll ignores negative fds */
-static int fnet_off(void *be, unsigned f) { (void)be; (void)f; return 0; }
-static void fnet_close(void *be) { (void)be; }
-static const struct net_backend_ops fnet_ops = {fnet_recv, fnet_send, fnet_fd, fnet_off, fnet_close};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.mft = &mft;
 	h.out_fd = -1; /* puts output is dropped */
 	h.dev[1].blk = (struct blk_backend){.ops = &disk_ops, .size = DISK_SIZE, .block_size = 512};
-	h.dev[2].net = (struct net_backend){.ops = &fnet_ops};
+	h.dev[2].net = (struct net_backend){.ops = &fuzz_net_ops};
 
 	while (size >= 45) {
 		unsigned nr = data[0] % 12;

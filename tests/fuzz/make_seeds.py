@@ -136,3 +136,19 @@ seeds = {
 for name, data in seeds.items():
     with open(os.path.join(d, "seed-" + name), "wb") as f:
         f.write(data)
+
+
+def ring_seed(start, entries):
+    """tests/fuzz/fuzz_hvt_ring.c's layout: the tender's start index (4 bytes), then the ring's
+    entries (32 bytes each: operation, handle, data, len, id, reserved)."""
+    b = bytearray(struct.pack("<I", start))
+    for i, (op, handle, data, length) in enumerate(entries):
+        b += struct.pack("<IIQIIQ", op, handle, data, length, i, 0)
+    return bytes(b)
+
+d = os.path.join(out, "fuzz_hvt_ring")
+os.makedirs(d, exist_ok=True)
+good = [(1, 2, 0x200000, 60), (2, 2, 0x201000, 1514), (1, 2, 0x202000, 1514), (2, 2, 0x203000, 64)] * 8
+for name, start in (("seed-0", 0), ("seed-wrap", 0xfffffff0)):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(ring_seed(start, good))

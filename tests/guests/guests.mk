@@ -55,6 +55,14 @@ $(GUEST_OUT)/obj/rt/entry.o: $(GUEST_DIR)/rt/entry.S
 -include $(GUEST_OBJS:.o=.d) $(GUEST_RT_OBJS:.o=.d) $(GUEST_VIRTIO_OBJ:.o=.d) $(GUEST_NET_OBJ:.o=.d) \
          $(GUEST_VSOCK_OBJS:.o=.d)
 
+# An ELF32 PVH kernel: the cmdline guest's code (its PVH entry is 32-bit protected mode; the
+# runtime then enters long mode itself) in an ELFCLASS32 EM_386 file, as multiboot-style and
+# BSD kernels ship. objcopy rewrites the container only; segments and the note stay.
+guests: $(GUEST_OUT)/cmdline32.elf
+$(GUEST_OUT)/cmdline32.elf: $(GUEST_OUT)/cmdline.elf
+	@echo "  GUEST   $@"
+	$(Q)objcopy -I elf64-x86-64 -O elf32-i386 $< $@
+
 # The bzImage test guest (tests/guests/bzimage/): a hand-made Linux boot-protocol image,
 # $(BUILD)/guests/bzimage.bin, for mote's 64-bit Linux boot path. head.S holds the setup
 # header and the entries, bzimage.ld places the setup area right before the kernel linked

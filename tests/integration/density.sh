@@ -1,7 +1,7 @@
 # The density benchmark's smallest setting as a functional test (bench/density.py --test):
 # 20 idle VMs of mote (idle PVH guest, halted at ring 0) and of mote hvt (idle unikernel in
-# the poll hypercall) all start, together use at most 1% of a CPU while idle, all stop with
-# status 12 on SIGTERM.
+# the poll hypercall) all start, together use at most 1% of a CPU while idle, and all stop on
+# SIGTERM with status 12 (mote run) or 1 (mote hvt, solo5-hvt's status after a signal).
 . "$(dirname "$0")/lib.sh"
 
 [ -c /dev/kvm ] || { skip density "no /dev/kvm"; exit 0; }

@@ -31,6 +31,15 @@ else
 	fail cmdline-max-length-intact "guest saw $(wc -c <"$TMP/cmdline-max-length.out") bytes"
 fi
 check cmdline-empty 1 "cmdline: " "" run "$G/cmdline.elf"
+# An ELF32 PVH kernel (the same code in an ELFCLASS32 EM_386 file): loaded with the ELF64
+# checks, entered at its 32-bit PVH entry.
+if [ "$(od -An -tx1 -j4 -N1 "$G/cmdline32.elf" | tr -d ' ')" = 01 ]; then
+	check elf32-pvh 7 "cmdline: exit=3 from an ELF32 file" "" run --cmdline "exit=3 from an ELF32 file" "$G/cmdline32.elf"
+else
+	fail elf32-pvh "$G/cmdline32.elf is not ELFCLASS32"
+fi
+head -c 200 "$G/cmdline32.elf" >"$TMP/trunc32.elf"
+refuse elf32-truncated 4 "truncated ELF file" run "$TMP/trunc32.elf"
 
 check debug-exit-127 255 "" "" run --cmdline exit=127 "$G/cmdline.elf"
 

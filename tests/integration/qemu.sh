@@ -2,7 +2,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v qemu-system-x86_64 >/dev/null; then
-	for n in qemu-hello qemu-cmdline qemu-echo; do skip $n "qemu-system-x86_64 is not installed"; done
+	for n in qemu-hello qemu-cmdline qemu-elf32 qemu-echo; do skip $n "qemu-system-x86_64 is not installed"; done
 	exit 0
 fi
 qemu() { # qemu NAME ARGS...: like vm, for QEMU microvm with the debug-exit device
@@ -25,6 +25,8 @@ same() { # same NAME: QEMU's and mote's output and status agree
 vm qemu-hello-mote run "$G/hello.elf"; mrc=$rc; qemu qemu-hello -kernel "$G/hello.elf"; same qemu-hello
 vm qemu-cmdline-mote run --cmdline "exit=9 a b c" "$G/cmdline.elf"; mrc=$rc
 qemu qemu-cmdline -kernel "$G/cmdline.elf" -append "exit=9 a b c"; same qemu-cmdline
+vm qemu-elf32-mote run --cmdline "exit=4 elf32" "$G/cmdline32.elf"; mrc=$rc
+qemu qemu-elf32 -kernel "$G/cmdline32.elf" -append "exit=4 elf32"; same qemu-elf32
 printf 'one two\nquit\n' >"$TMP/in"
 VM_STDIN=$TMP/in vm qemu-echo-mote run "$G/echo.elf"; mrc=$rc
 VM_STDIN=$TMP/in qemu qemu-echo -kernel "$G/echo.elf"; same qemu-echo

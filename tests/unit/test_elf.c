@@ -102,6 +102,32 @@ static void img_build(const struct img *m, uint8_t *buf)
 		buf[SEG1_OFF + k] = (uint8_t)((0x40 + k) | 1);
 }
 
+/* The same image as an ELFCLASS32 file: Elf32 header at 0, Elf32 program headers right
+ * after it (52), note and payloads at the same offsets. e_phentsize stays as the test set
+ * it when it is not the ELF64 size. */
+static void img_build32(const struct img *m, uint8_t *buf)
+{
+	img_build(m, buf);
+	Elf32_Ehdr e = {.e_type = m->eh.e_type, .e_machine = m->eh.e_machine,
+			.e_version = m->eh.e_version, .e_entry = (uint32_t)m->eh.e_entry,
+			.e_phoff = sizeof(Elf32_Ehdr), .e_ehsize = sizeof(Elf32_Ehdr),
+			.e_phentsize = m->eh.e_phentsize == sizeof(Elf64_Phdr) ? sizeof(Elf32_Phdr)
+									      : m->eh.e_phentsize,
+			.e_phnum = m->eh.e_phnum};
+	memcpy(e.e_ident, m->eh.e_ident, EI_NIDENT);
+	e.e_ident[EI_CLASS] = ELFCLASS32;
+	memset(buf, 0, NOTE_OFF);
+	memcpy(buf, &e, sizeof(e));
+	for (unsigned i = 0; i < 6; i++) {
+		const Elf64_Phdr *q = &m->ph[i];
+		Elf32_Phdr p32 = {.p_type = q->p_type, .p_offset = (uint32_t)q->p_offset,
+				  .p_vaddr = (uint32_t)q->p_vaddr, .p_paddr = (uint32_t)q->p_paddr,
+				  .p_filesz = (uint32_t)q->p_filesz, .p_memsz = (uint32_t)q->p_memsz,
+				  .p_flags = q->p_flags, .p_align = (uint32_t)q->p_align};
+		memcpy(buf + sizeof(e) + i * sizeof(p32), &p32, sizeof(p32));
+	}
+}
+
 static struct guest_mem gm;
 static uint8_t file[IMG_LEN];
 static char err[256];
@@ -127,12 +153,13 @@ static int ram_all_zero(void)
 	return 1;
 }
 
-/* Loads m into fresh guest memory; on refusal also checks that memory is untouched. */
-static int load_img(const struct img *m)
+/* Loads m, serialized by build, into fresh guest memory; on refusal also checks that memory
+ * is untouched. */
+static int load_as(const struct img *m, void (*build)(const struct img *, uint8_t *))
 {
 	gm_destroy(&gm);
 	ram_new();
-	img_build(m, file);
+	build(m, file);
 	memset(err, 0, sizeof(err));
 	memset(&out, 0, sizeof(out));
 	int rc = elf_load(file, m->len, &gm, MIN_GPA, &out, err, sizeof(err));
@@ -142,6 +169,11 @@ static int load_img(const struct img *m)
 		CHECK(ram_all_zero());
 	}
 	return rc;
+}
+
+static int load_img(const struct img *m)
+{
+	return load_as(m, img_build);
 }
 
 /* Expects a refusal whose message contains word. */
@@ -282,12 +314,8 @@ static void wrong_class_data_version(void)
 {
 	struct img m;
 	img_default(&m);
-	m.eh.e_ident[EI_CLASS] = ELFCLASS32;
-	REFUSED(&m, "32-bit");
-	img_build(&m, file);
-	CHECK(elf_load(file, 52, &gm, MIN_GPA, &out, err, sizeof(err)) == -1);
-	CHECK_STR_CONTAINS(err,
-			   "32-bit"); /* an Elf32 header is shorter: say why, not "truncated" */
+	m.eh.e_ident[EI_CLASS] = ELFCLASS32; /* a 64-bit layout under a 32-bit class */
+	REFUSED(&m, "ELF32 program headers are 32");
 	m.eh.e_ident[EI_CLASS] = 7;
 	REFUSED(&m, "class");
 	img_default(&m);
@@ -496,6 +524,70 @@ static void missing_note(void)
 	REFUSED(&m, "no PVH entry note");
 }
 
+static int load_img32(const struct img *m)
+{
+	return load_as(m, img_build32);
+}
+
+#define REFUSED32(m, word)                                                                         \
+	do {                                                                                       \
+		CHECK(load_img32(m) == -1);                                                        \
+		CHECK_STR_CONTAINS(err, word);                                                     \
+	} while (0)
+
+/* ELF32 PVH kernels pass the very checks ELF64 ones do (the headers are widened once). */
+static void elf32_pvh(void)
+{
+	struct img m;
+	img_default(&m);
+	m.eh.e_machine = EM_386;
+	CHECK(load_img32(&m) == 0);
+	CHECK_EQ(out.pvh_entry, ENTRY);
+	CHECK_EQ(out.load_lo, SEG0_GPA);
+	CHECK_EQ(out.load_hi, SEG1_GPA + SEG1_FILESZ);
+	CHECK(memcmp(gm_ptr(&gm, SEG0_GPA, SEG0_FILESZ), file + SEG0_OFF, SEG0_FILESZ) == 0);
+	m.eh.e_machine = EM_X86_64; /* x32-style: also a 32-bit container of x86 code */
+	CHECK(load_img32(&m) == 0);
+	m.eh.e_machine = EM_ARM;
+	REFUSED32(&m, "not x86");
+	img_default(&m);
+	m.eh.e_phentsize = 40;
+	REFUSED32(&m, "ELF32 program headers are 32");
+	img_default(&m);
+	m.ph[1].p_paddr = 0xfffff000;
+	m.ph[1].p_memsz = 0x2000;
+	REFUSED32(&m, "ends above 4 GiB");
+	img_default(&m);
+	m.ph[0].p_paddr = 0x1000;
+	REFUSED32(&m, "below the lowest address");
+	img_default(&m);
+	m.ph[1].p_paddr = SEG0_GPA + 0x100; /* overlaps segment 0 */
+	REFUSED32(&m, "overlap");
+	img_default(&m);
+	m.ph[0].p_offset = IMG_LEN - 0x10;
+	REFUSED32(&m, "lies outside the file");
+	img_default(&m);
+	img_set_note(&m, 4, 0x300000); /* not in a loaded segment */
+	REFUSED32(&m, "not inside any loaded segment");
+	img_default(&m);
+	m.eh.e_phnum = 0;
+	REFUSED32(&m, "program headers");
+	img_default(&m);
+	img_build32(&m, file);
+	CHECK(elf_load(file, 40, &gm, MIN_GPA, &out, err, sizeof(err)) == -1);
+	CHECK_STR_CONTAINS(err, "truncated ELF file: the ELF header needs 52 bytes");
+	CHECK(elf_load(file, 52 + 32, &gm, MIN_GPA, &out, err, sizeof(err)) == -1);
+	CHECK_STR_CONTAINS(err, "truncated ELF file: program headers end");
+	/* Solo5 hvt unikernels (elf_load_exec) and their notes stay ELF64-only. */
+	struct elf_exec x;
+	img_build32(&m, file);
+	CHECK(elf_load_exec(file, IMG_LEN, &gm, MIN_GPA, &x, err, sizeof(err)) == -1);
+	CHECK_STR_CONTAINS(err, "Solo5 hvt unikernels are 64-bit");
+	struct elf_note nt;
+	CHECK(elf_find_note(file, IMG_LEN, "Xen", ELF_NOTE_XEN_PHYS32_ENTRY, &nt, err,
+			    sizeof(err)) == -1);
+}
+
 static void tiny_error_buffer(void)
 {
 	struct img m;
@@ -533,6 +625,7 @@ int main(void)
 	RUN(malformed_notes);
 	RUN(entry_checks);
 	RUN(missing_note);
+	RUN(elf32_pvh);
 	RUN(tiny_error_buffer);
 	gm_destroy(&gm);
 	TEST_MAIN_END();

@@ -496,6 +496,49 @@ static int child_read_status(const volatile uint8_t *p)
 
 static int died_by_segv(int st) { return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV; }
 
+/* The kernel's view of a write to an address: 1 it can write, 0 EFAULT. */
+static int kernel_can_write(void *p)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -1;
+	ssize_t n = write(fds[1], "x", 1) == 1 ? read(fds[0], p, 1) : -1;
+	int e = errno;
+	close(fds[0]);
+	close(fds[1]);
+	return n == 1 ? 1 : (e == EFAULT ? 0 : -1);
+}
+
+static void maps_perms(uintptr_t addr, char perms[8]);
+
+/* gm_protect_ro: the pages turn read-only in the host mapping (so the hypervisor maps them
+ * read-only too), reads still work, the neighbours stay writable; bad ranges are refused. */
+static void protect_ro(void)
+{
+	struct guest_mem gm;
+	char err[128], perms[8];
+	const struct gm_region r = {.gpa = 0, .size = 1 << 20};
+	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
+	CHECK_EQ(gm_write(&gm, 0x2000, "text", 4), 0);
+	CHECK_EQ(gm_protect_ro(&gm, 0x2000, 0x2000, err, sizeof(err)), 0);
+	maps_perms((uintptr_t)gm_ptr(&gm, 0x2000, 1), perms);
+	CHECK(strcmp(perms, "r--s") == 0);
+	maps_perms((uintptr_t)gm_ptr(&gm, 0x1000, 1), perms);
+	CHECK(strcmp(perms, "rw-s") == 0);
+	CHECK_EQ(kernel_can_write(gm_ptr(&gm, 0x3fff, 1)), 0);
+	CHECK_EQ(kernel_can_write(gm_ptr(&gm, 0x4000, 1)), 1);
+	CHECK_EQ(kernel_can_write(gm_ptr(&gm, 0x1fff, 1)), 1);
+	char got[4];
+	CHECK_EQ(gm_read(&gm, 0x2000, got, 4), 0);
+	CHECK(memcmp(got, "text", 4) == 0);
+	CHECK_EQ(gm_protect_ro(&gm, 0x2001, 0x1000, err, sizeof(err)), -1);
+	CHECK_EQ(gm_protect_ro(&gm, 0x2000, 0x800, err, sizeof(err)), -1);
+	CHECK_EQ(gm_protect_ro(&gm, 0xff000, 0x2000, err, sizeof(err)), -1);
+	CHECK_EQ(gm_protect_ro(&gm, UINT64_MAX & ~0xfffull, 0x1000, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "not whole pages of guest RAM");
+	gm_destroy(&gm);
+}
+
 /* The kernel's view of an address: 0 readable, EFAULT not mapped/accessible. */
 static int kernel_can_read(const void *p)
 {
@@ -717,6 +760,7 @@ int main(void)
 	RUN(read_write_refuse_all_or_nothing);
 	RUN(region_end_edges);
 	RUN(guard_pages_fault);
+	RUN(protect_ro);
 	RUN(ram_not_inherited_by_fork);
 	RUN(destroy_releases_everything);
 	RUN(memory_limit);

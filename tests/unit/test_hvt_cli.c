@@ -38,6 +38,21 @@ static void basic(void)
 	CHECK_EQ(c.macs[0].mac[1], 0xab);
 	CHECK_EQ(c.nargs, 2);
 	CHECK(!strcmp(c.args[1], "--b"));
+	CHECK(!c.mem_adjusted);
+	CHECK_EQ(c.nets[0].fd, -1);
+	CHECK_EQ(PARSE("--mem=4096", "--net:a=@7", "k"), HVT_CLI_RUN);
+	CHECK_EQ(c.mem_size, 4ull << 30);
+	CHECK_EQ(c.nets[0].fd, 7);
+	CHECK(!strcmp(c.nets[0].iface, ""));
+	CHECK_EQ(PARSE("--mem=4097", "k"), HVT_CLI_RUN); /* rounds down to 4 GiB: allowed */
+	CHECK_EQ(c.mem_size, 4ull << 30);
+	CHECK(c.mem_adjusted);
+	CHECK_EQ(PARSE("--mem=7", "k"), HVT_CLI_RUN);
+	CHECK_EQ(c.mem_size, 6ull << 20);
+	CHECK(c.mem_adjusted);
+	CHECK_EQ(PARSE("--mem=1", "k"), HVT_CLI_RUN); /* at least one 2 MiB page, as solo5-hvt */
+	CHECK_EQ(c.mem_size, 2ull << 20);
+	CHECK(c.mem_adjusted);
 	CHECK_EQ(PARSE("--", "--mem=3"), HVT_CLI_RUN);
 	CHECK(!strcmp(c.kernel, "--mem=3"));
 	CHECK_EQ(PARSE("--help"), HVT_CLI_HELP);
@@ -47,12 +62,18 @@ static void basic(void)
 static void errors(void)
 {
 	CHECK_EQ(PARSE("--mem=64"), HVT_CLI_ERROR);
-	CHECK_STR_CONTAINS(err, "missing UNIKERNEL");
+	CHECK_STR_CONTAINS(err, "Missing KERNEL operand");
 	CHECK_EQ(PARSE("--mem=", "k"), HVT_CLI_ERROR);
-	CHECK_EQ(PARSE("--mem=1", "k"), HVT_CLI_ERROR);
-	CHECK_EQ(PARSE("--mem=3073", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Malformed argument to --mem");
+	CHECK_EQ(PARSE("--mem=0", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Malformed argument to --mem");
+	CHECK_EQ(PARSE("--mem=4098", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "guest memory size 4297064448 bytes exceeds the max size 4294967296 bytes");
 	CHECK_EQ(PARSE("--mem=99999999999999999999999", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "exceeds the max size 4294967296 bytes");
 	CHECK_EQ(PARSE("--mem=12M", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Malformed argument to --mem");
+	CHECK_EQ(PARSE("--mem=-5", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--block:=x", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--block:a", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--block:a=", "k"), HVT_CLI_ERROR);
@@ -60,14 +81,24 @@ static void errors(void)
 	CHECK_EQ(PARSE("--block:a=x", "--block:a=y", "k"), HVT_CLI_ERROR);
 	CHECK_STR_CONTAINS(err, "attached twice");
 	CHECK_EQ(PARSE("--net:a=0123456789abcdef", "k"), HVT_CLI_ERROR);
-	CHECK_EQ(PARSE("--net:a=@3", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Could not attach interface: 0123456789abcdef");
+	CHECK_EQ(PARSE("--net:a=@", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--net:a=@3x", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Could not attach interface: @3x");
+	CHECK_EQ(PARSE("--net:a=@-1", "k"), HVT_CLI_ERROR);
+	CHECK_EQ(PARSE("--net:a=@2147483648", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "out of range");
+	CHECK_EQ(PARSE("--dumpcore", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Invalid option: `--dumpcore'");
+	CHECK_EQ(PARSE("--x-exec-heap", "k"), HVT_CLI_ERROR);
+	CHECK_STR_CONTAINS(err, "Invalid option: `--x-exec-heap'");
 	CHECK_EQ(PARSE("--net-mac:a=02:00:00:00:00:01", "k"), HVT_CLI_ERROR);
 	CHECK_STR_CONTAINS(err, "no --net:a=IFACE");
 	CHECK_EQ(PARSE("--net:a=t", "--net-mac:a=02:00:00:00:00:0g", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--net:a=t", "--net-mac:a=02:00:00:00:00:01:", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--net:a=t", "--net-mac:a=03:00:00:00:00:01", "k"), HVT_CLI_ERROR);
 	CHECK_EQ(PARSE("--frob", "k"), HVT_CLI_ERROR);
-	CHECK_STR_CONTAINS(err, "unknown option '--frob'");
+	CHECK_STR_CONTAINS(err, "Invalid option: `--frob'");
 	CHECK_EQ(PARSE(""), HVT_CLI_ERROR);
 	char name[80];
 	memset(name, 'a', sizeof(name));
@@ -111,7 +142,7 @@ static void too_many(void)
 	}
 	argv[65] = "k";
 	CHECK_EQ(hvt_cli_parse(64, av(argv), &c, err, sizeof(err)), HVT_CLI_ERROR); /* 63 + kernel */
-	CHECK_STR_CONTAINS(err, "missing UNIKERNEL");
+	CHECK_STR_CONTAINS(err, "Missing KERNEL operand");
 	CHECK_EQ(hvt_cli_parse(65, av(argv), &c, err, sizeof(err)), HVT_CLI_ERROR);
 	CHECK_STR_CONTAINS(err, "too many devices (at most 63)");
 	argv[64] = "k";

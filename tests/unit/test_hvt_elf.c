@@ -123,11 +123,11 @@ static void notes(void)
 	Elf64_Nhdr *h = (Elf64_Nhdr *)(f + ph(3)->p_offset);
 	h->n_descsz = 0x10000; /* runs past its segment: not found */
 	CHECK_EQ(hvt_notes_parse(f, LEN, &m, err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "no Solo5 manifest");
+	CHECK_STR_CONTAINS(err, "No Solo5 manifest found in executable");
 	build();
 	ph(3)->p_type = PT_NULL;
 	CHECK_EQ(hvt_notes_parse(f, LEN, &m, err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "no Solo5 manifest");
+	CHECK_STR_CONTAINS(err, "No Solo5 manifest found in executable");
 	build();
 	ph(3)->p_offset = ph(2)->p_offset; /* both PT_NOTEs show the ABI note: twice */
 	ph(3)->p_filesz = ph(2)->p_filesz;

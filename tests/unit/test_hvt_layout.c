@@ -57,7 +57,8 @@ static void setup(void)
 	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
 }
 
-#define RO_X(e) ((e) && !((e) & PTE_RW) && !((e) & PTE_NX))
+#define HOSTRO_X(e) ((e) && ((e) & PTE_RW) && !((e) & PTE_NX) && ((e) & PTE_HOSTRO))
+#define HOSTRO_NX(e) ((e) && ((e) & PTE_RW) && ((e) & PTE_NX) && ((e) & PTE_HOSTRO))
 #define RW_NX(e) ((e) && ((e) & PTE_RW) && ((e) & PTE_NX))
 #define RO_NX(e) ((e) && !((e) & PTE_RW) && ((e) & PTE_NX))
 
@@ -77,11 +78,11 @@ static void wx(void)
 	CHECK(RO_NX(walk(HVT_MFT_GPA)));
 	CHECK_EQ(walk(HVT_RO_END), 0ull);
 	CHECK_EQ(walk(0xfffff), 0ull);
-	CHECK(RO_X(walk(0x100000)));
-	CHECK(RO_X(walk(0x1017ff)));
-	CHECK(RW_NX(walk(0x102000)));
+	CHECK(HOSTRO_X(walk(0x100000))); /* code: writable here, read-only in the host */
+	CHECK(HOSTRO_X(walk(0x1017ff)));
+	CHECK(RW_NX(walk(0x102000)) && !(walk(0x102000) & PTE_HOSTRO));
 	CHECK(RW_NX(walk(0x104fff)));
-	CHECK(RO_NX(walk(0x105000)));
+	CHECK(HOSTRO_NX(walk(0x105000))); /* rodata */
 	CHECK(RW_NX(walk(0x106000)));      /* heap after the kernel */
 	CHECK(RW_NX(walk(0x1ff000)));
 	CHECK(RW_NX(walk(0x200000)));      /* 2 MiB pages */
@@ -133,24 +134,92 @@ static void refusals(void)
 	CHECK(RW_NX(walk(511ull << 20)));
 }
 
+/* A rodata page shared with data would be read-only in the host: refused. */
+static void host_ro(void)
+{
+	struct elf_exec x = img();
+	setup();
+	x.seg[2] = (struct elf_segment){0x104800, 0x10, PF_R};
+	x.seg[1].memsz = 0x2800;
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "share the page at 0x104000");
+
+	struct gm_region ro[HVT_MAX_RO];
+	x = img();
+	x.seg[3] = (struct elf_segment){0x106000, 0x2001, PF_R}; /* adjacent to seg 2's page */
+	x.seg[4] = (struct elf_segment){0x180000, 0x10, PF_R | PF_X};
+	x.nseg = 5;
+	size_t n = hvt_ro_ranges(&x, ro, HVT_MAX_RO);
+	CHECK_EQ(n, 3u);
+	CHECK_EQ(ro[0].gpa, HVT_BOOT_INFO_GPA); /* boot info to 1 MiB, and the text after it */
+	CHECK_EQ(ro[0].size, 0x102000ull - HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[1].gpa, 0x105000ull); /* rodata + the next one, merged, whole pages */
+	CHECK_EQ(ro[1].size, 0x4000ull);
+	CHECK_EQ(ro[2].gpa, 0x180000ull);
+	CHECK_EQ(ro[2].size, 0x1000ull);
+	CHECK_EQ(hvt_ro_ranges(&x, ro, 2), 2u);
+	CHECK_EQ(hvt_ro_ranges(&x, ro, 0), 0u);
+	x.seg[0].gpa = 0x101000; /* text not at 1 MiB: its own range */
+	x.seg[0].memsz = 0x800;
+	CHECK_EQ(hvt_ro_ranges(&x, ro, HVT_MAX_RO), 4u);
+	CHECK_EQ(ro[0].size, HVT_GUEST_MIN_BASE - HVT_BOOT_INFO_GPA);
+	CHECK_EQ(ro[1].gpa, 0x101000ull);
+}
+
+/* 4 GiB of RAM, as solo5-hvt allows: one PD per GiB, the top page mapped, nothing above. */
+static void four_gib(void)
+{
+	const struct gm_region r = {.gpa = 0, .size = 4ull << 30};
+	gm_destroy(&gm);
+	CHECK_EQ(gm_create(&gm, &r, 1, err, sizeof(err)), 0);
+	struct elf_exec x = img();
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
+	CHECK(RW_NX(walk((3ull << 30) + 0x1000)));
+	CHECK(RW_NX(walk((4ull << 30) - 8)));
+	CHECK_EQ(walk(HVT_HYPERCALL_MMIO_BASE) & PTE_ADDR, HVT_HYPERCALL_MMIO_BASE);
+	CHECK_EQ(walk((4ull << 30) + HVT_PAGE_2M), 0ull);
+	/* 1 GiB + 2 MiB: the second PD has one entry, the other two PDs are not written. */
+	const struct gm_region r2 = {.gpa = 0, .size = (1ull << 30) + HVT_PAGE_2M};
+	gm_destroy(&gm);
+	CHECK_EQ(gm_create(&gm, &r2, 1, err, sizeof(err)), 0);
+	CHECK_EQ(hvt_build_paging(&gm, &x, err, sizeof(err)), 0);
+	CHECK(RW_NX(walk(1ull << 30)));
+	CHECK_EQ(walk((1ull << 30) + HVT_PAGE_2M), 0ull);
+	CHECK_EQ(rd(HVT_PD_GPA + 2 * 4096), 0ull);
+	setup();
+}
+
 static void boot_info(void)
 {
 	static const uint8_t mft[16] = {1, 0, 0, 0, 1};
 	struct hvt_boot_info bi;
 	char cl[16];
 	setup();
-	CHECK_EQ(hvt_write_boot_info(&gm, 0x106000, 2500000000ull, "a b", mft, sizeof(mft), err,
-				     sizeof(err)), 0);
+	struct hvt_boot_params p = {.mem_size = MEM - HVT_RING_BLOCK, .kernel_end = 0x106000,
+				    .tsc_hz = 2500000000ull, .net_ring = MEM - HVT_RING_BLOCK,
+				    .cmdline = "a b", .mft = mft, .mft_size = sizeof(mft)};
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), 0);
 	CHECK_EQ(gm_read(&gm, HVT_BOOT_INFO_GPA, &bi, sizeof(bi)), 0);
-	CHECK_EQ(bi.mem_size, MEM);
+	CHECK_EQ(bi.mem_size, MEM - HVT_RING_BLOCK);
 	CHECK_EQ(bi.kernel_end, 0x106000ull);
 	CHECK_EQ(bi.cpu_cycle_freq, 2500000000ull);
 	CHECK_EQ(bi.cmdline, HVT_CMDLINE_GPA);
 	CHECK_EQ(bi.mft, HVT_MFT_GPA);
+	CHECK_EQ(bi.host_features, HVT_FEATURE_NET_RING);
+	CHECK_EQ(bi.guest_features, 0u);
+	CHECK_EQ(bi.net_ring, MEM - HVT_RING_BLOCK);
 	CHECK_EQ(gm_read(&gm, HVT_CMDLINE_GPA, cl, 4), 0);
 	CHECK(!strcmp(cl, "a b"));
-	CHECK_EQ(hvt_mem_round((7ull << 20) + 5), 6ull << 20);
-	CHECK_EQ(hvt_mem_round(1ull << 20), 0ull);
+	p.net_ring = 0;
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), 0);
+	CHECK_EQ(gm_read(&gm, HVT_BOOT_INFO_GPA, &bi, sizeof(bi)), 0);
+	CHECK_EQ(bi.host_features, 0u);
+	CHECK_EQ(bi.net_ring, 0ull);
+	char big[HVT_CMDLINE_SIZE + 1];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	p.cmdline = big;
+	CHECK_EQ(hvt_write_boot_info(&gm, &p, err, sizeof(err)), -1);
 }
 
 int main(void)
@@ -158,6 +227,8 @@ int main(void)
 	test_suite_name = "hvt_layout";
 	RUN(wx);
 	RUN(refusals);
+	RUN(host_ro);
+	RUN(four_gib);
 	RUN(boot_info);
 	gm_destroy(&gm);
 	TEST_MAIN_END();

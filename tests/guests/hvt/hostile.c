@@ -1,5 +1,5 @@
 /* hostile: hypercalls with pointers and lengths the tender must refuse (each ends the VM
- * with a message, status 8), chosen by the command line. */
+ * with a message, status 1 as solo5-hvt), chosen by the command line. */
 #include "hvt_rt.h"
 
 MFT_NOTE(2, {.name = "storage", .type = DEV_BLOCK});
@@ -31,6 +31,8 @@ int hvt_main(const char *cmdline)
 		block_io(false, (uint64_t)h, 0, (void *)(uintptr_t)0x2000, 512);
 	else if (streq(cmdline, "blk-wrap"))
 		block_io(false, (uint64_t)h, 0, (void *)(uintptr_t)0xffffffffffffff00ull, 512);
+	else if (streq(cmdline, "blk-text")) /* a read over our own code: W^X by the host */
+		block_io(false, (uint64_t)h, 0, (void *)(uintptr_t)hvt_main, 512);
 	else if (streq(cmdline, "blk-oob"))
 		block_io(true, (uint64_t)h, 0, (void *)(uintptr_t)(mem - 256), 512);
 	else if (streq(cmdline, "nr-zero"))

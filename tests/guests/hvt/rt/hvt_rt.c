@@ -95,6 +95,50 @@ int net_read(uint64_t handle, void *buf, uint64_t *len)
 	return a.ret;
 }
 
+struct ring *ring_get(void)
+{
+	return (bi->host_features & 1) ? (struct ring *)(uintptr_t)bi->net_ring : 0;
+}
+
+/* A full barrier at any CPL without SSE state (as the PVH runtime's virtio driver). */
+static void mb(void)
+{
+	__asm__ volatile("lock addl $0, (%%rsp)" : : : "memory");
+}
+
+void ring_put(struct ring *r, uint32_t op, uint64_t handle, const void *buf, uint32_t len,
+	      uint32_t id)
+{
+	while (r->ent_tail - r->ent_head >= RING_SIZE)
+		;
+	struct ring_entry *e = &r->e[r->ent_tail % RING_SIZE];
+	e->op = op;
+	e->handle = (uint32_t)handle;
+	e->data = (uintptr_t)buf;
+	e->len = len;
+	e->id = id;
+	__asm__ volatile("" : : : "memory"); /* x86 keeps stores in order */
+	r->ent_tail = r->ent_tail + 1;
+	mb(); /* ent_tail before needs_kick: the tender orders the other way */
+	if (r->needs_kick)
+		__asm__ volatile("outl %0, %1" : : "a"(0), "d"((uint16_t)RING_KICK_PORT) : "memory");
+}
+
+int ring_net_read(struct ring *r, uint64_t handle, void *buf, uint64_t *len)
+{
+	static uint32_t next_id;
+	uint32_t id = ++next_id;
+	ring_put(r, RING_OP_READ, handle, buf, (uint32_t)*len, id);
+	while (r->com_tail == r->com_head)
+		;
+	struct ring_commit c = r->c[r->com_head % RING_SIZE];
+	r->com_head = r->com_head + 1;
+	if (c.id != id)
+		return R_EUNSPEC;
+	*len = c.len;
+	return c.ret;
+}
+
 int acquire(const char *name, uint32_t type, const struct mft_entry **e)
 {
 	const uint32_t *hdr = bi->mft;

@@ -17,7 +17,34 @@ struct boot_info {
 	uint64_t mem_size, kernel_end, cpu_cycle_freq;
 	const char *cmdline;
 	const void *mft;
+	uint32_t host_features, guest_features; /* Solo5 0.12: bit 0 = the net ring */
+	uint64_t net_ring;
 };
+
+/* Solo5 0.12's shared-memory net ring (the layout from the ABI's facts: 64-byte lines for
+ * the unikernel's and the tender's indexes, 1024 entries of 32 bytes, 1024 commits of 16). */
+#define RING_SIZE 1024u
+#define RING_KICK_PORT 0x600
+enum { RING_OP_WRITE = 1, RING_OP_READ = 2 };
+struct ring_entry { uint32_t op, handle; uint64_t data; uint32_t len, id; uint64_t reserved; };
+struct ring_commit { uint32_t id; int32_t ret; uint32_t len, reserved; };
+struct ring {
+	volatile uint32_t ent_tail, com_head; /* ours */
+	uint8_t pad0[56];
+	volatile uint32_t ent_head, com_tail, needs_kick; /* the tender's */
+	uint8_t pad1[52];
+	struct ring_entry e[RING_SIZE];
+	struct ring_commit c[RING_SIZE];
+};
+_Static_assert(sizeof(struct ring) == 49280, "ring");
+/* The ring the tender offers, or NULL. */
+struct ring *ring_get(void);
+/* Queues one entry (waits while the ring is full) and kicks the tender if it sleeps. */
+void ring_put(struct ring *r, uint32_t op, uint64_t handle, const void *buf, uint32_t len,
+	      uint32_t id);
+/* Reads one frame through the ring: one read entry, then waits for its commit. Returns the
+ * commit's result (R_OK with *len set, R_AGAIN when no frame was waiting). */
+int ring_net_read(struct ring *r, uint64_t handle, void *buf, uint64_t *len);
 
 /* One manifest entry, 104 bytes. */
 struct mft_entry {
