@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,27 @@ int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *
 			       (unsigned long long)len);
 	if (mprotect(p, (size_t)len, PROT_READ) < 0)
 		return err_set(err, errlen, "cannot make guest memory read-only: %s", strerror(errno));
+	return 0;
+}
+
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err, size_t errlen)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p || !aligned(gpa) || !aligned(len))
+		return err_set(err, errlen, "discard range 0x%llx + 0x%llx is not whole pages of "
+				            "guest RAM", (unsigned long long)gpa,
+			       (unsigned long long)len);
+	if (gm->fd >= 0) {
+		/* p lies inside the memfd mapping at base; its file offset is p - base. */
+		off_t off = (off_t)((uint8_t *)p - gm->base);
+		if (fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0)
+			return err_set(err, errlen, "cannot release guest memory: fallocate: %s",
+				       strerror(errno));
+		return 0;
+	}
+	if (madvise(p, (size_t)len, MADV_DONTNEED) < 0)
+		return err_set(err, errlen, "cannot release guest memory: madvise: %s",
+			       strerror(errno));
 	return 0;
 }
 

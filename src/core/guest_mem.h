@@ -68,6 +68,12 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
 		  size_t errlen);
 
+/* Gives the pages of [gpa, gpa + len) (page aligned, inside one region of guest RAM) back to
+ * the host: a hole punched in the memfd (fallocate PUNCH_HOLE), or MADV_DONTNEED for anonymous
+ * RAM. The range reads as zeroes afterwards and host RSS drops. Only guest RAM can be named
+ * (the gate checks the range), never memory the VMM uses. 0, or -1 with err set. */
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err, size_t errlen);
+
 /* Host address of region i, for registering memory slots with the hypervisor. */
 void *gm_region_host(const struct guest_mem *gm, size_t i);
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -742,6 +743,53 @@ static void memory_limit(void)
 	CHECK_EQ(gm_fits_limit(1, "99999999999999999999999", e, sizeof(e)), -1);
 }
 
+/* gm_discard: the released pages read zeroes, leave the host (mincore: not resident in the
+ * memfd's mapping), their neighbours keep their data, and every range that is not whole
+ * pages of one region is refused with nothing released. */
+static void discard_releases_pages(void)
+{
+	struct guest_mem gm;
+	char err[256] = "";
+	const struct gm_region r[2] = {{.gpa = 0, .size = 4 * MIB}, {.gpa = HI_GPA, .size = MIB}};
+	CHECK_EQ(gm_create(&gm, r, 2, err, sizeof(err)), 0);
+	if (!gm.map)
+		return;
+	uint8_t *lo = gm_ptr(&gm, 0, 4 * MIB);
+	uint8_t *hi = gm_ptr(&gm, HI_GPA, MIB);
+	memset(lo, 0xa5, 4 * MIB);
+	memset(hi, 0x5a, MIB);
+	CHECK_EQ(gm_discard(&gm, MIB, 2 * MIB, err, sizeof(err)), 0);
+	CHECK_EQ(gm_discard(&gm, HI_GPA + GM_PAGE_SIZE, GM_PAGE_SIZE, err, sizeof(err)), 0);
+	unsigned char vec[1024];
+	CHECK_EQ(mincore(lo, 4 * MIB, vec), 0);
+	size_t resident = 0;
+	for (size_t i = 256; i < 768; i++)
+		resident += vec[i] & 1;
+	CHECK_EQ(resident, 0u);
+	CHECK_EQ(vec[255] & 1, 1);
+	CHECK_EQ(vec[768] & 1, 1);
+	CHECK_EQ(lo[MIB - 1], 0xa5);
+	CHECK_EQ(lo[MIB], 0);
+	CHECK_EQ(lo[3 * MIB - 1], 0);
+	CHECK_EQ(lo[3 * MIB], 0xa5);
+	CHECK_EQ(hi[GM_PAGE_SIZE - 1], 0x5a);
+	CHECK_EQ(hi[GM_PAGE_SIZE], 0);
+	CHECK_EQ(hi[2 * GM_PAGE_SIZE], 0x5a);
+	/* Refusals: unaligned start or length, past a region, across the hole, wrapping, empty. */
+	CHECK_EQ(gm_discard(&gm, 1, GM_PAGE_SIZE, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "not whole pages");
+	CHECK_EQ(gm_discard(&gm, 0, 100, err, sizeof(err)), -1);
+	CHECK_EQ(gm_discard(&gm, 4 * MIB - GM_PAGE_SIZE, 2 * GM_PAGE_SIZE, err, sizeof(err)), -1);
+	CHECK_EQ(gm_discard(&gm, 4 * MIB, GM_PAGE_SIZE, err, sizeof(err)), -1);
+	CHECK_EQ(gm_discard(&gm, HI_GPA + MIB, GM_PAGE_SIZE, err, sizeof(err)), -1);
+	CHECK_EQ(gm_discard(&gm, UINT64_MAX & ~(uint64_t)(GM_PAGE_SIZE - 1), 2 * GM_PAGE_SIZE,
+			    err, sizeof(err)), -1);
+	CHECK_EQ(gm_discard(&gm, 0, 0, err, sizeof(err)), -1);
+	CHECK_EQ(lo[0], 0xa5);
+	CHECK_EQ(lo[4 * MIB - 1], 0xa5);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	test_suite_name = "guest_mem";
@@ -764,5 +812,6 @@ int main(void)
 	RUN(ram_not_inherited_by_fork);
 	RUN(destroy_releases_everything);
 	RUN(memory_limit);
+	RUN(discard_releases_pages);
 	TEST_MAIN_END();
 }
