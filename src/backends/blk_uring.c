@@ -15,9 +15,12 @@
 #include <unistd.h>
 
 #include "backends/blk_bounce.h"
+#include "backends/blk_uring.h"
 #include "core/log.h"
 
 #define URING_MAX_DEPTH 4096u
+/* The ring's fixed file table holds the disk's fd alone, at this index (IOSQE_FIXED_FILE). */
+#define URING_DISK_FILE 0
 
 struct uring_req {
 	bool busy;
@@ -187,15 +190,16 @@ static int uring_submit(void *be, const struct blk_io *io)
 	if (io->op == BLK_OP_FLUSH) {
 		/* DRAIN: starts after everything submitted before it completed (virtio: a flush
 		 * covers every write completed before it), and holds back what follows. */
-		io_uring_prep_fsync(sqe, u->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, URING_DISK_FILE, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_IO_DRAIN;
 	} else if (total == 0) {
 		io_uring_prep_nop(sqe);
 	} else if (io->op == BLK_OP_READ) {
-		io_uring_prep_readv(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
+		io_uring_prep_readv(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
 	} else {
-		io_uring_prep_writev(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
+		io_uring_prep_writev(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
 	}
+	sqe->flags |= IOSQE_FIXED_FILE; /* the restrictions require it, NOP included */
 	io_uring_sqe_set_data64(sqe, idx);
 	u->inflight++;
 	return 0;
@@ -312,6 +316,9 @@ static void uring_close(void *be)
 	struct blk_completion c;
 	while (u->inflight > 0 && uring_reap(u, &c, 1, true) == 1)
 		;
+	/* The kernel frees a closed ring later, asynchronously, and its file table with it: the
+	 * image (and its flock) would stay held for a while after mote let go of it. */
+	io_uring_unregister_files(&u->ring);
 	io_uring_queue_exit(&u->ring);
 	close(u->efd);
 	blk_close(&u->file);
@@ -330,11 +337,55 @@ static const struct blk_backend_ops blk_uring_ops = {
 	.reap = uring_reap,
 };
 
-/* The ring and its eventfd. 0, or -2 (io_uring refused) / -1 with a reason in err. */
+/* What a restricted ring may do once enabled (the seccomp lists cannot see SQEs: without this,
+ * any thread that may call io_uring_enter could open files or sockets through the ring,
+ * docs/security.md). Only the opcodes uring_submit and uring_resubmit issue; every SQE must
+ * name a registered file (the disk, the only one) with IOSQE_FIXED_FILE; IOSQE_IO_DRAIN is the
+ * one other flag (flush ordering). One register operation after enabling: the files'
+ * unregistration at close (the eventfd and the file are registered before). */
+static const struct io_uring_restriction uring_restrictions[] = {
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_NOP },
+	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
+	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN },
+	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES },
+};
+
+/* The disk as the ring's one fixed file, the restrictions, then the ring enabled. 0, or the
+ * failing step's -errno (the ring then stays disabled: it runs nothing). */
+static int uring_restrict(struct blk_uring *u, const char **step)
+{
+	struct io_uring_restriction res[sizeof(uring_restrictions) / sizeof(uring_restrictions[0])];
+	int r;
+
+	memcpy(res, uring_restrictions, sizeof(res)); /* liburing's prototype is not const */
+	*step = "file registration";
+	r = io_uring_register_files(&u->ring, &u->fd, 1);
+	if (r < 0)
+		return r;
+	*step = "restriction";
+	r = io_uring_register_restrictions(&u->ring, res, sizeof(res) / sizeof(res[0]));
+	if (r < 0)
+		return r;
+	*step = "enabling";
+	return io_uring_enable_rings(&u->ring);
+}
+
+/* The ring (created disabled, restricted, then enabled) and its eventfd. 0, or -2 (io_uring
+ * refused, or it cannot be restricted: never an unrestricted ring) / -1 with a reason in err. */
 static int uring_setup(struct blk_uring *u, const char *path, char *err, size_t errlen)
 {
-	int r = io_uring_queue_init(u->depth, &u->ring, 0);
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	int r = io_uring_queue_init_params(u->depth, &u->ring, &p);
+	const char *step = "";
 
+	if (r == -EINVAL) {
+		err_set(err, errlen, "%s: io_uring cannot be restricted on this host (Linux 5.10 or "
+			"later needed)", path);
+		return -2;
+	}
 	if (r < 0) {
 		err_set(err, errlen, "%s: io_uring is not available on this host: %s", path,
 			strerror(-r));
@@ -350,6 +401,14 @@ static int uring_setup(struct blk_uring *u, const char *path, char *err, size_t 
 	if (r < 0) {
 		err_set(err, errlen, "%s: io_uring eventfd registration refused: %s", path,
 			strerror(-r));
+		close(u->efd);
+		io_uring_queue_exit(&u->ring);
+		return -2;
+	}
+	r = uring_restrict(u, &step);
+	if (r < 0) {
+		err_set(err, errlen, "%s: io_uring cannot be restricted on this host (%s: %s)", path,
+			step, strerror(-r));
 		close(u->efd);
 		io_uring_queue_exit(&u->ring);
 		return -2;
@@ -407,6 +466,13 @@ fail:
 	free(u->free);
 	free(u);
 	return -1;
+}
+
+struct io_uring *blk_uring_ring(const struct blk_backend *b)
+{
+	if (!b || b->ops != &blk_uring_ops || !b->be)
+		return NULL;
+	return &((struct blk_uring *)b->be)->ring;
 }
 
 int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsigned depth,
