@@ -29,6 +29,8 @@ struct uring_req {
 	const struct iovec *iov;
 	int iovcnt;
 	uint64_t total;  /* bytes of a read or write */
+	uint64_t done;   /* bytes of it the kernel did in earlier, short completions */
+	struct iovec *rest; /* the iovecs of the part after done (a short transfer resubmitted) */
 	uint64_t cookie;
 	/* O_DIRECT with unaligned buffers: the ring sees bounce_iov; the caller's iovecs are
 	 * user_iov (gathered before a write, scattered after a read). */
@@ -52,7 +54,6 @@ struct blk_uring {
 	unsigned nfree;
 	unsigned *free;          /* stack of free slot indexes, nfree of them */
 	struct uring_req *reqs;  /* depth slots */
-	struct iovec rest[IOV_MAX]; /* scratch: the unfinished tail of a short transfer */
 };
 
 /* Bytes in iov[0..n), or -EINVAL when the count or the sum is out of range. */
@@ -230,29 +231,63 @@ static int uring_kick(void *be)
 	return ret;
 }
 
-/* A read or write the kernel did only partly (res bytes of total): the rest synchronously,
- * through the file backend (which turns end of file into -EIO). */
-static int uring_finish_short(struct blk_uring *u, const struct uring_req *q, uint64_t res)
+/* The part of q's transfer after its first q->done bytes, as iovecs in q->rest (allocated
+ * at the first short completion, q->iovcnt entries at most). The count, or -ENOMEM. */
+static int uring_rest(struct uring_req *q)
 {
-	uint64_t skip = res;
+	uint64_t skip = q->done;
 	int n = 0;
 
+	if (!q->rest)
+		q->rest = malloc((size_t)q->iovcnt * sizeof(*q->rest));
+	if (!q->rest)
+		return -ENOMEM;
 	for (int i = 0; i < q->iovcnt; i++) {
 		const struct iovec *v = &q->iov[i];
 		if (skip >= v->iov_len) {
 			skip -= v->iov_len;
 			continue;
 		}
-		u->rest[n++] = (struct iovec){ .iov_base = (uint8_t *)v->iov_base + skip,
+		q->rest[n++] = (struct iovec){ .iov_base = (uint8_t *)v->iov_base + skip,
 					       .iov_len = v->iov_len - skip };
 		skip = 0;
 	}
-	if (q->op == BLK_OP_READ)
-		return u->file.ops->read(u->file.be, q->off + res, u->rest, n);
-	return u->file.ops->write(u->file.be, q->off + res, u->rest, n);
+	return n;
 }
 
-/* One CQE as a completion; false for a CQE that names no request in flight (ignored). */
+/* A read or write the kernel did only partly (q->done of q->total bytes so far): the rest goes
+ * back through the ring under the same slot, so whichever thread reaps (the I/O thread, a vCPU
+ * thread resetting the device, the main thread at exit) makes no other system call than
+ * io_uring_enter (docs/security.md, "short completions on reset"). 0 (resubmitted, no
+ * completion yet) or -errno (the request completes with it). */
+static int uring_resubmit(struct blk_uring *u, struct uring_req *q, unsigned idx)
+{
+	int n = uring_rest(q);
+
+	if (n <= 0)
+		return n < 0 ? n : -EIO;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) { /* cannot stay full: this slot's entry left the SQ when it completed */
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EIO;
+	}
+	if (q->op == BLK_OP_READ)
+		io_uring_prep_readv(sqe, URING_DISK_FILE, q->rest, (unsigned)n, q->off + q->done);
+	else
+		io_uring_prep_writev(sqe, URING_DISK_FILE, q->rest, (unsigned)n, q->off + q->done);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, idx);
+	int r;
+	do /* now: a reaper waiting in io_uring_wait_cqe must find it in the kernel */
+		r = io_uring_submit(&u->ring);
+	while (r == -EINTR);
+	return r < 0 && r != -EAGAIN && r != -EBUSY ? r : 0; /* busy: the next kick retries */
+}
+
+/* One CQE as a completion; false for a CQE that names no request in flight (ignored) and for
+ * a short transfer resubmitted (its completion comes later). */
 static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 			   struct blk_completion *out)
 {
@@ -263,16 +298,24 @@ static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 	struct uring_req *q = &u->reqs[idx];
 	int r = cqe->res;
 
-	if (r >= 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total)
-		r = r == 0 ? -EIO : uring_finish_short(u, q, (uint64_t)r);
-	else if (r > 0)
+	if (r > 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total - q->done) {
+		q->done += (uint64_t)r;
+		r = uring_resubmit(u, q, (unsigned)idx);
+		if (r == 0)
+			return false;
+	} else if (r == 0 && q->op != BLK_OP_FLUSH && q->done < q->total) {
+		r = -EIO; /* end of file: the image shrank under us */
+	} else if (r > 0) {
 		r = 0;
+	}
 	if (q->bounce) {
 		if (r == 0 && q->op == BLK_OP_READ)
 			blk_bounce_scatter(q->bounce, q->user_iov, q->user_iovcnt);
 		free(q->bounce);
 		q->bounce = NULL;
 	}
+	free(q->rest);
+	q->rest = NULL;
 	*out = (struct blk_completion){ .cookie = q->cookie, .result = r };
 	q->busy = false;
 	u->free[u->nfree++] = (unsigned)idx;

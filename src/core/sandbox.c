@@ -115,7 +115,8 @@ static const struct rule vcpu_rules[] = {
 	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
 	R(read, "device reads through eventfds"),
 	R(write, "console output, eventfd kicks, log"), R(writev, "log"),
-	R(io_uring_enter, "a virtio-blk reset (a register write) waits for its disk requests in flight"),
+	R(io_uring_enter, "a virtio-blk reset (a register write) waits for its disk requests in "
+			  "flight; a short one is finished through the ring, never with preadv"),
 };
 
 static const struct rule io_rules[] = {

@@ -137,6 +137,53 @@ static int try_enter(void)
 	return 0;
 }
 
+/* Before the lists (in the child): a read of [0, 8192) after the image shrank to 6000 bytes,
+ * its short completion (6000) waiting in the CQ unreaped; then, unless `shrunk`, the image
+ * grows back, so the rest can be read. */
+static uint8_t short_buf[8192];
+static bool shrunk;
+
+static int prepare_short_read(void)
+{
+	struct iovec iov = { .iov_base = short_buf, .iov_len = sizeof(short_buf) };
+	struct blk_io io = { .op = BLK_OP_READ, .off = 0, .iov = &iov, .iovcnt = 1, .cookie = 9 };
+	struct io_uring_cqe *cqe;
+
+	if (truncate(img, 6000) < 0 || be.ops->submit(be.be, &io) != 0 || be.ops->kick(be.be) < 0)
+		return 40;
+	if (io_uring_wait_cqe(blk_uring_ring(&be), &cqe) < 0 || cqe->res != 6000)
+		return 41; /* seen, not consumed: the backend reaps it */
+	if (!shrunk) {
+		uint8_t rest[IMG_SIZE - 6000];
+		for (size_t i = 0; i < sizeof(rest); i++)
+			rest[i] = (uint8_t)((6000 + i) * 7 + 1);
+		int fd = open(img, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || pwrite(fd, rest, sizeof(rest), 6000) != (ssize_t)sizeof(rest))
+			return 42;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Under the lists: what a reset does (virtio_blk_quiesce: reap, waiting). */
+static int reap_short_read(void)
+{
+	struct blk_completion c;
+
+	if (be.ops->reap(be.be, &c, 1, true) != 1 || c.cookie != 9)
+		return 43;
+	if (shrunk)
+		return c.result == -EIO ? 0 : 44;
+	if (c.result != 0)
+		return 45;
+	for (size_t i = 0; i < sizeof(short_buf); i++)
+		if (short_buf[i] != (uint8_t)(i * 7 + 1))
+			return 46;
+	return 0;
+}
+
+static int (*child_prepare)(void); /* runs in the child before the lists, when set */
+
 /* Runs fn in a child after the process list and class c's list; its status, its stderr. */
 static int in_child(enum sandbox_class c, int (*fn)(void), char *out, size_t cap)
 {
@@ -156,6 +203,9 @@ static int in_child(enum sandbox_class c, int (*fn)(void), char *out, size_t cap
 			(void)w;
 			_exit(98);
 		}
+		int pr = child_prepare ? child_prepare() : 0;
+		if (pr)
+			_exit(pr);
 		if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0 ||
 		    (c != SANDBOX_PROCESS && sandbox_enter(c, NULL, 0, err, sizeof(err)) < 0))
 			_exit(99);
@@ -241,6 +291,25 @@ static void ring_owners_only(void)
 	CHECK_EQ(in_child(SANDBOX_VCPU, try_enter, out, sizeof(out)), 0);
 }
 
+/* A reset reaps on a vCPU thread: a short read is finished there through the ring (no
+ * preadv, which the vCPU list lacks), with the image's data, or -EIO when it shrank. */
+static void short_read_finished_under_vcpu_list(void)
+{
+	char out[256];
+	child_prepare = prepare_short_read;
+	shrunk = false;
+	int st = in_child(SANDBOX_VCPU, reap_short_read, out, sizeof(out));
+	if (st)
+		printf("note uring_sandbox: short read: step %d: %s\n", st, out);
+	CHECK_EQ(st, 0);
+	shrunk = true;
+	st = in_child(SANDBOX_VCPU, reap_short_read, out, sizeof(out));
+	if (st)
+		printf("note uring_sandbox: shrunk image: step %d: %s\n", st, out);
+	CHECK_EQ(st, 0);
+	child_prepare = NULL;
+}
+
 int main(void)
 {
 	char err[256] = "";
@@ -268,6 +337,7 @@ int main(void)
 	RUN(no_new_ring_no_register);
 	RUN(ring_refuses_register_ops);
 	RUN(ring_owners_only);
+	RUN(short_read_finished_under_vcpu_list);
 	close(raw_fd);
 	unlink(img_probe);
 	TEST_MAIN_END();
