@@ -17,6 +17,7 @@
 
 #include "backends/blk_bounce.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #define BLK_FILE_SECTOR 512u
 #define BLK_FILE_MAX_BLOCK 65536u /* larger logical blocks are refused as implausible */
@@ -205,7 +206,7 @@ static int probe(int fd, const char *path, bool direct, uint64_t *size, uint32_t
 {
 	struct stat st;
 
-	if (fstat(fd, &st) < 0)
+	if (sandbox_fstat(fd, &st) < 0)
 		return err_set(err, errlen, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return err_set(err, errlen, "%s: is a directory, not a disk image", path);

@@ -15,9 +15,12 @@
 #include <unistd.h>
 
 #include "backends/blk_bounce.h"
+#include "backends/blk_uring.h"
 #include "core/log.h"
 
 #define URING_MAX_DEPTH 4096u
+/* The ring's fixed file table holds the disk's fd alone, at this index (IOSQE_FIXED_FILE). */
+#define URING_DISK_FILE 0
 
 struct uring_req {
 	bool busy;
@@ -26,6 +29,8 @@ struct uring_req {
 	const struct iovec *iov;
 	int iovcnt;
 	uint64_t total;  /* bytes of a read or write */
+	uint64_t done;   /* bytes of it the kernel did in earlier, short completions */
+	struct iovec *rest; /* the iovecs of the part after done (a short transfer resubmitted) */
 	uint64_t cookie;
 	/* O_DIRECT with unaligned buffers: the ring sees bounce_iov; the caller's iovecs are
 	 * user_iov (gathered before a write, scattered after a read). */
@@ -49,7 +54,6 @@ struct blk_uring {
 	unsigned nfree;
 	unsigned *free;          /* stack of free slot indexes, nfree of them */
 	struct uring_req *reqs;  /* depth slots */
-	struct iovec rest[IOV_MAX]; /* scratch: the unfinished tail of a short transfer */
 };
 
 /* Bytes in iov[0..n), or -EINVAL when the count or the sum is out of range. */
@@ -187,15 +191,16 @@ static int uring_submit(void *be, const struct blk_io *io)
 	if (io->op == BLK_OP_FLUSH) {
 		/* DRAIN: starts after everything submitted before it completed (virtio: a flush
 		 * covers every write completed before it), and holds back what follows. */
-		io_uring_prep_fsync(sqe, u->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, URING_DISK_FILE, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_IO_DRAIN;
 	} else if (total == 0) {
 		io_uring_prep_nop(sqe);
 	} else if (io->op == BLK_OP_READ) {
-		io_uring_prep_readv(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
+		io_uring_prep_readv(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
 	} else {
-		io_uring_prep_writev(sqe, u->fd, q->iov, (unsigned)q->iovcnt, io->off);
+		io_uring_prep_writev(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
 	}
+	sqe->flags |= IOSQE_FIXED_FILE; /* the restrictions require it, NOP included */
 	io_uring_sqe_set_data64(sqe, idx);
 	u->inflight++;
 	return 0;
@@ -226,29 +231,63 @@ static int uring_kick(void *be)
 	return ret;
 }
 
-/* A read or write the kernel did only partly (res bytes of total): the rest synchronously,
- * through the file backend (which turns end of file into -EIO). */
-static int uring_finish_short(struct blk_uring *u, const struct uring_req *q, uint64_t res)
+/* The part of q's transfer after its first q->done bytes, as iovecs in q->rest (allocated
+ * at the first short completion, q->iovcnt entries at most). The count, or -ENOMEM. */
+static int uring_rest(struct uring_req *q)
 {
-	uint64_t skip = res;
+	uint64_t skip = q->done;
 	int n = 0;
 
+	if (!q->rest)
+		q->rest = malloc((size_t)q->iovcnt * sizeof(*q->rest));
+	if (!q->rest)
+		return -ENOMEM;
 	for (int i = 0; i < q->iovcnt; i++) {
 		const struct iovec *v = &q->iov[i];
 		if (skip >= v->iov_len) {
 			skip -= v->iov_len;
 			continue;
 		}
-		u->rest[n++] = (struct iovec){ .iov_base = (uint8_t *)v->iov_base + skip,
+		q->rest[n++] = (struct iovec){ .iov_base = (uint8_t *)v->iov_base + skip,
 					       .iov_len = v->iov_len - skip };
 		skip = 0;
 	}
-	if (q->op == BLK_OP_READ)
-		return u->file.ops->read(u->file.be, q->off + res, u->rest, n);
-	return u->file.ops->write(u->file.be, q->off + res, u->rest, n);
+	return n;
 }
 
-/* One CQE as a completion; false for a CQE that names no request in flight (ignored). */
+/* A read or write the kernel did only partly (q->done of q->total bytes so far): the rest goes
+ * back through the ring under the same slot, so whichever thread reaps (the I/O thread, a vCPU
+ * thread resetting the device, the main thread at exit) makes no other system call than
+ * io_uring_enter (docs/security.md, "short completions on reset"). 0 (resubmitted, no
+ * completion yet) or -errno (the request completes with it). */
+static int uring_resubmit(struct blk_uring *u, struct uring_req *q, unsigned idx)
+{
+	int n = uring_rest(q);
+
+	if (n <= 0)
+		return n < 0 ? n : -EIO;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) { /* cannot stay full: this slot's entry left the SQ when it completed */
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EIO;
+	}
+	if (q->op == BLK_OP_READ)
+		io_uring_prep_readv(sqe, URING_DISK_FILE, q->rest, (unsigned)n, q->off + q->done);
+	else
+		io_uring_prep_writev(sqe, URING_DISK_FILE, q->rest, (unsigned)n, q->off + q->done);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, idx);
+	int r;
+	do /* now: a reaper waiting in io_uring_wait_cqe must find it in the kernel */
+		r = io_uring_submit(&u->ring);
+	while (r == -EINTR);
+	return r < 0 && r != -EAGAIN && r != -EBUSY ? r : 0; /* busy: the next kick retries */
+}
+
+/* One CQE as a completion; false for a CQE that names no request in flight (ignored) and for
+ * a short transfer resubmitted (its completion comes later). */
 static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 			   struct blk_completion *out)
 {
@@ -259,16 +298,24 @@ static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 	struct uring_req *q = &u->reqs[idx];
 	int r = cqe->res;
 
-	if (r >= 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total)
-		r = r == 0 ? -EIO : uring_finish_short(u, q, (uint64_t)r);
-	else if (r > 0)
+	if (r > 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total - q->done) {
+		q->done += (uint64_t)r;
+		r = uring_resubmit(u, q, (unsigned)idx);
+		if (r == 0)
+			return false;
+	} else if (r == 0 && q->op != BLK_OP_FLUSH && q->done < q->total) {
+		r = -EIO; /* end of file: the image shrank under us */
+	} else if (r > 0) {
 		r = 0;
+	}
 	if (q->bounce) {
 		if (r == 0 && q->op == BLK_OP_READ)
 			blk_bounce_scatter(q->bounce, q->user_iov, q->user_iovcnt);
 		free(q->bounce);
 		q->bounce = NULL;
 	}
+	free(q->rest);
+	q->rest = NULL;
 	*out = (struct blk_completion){ .cookie = q->cookie, .result = r };
 	q->busy = false;
 	u->free[u->nfree++] = (unsigned)idx;
@@ -312,6 +359,9 @@ static void uring_close(void *be)
 	struct blk_completion c;
 	while (u->inflight > 0 && uring_reap(u, &c, 1, true) == 1)
 		;
+	/* The kernel frees a closed ring later, asynchronously, and its file table with it: the
+	 * image (and its flock) would stay held for a while after mote let go of it. */
+	io_uring_unregister_files(&u->ring);
 	io_uring_queue_exit(&u->ring);
 	close(u->efd);
 	blk_close(&u->file);
@@ -330,11 +380,55 @@ static const struct blk_backend_ops blk_uring_ops = {
 	.reap = uring_reap,
 };
 
-/* The ring and its eventfd. 0, or -2 (io_uring refused) / -1 with a reason in err. */
+/* What a restricted ring may do once enabled (the seccomp lists cannot see SQEs: without this,
+ * any thread that may call io_uring_enter could open files or sockets through the ring,
+ * docs/security.md). Only the opcodes uring_submit and uring_resubmit issue; every SQE must
+ * name a registered file (the disk, the only one) with IOSQE_FIXED_FILE; IOSQE_IO_DRAIN is the
+ * one other flag (flush ordering). One register operation after enabling: the files'
+ * unregistration at close (the eventfd and the file are registered before). */
+static const struct io_uring_restriction uring_restrictions[] = {
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FSYNC },
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_NOP },
+	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
+	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN },
+	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES },
+};
+
+/* The disk as the ring's one fixed file, the restrictions, then the ring enabled. 0, or the
+ * failing step's -errno (the ring then stays disabled: it runs nothing). */
+static int uring_restrict(struct blk_uring *u, const char **step)
+{
+	struct io_uring_restriction res[sizeof(uring_restrictions) / sizeof(uring_restrictions[0])];
+	int r;
+
+	memcpy(res, uring_restrictions, sizeof(res)); /* liburing's prototype is not const */
+	*step = "file registration";
+	r = io_uring_register_files(&u->ring, &u->fd, 1);
+	if (r < 0)
+		return r;
+	*step = "restriction";
+	r = io_uring_register_restrictions(&u->ring, res, sizeof(res) / sizeof(res[0]));
+	if (r < 0)
+		return r;
+	*step = "enabling";
+	return io_uring_enable_rings(&u->ring);
+}
+
+/* The ring (created disabled, restricted, then enabled) and its eventfd. 0, or -2 (io_uring
+ * refused, or it cannot be restricted: never an unrestricted ring) / -1 with a reason in err. */
 static int uring_setup(struct blk_uring *u, const char *path, char *err, size_t errlen)
 {
-	int r = io_uring_queue_init(u->depth, &u->ring, 0);
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	int r = io_uring_queue_init_params(u->depth, &u->ring, &p);
+	const char *step = "";
 
+	if (r == -EINVAL) {
+		err_set(err, errlen, "%s: io_uring cannot be restricted on this host (Linux 5.10 or "
+			"later needed)", path);
+		return -2;
+	}
 	if (r < 0) {
 		err_set(err, errlen, "%s: io_uring is not available on this host: %s", path,
 			strerror(-r));
@@ -350,6 +444,14 @@ static int uring_setup(struct blk_uring *u, const char *path, char *err, size_t 
 	if (r < 0) {
 		err_set(err, errlen, "%s: io_uring eventfd registration refused: %s", path,
 			strerror(-r));
+		close(u->efd);
+		io_uring_queue_exit(&u->ring);
+		return -2;
+	}
+	r = uring_restrict(u, &step);
+	if (r < 0) {
+		err_set(err, errlen, "%s: io_uring cannot be restricted on this host (%s: %s)", path,
+			step, strerror(-r));
 		close(u->efd);
 		io_uring_queue_exit(&u->ring);
 		return -2;
@@ -407,6 +509,13 @@ fail:
 	free(u->free);
 	free(u);
 	return -1;
+}
+
+struct io_uring *blk_uring_ring(const struct blk_backend *b)
+{
+	if (!b || b->ops != &blk_uring_ops || !b->be)
+		return NULL;
+	return &((struct blk_uring *)b->be)->ring;
 }
 
 int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsigned depth,

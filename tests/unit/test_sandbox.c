@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,22 @@ static int do_kvm_create_vm(void)
 	return 0;
 }
 
+/* newfstatat (glibc's stat and fstat) is refused in every class, paths included; the fstat
+ * system call (sandbox_fstat) runs. 0 when that holds. */
+static int do_stat_shadow(void)
+{
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	long r = syscall(SYS_newfstatat, AT_FDCWD, "/etc/shadow", &st, AT_EMPTY_PATH);
+	if (r != -1 || errno != EACCES || st.st_size != 0 || st.st_mode != 0)
+		return 1;
+	if (stat("/etc/shadow", &st) == 0 || fstat(STDERR_FILENO, &st) == 0)
+		return 2;
+	if (sandbox_fstat(STDERR_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return 3; /* stderr is the test's pipe */
+	return 0;
+}
+
 static void expect_killed(enum sandbox_class c, int (*action)(void), const char *class_name)
 {
 	char out[512];
@@ -216,6 +233,14 @@ static void unix_socket_rule_set(void)
 	child_extras = 0;
 }
 
+static void no_stat_of_paths(void)
+{
+	expect_runs(SANDBOX_PROCESS, do_stat_shadow);
+	expect_runs(SANDBOX_VCPU, do_stat_shadow);
+	expect_runs(SANDBOX_IO, do_stat_shadow);
+	expect_runs(SANDBOX_HVT, do_stat_shadow);
+}
+
 int main(void)
 {
 	test_suite_name = "sandbox";
@@ -229,5 +254,6 @@ int main(void)
 	RUN(vcpu_ioctls_are_listed_ones_only);
 	RUN(io_thread_has_no_kvm);
 	RUN(unix_socket_rule_set);
+	RUN(no_stat_of_paths);
 	TEST_MAIN_END();
 }
