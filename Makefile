@@ -33,7 +33,7 @@ ALLCFLAGS += $(API_CFLAGS)
 LDLIBS    += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -Wl,-Bdynamic -ldl
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
-MAIN_SRC  := src/main.c
+MAIN_SRC  := src/vmm/main.c
 # mote-jailer (src/jail/, docs/jail.md) is its own binary: build/mote links none of its code.
 # The unit tests and fuzzers link both (every source but the two main files).
 JAIL_SRCS := $(filter src/jail/%,$(SRCS))
@@ -75,7 +75,7 @@ Q := $(if $(V),,@)
 # this list costs resident pages, not correctness.
 HOT_SRCS  := hvt/main hvt/cli hvt/hypercall hvt/layout hvt/mft hvt/ring kvm/vm kvm/vcpu \
              core/guest_mem core/log core/bus core/exit core/stop core/event core/sandbox \
-             boot/elf boot/image backends/blk_file backends/net_tap arch/x86/cpuid main
+             boot/elf boot/image backends/blk_file backends/net_tap arch/x86/cpuid vmm/main
 HOT_OBJS  := $(filter $(HOT_SRCS:%=$(BUILD)/obj/src/%.o),$(OBJS))
 $(BUILD)/mote: $(OBJS)
 	@echo "  LD      $@"

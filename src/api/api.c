@@ -23,7 +23,7 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "core/stop.h"
-#include "status.h"
+#include "core/status.h"
 
 #ifndef MOTE_VERSION
 #define MOTE_VERSION "unknown"

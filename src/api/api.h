@@ -15,7 +15,7 @@
 
 #include "api/api_config.h"
 #include "arch/x86/machine.h"
-#include "config.h"
+#include "vmm/config.h"
 #include "core/stop.h"
 #include "devices/virtio_blk.h"
 #include "kvm/kvm.h"

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "arch/x86/layout.h"
-#include "config.h"
+#include "vmm/config.h"
 
 #define API_ID_MAX 64           /* drive_id / iface_id: [A-Za-z0-9_], 1..64 bytes */
 #define API_BODY_MAX (64 * 1024) /* request bodies and config files above this are refused */

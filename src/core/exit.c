@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 
 static void do_io(const struct exit_ctx *ctx, const struct exit_info *e)
 {

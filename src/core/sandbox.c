@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 
 #define NO_ARG 0
 

@@ -8,7 +8,7 @@
 
 #include "arch/x86/acpi.h"
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 
 #define SLP_TYP_MASK 0x07u
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 
 #define ST_OBF 0x01
 #define ST_SYS 0x04

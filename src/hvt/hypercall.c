@@ -16,7 +16,7 @@
 
 #include "core/log.h"
 #include "hvt/abi.h"
-#include "status.h"
+#include "core/status.h"
 
 #define HVT_NET_FRAME_MAX 65536u /* larger writes are refused with SOLO5_R_EINVAL */
 

@@ -25,7 +25,7 @@
 #include "hvt/mft.h"
 #include "hvt/ring.h"
 #include "kvm/kvm.h"
-#include "status.h"
+#include "core/status.h"
 
 #ifndef MOTE_VERSION
 #define MOTE_VERSION "unknown"

@@ -15,7 +15,7 @@
 
 #include "core/log.h"
 #include "core/sandbox.h"
-#include "status.h"
+#include "core/status.h"
 
 #define RING_FRAME_MAX 65536u   /* larger write entries are dropped, as the hypercall refuses */
 #define RING_SPIN_NS 20000      /* how long the thread polls a dry ring before it sleeps */

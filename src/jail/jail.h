@@ -21,7 +21,7 @@
 
 /* mote-jailer's own exit statuses (docs/jail.md). Once the VMM runs, the jailer exits with
  * the VMM's status instead (128 + N when a signal N ended it); mote's own statuses are even
- * and below 20, the guest's are odd (src/status.h), so these never mean "the VM said so". */
+ * and below 20, the guest's are odd (src/core/status.h), so these never mean "the VM said so". */
 enum jail_status {
 	JAIL_EXIT_OK = 0,      /* --help, --version; --daemonize: the VMM started */
 	JAIL_EXIT_USAGE = 2,   /* bad command line: option, id, path, cgroup file or value, rlimit */

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "kvm/kvm.h"
-#include "status.h"
+#include "core/status.h"
 
 #define KICK_SIGNAL (SIGRTMIN + 1)
 #define MAX_CPUID_ENTRIES 256

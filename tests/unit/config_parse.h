@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "vmm/config.h"
 
 static struct vm_config cfg;
 static char err[512];

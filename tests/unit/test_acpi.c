@@ -11,7 +11,7 @@
 #include "arch/x86/layout.h"
 #include "core/log.h"
 #include "devices/acpi_pm.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define RAM_SIZE (2ull << 20)

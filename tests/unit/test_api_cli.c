@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "vmm/config.h"
 #include "core/log.h"
 #include "test.h"
 

@@ -1,5 +1,5 @@
 /* CLI parsing: accepted forms, defaults, and every refusal with its message. */
-#include "config.h"
+#include "vmm/config.h"
 #include "config_parse.h"
 #include "test.h"
 

@@ -1,5 +1,5 @@
-/* --net parsing (src/config.c): accepted forms, defaults, and every refusal with its message. */
-#include "config.h"
+/* --net parsing (src/vmm/config.c): accepted forms, defaults, and every refusal with its message. */
+#include "vmm/config.h"
 #include "config_parse.h"
 #include "test.h"
 

@@ -1,5 +1,5 @@
-/* --vsock parsing (src/config.c): accepted forms and every refusal with its message. */
-#include "config.h"
+/* --vsock parsing (src/vmm/config.c): accepted forms and every refusal with its message. */
+#include "vmm/config.h"
 #include "config_parse.h"
 #include "test.h"
 

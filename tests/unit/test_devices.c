@@ -3,7 +3,7 @@
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart8250.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 static uint8_t txbuf[256];

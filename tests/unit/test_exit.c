@@ -9,7 +9,7 @@
 
 #include "core/exit.h"
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define MAX_CALLS 8

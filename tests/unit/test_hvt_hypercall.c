@@ -13,7 +13,7 @@
 
 #include "hvt/abi.h"
 #include "hvt/hypercall.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define MEM (4ull << 20)

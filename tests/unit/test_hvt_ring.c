@@ -7,7 +7,7 @@
 
 #include "hvt/abi.h"
 #include "hvt/ring.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define MEM (8ull << 20)

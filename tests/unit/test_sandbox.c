@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/sandbox.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define ALLOWED_IOCTL 0xAE80ul /* KVM_RUN's number; any value the caller lists */

@@ -17,7 +17,7 @@
 
 #include "backends/blk_uring.h"
 #include "core/sandbox.h"
-#include "status.h"
+#include "core/status.h"
 #include "test.h"
 
 #define IMG_SIZE 65536

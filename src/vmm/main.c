@@ -15,13 +15,13 @@
 
 #include "api/api.h"
 #include "arch/x86/boot.h"
-#include "attach.h"
+#include "vmm/attach.h"
 #include "backends/blk.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "boot/image.h"
-#include "config.h"
-#include "console.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
@@ -35,7 +35,7 @@
 #include "core/sandbox.h"
 #include "core/stop.h"
 #include "kvm/kvm.h"
-#include "status.h"
+#include "core/status.h"
 
 #ifndef MOTE_VERSION
 #define MOTE_VERSION "unknown"

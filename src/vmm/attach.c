@@ -1,5 +1,5 @@
 /* virtio <-> KVM wiring: eventfds for notifications and interrupts, handlers on the I/O thread. */
-#include "attach.h"
+#include "vmm/attach.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Host console: raw mode with guaranteed restore, Ctrl-A escapes, stdin -> the input sink
  * (UART or virtio-console) with back-pressure, device output -> stdout. The saved terminal
  * state is the one file-level variable: a fatal-signal handler must be able to reach it. */
-#include "console.h"
+#include "vmm/console.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 
 #include "core/event.h"
 #include "core/log.h"
-#include "status.h"
+#include "core/status.h"
 
 static struct {
 	volatile sig_atomic_t active;

@@ -1,6 +1,6 @@
 /* CLI parsing: `mote run [options] KERNEL`, `mote --help`, `mote --version`.
  * Hand-written (no getopt global state) so it can be unit-tested call after call. */
-#include "config.h"
+#include "vmm/config.h"
 
 #include <ctype.h>
 #include <stdbool.h>
