@@ -7,6 +7,7 @@
 #ifndef MOTE_BACKENDS_BLK_H
 #define MOTE_BACKENDS_BLK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,12 @@ struct blk_completion {
  *   kick:   hands the queued requests to the kernel (0 or -errno; they stay queued on error).
  *   reap:   stores up to max finished requests in out and returns how many (0..max), waiting
  *           for at least one when wait is true and a request is in flight.
+ *   count_waits: optional; the backend adds 1 to *counter (relaxed) for each request that
+ *           had to wait for bounce-buffer memory (O_DIRECT, see blk_bounce.h); the counter
+ *           must outlive the backend (NULL: the backend's own again).
+ * A submitted request may wait inside the backend (its buffers stay in use) until others
+ * complete: reap with wait still returns, since a waiting request starts as soon as one of
+ * the requests in the kernel completes.
  * completion_fd in struct blk_backend becomes readable (an eventfd: read it to re-arm) when
  * reap may have something; reap until it returns 0. */
 struct blk_backend_ops {
@@ -55,6 +62,7 @@ struct blk_backend_ops {
 	int (*submit)(void *be, const struct blk_io *io);
 	int (*kick)(void *be);
 	int (*reap)(void *be, struct blk_completion *out, int max, bool wait);
+	void (*count_waits)(void *be, atomic_ulong *counter);
 };
 
 struct blk_backend {
