@@ -4,6 +4,8 @@
 #include "core/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h> /* FALLOC_FL_* */
+#include <linux/falloc.h>
 #include <sched.h> /* CLONE_THREAD */
 #include <seccomp.h>
 #include <signal.h>
@@ -107,6 +109,14 @@ static const struct rule unix_socket_rules[] = {
 /* SANDBOX_X_UNIX_SOCKETS, process list only: the device's socket is removed at exit. */
 static const struct rule unix_socket_process_rules[] = {
 	R(unlink, "vsock: the device's listening socket is removed at exit"),
+};
+
+/* SANDBOX_X_BALLOON, process list and I/O thread: pages the guest gives back are released
+ * (gm_discard; anonymous RAM uses madvise, which every thread has). */
+static const struct rule balloon_rules[] = {
+	RA(fallocate, COND_ARG1_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	   "balloon: punch a hole in guest RAM's memfd (inflated or reported pages); no other mode"),
+	R(timerfd_settime, "balloon: PATCH /balloon/statistics re-arms the statistics timer"),
 };
 
 static const struct rule vcpu_rules[] = {
@@ -285,6 +295,8 @@ int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned lo
 		r = add_rules(f, unix_socket_rules, NRULES(unix_socket_rules));
 	if (r == 0 && unix_socks && process)
 		r = add_rules(f, unix_socket_process_rules, NRULES(unix_socket_process_rules));
+	if (r == 0 && (extras & SANDBOX_X_BALLOON) && (process || c == SANDBOX_IO))
+		r = add_rules(f, balloon_rules, NRULES(balloon_rules));
 	for (size_t i = 0; i < nioctls && r == 0; i++)
 		r = allow_if(f, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, ioctls[i], 0);
 	/* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH), and stdio calls it to size a
