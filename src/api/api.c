@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api_balloon.h"
 #include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -373,7 +374,7 @@ static void do_metrics(struct api *a, const json_t *body, struct answer *ans)
 static const struct {
 	const char *prefix, *name;
 } unsupported[] = {
-	{"/balloon", "the balloon device"}, {"/mmds", "MMDS"},
+	{"/mmds", "MMDS"},
 	{"/snapshot", "snapshots"}, {"/cpu-config", "CPU templates (cpu-config)"},
 	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
 };
@@ -515,9 +516,33 @@ static bool known_body_route(const char *method, const char *url)
 			  !strncmp(url, "/network-interfaces/", 20)));
 }
 
+/* /balloon and below (api_balloon.c): GET without a body, PUT and PATCH with one. */
+static void do_balloon(struct api *a, const char *method, const char *url,
+		       const struct api_req *q, struct answer *ans)
+{
+	char err[ERRLEN] = "";
+	json_t *body = NULL, *out = NULL;
+	if (!strcmp(method, "PUT") || !strcmp(method, "PATCH")) {
+		if (q->too_big)
+			return bad(ans, 400, "request body is larger than the limit of %d bytes", API_BODY_MAX);
+		if (!(body = api_body_parse(q->buf ? q->buf : "", q->len, err, sizeof(err))))
+			return bad(ans, 400, "%s", err);
+	}
+	struct virtio_balloon *dev = a->view_valid ? a->view.balloon : NULL;
+	unsigned st = api_balloon_request(&a->ac, dev, a->state != API_NOT_STARTED, method, url, body,
+					  &out, err, sizeof(err));
+	json_decref(body);
+	if (st >= 400)
+		return bad(ans, st, "%s", err);
+	ans->status = st;
+	ans->body = out;
+}
+
 static void handle(struct api *a, const char *method, const char *url, const struct api_req *q,
 		   struct answer *ans)
 {
+	if (api_balloon_url(url))
+		return do_balloon(a, method, url, q, ans);
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
 		size_t n = strlen(unsupported[i].prefix);
 		if (!strncmp(url, unsupported[i].prefix, n) && (url[n] == '\0' || url[n] == '/'))

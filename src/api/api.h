@@ -30,9 +30,11 @@ struct api_vm_view {
 	struct virtio_blk *blk;   /* blk[i] is drive i of the configuration */
 	unsigned nblk;
 	struct vm_stop *stop;
+	struct virtio_balloon *balloon; /* NULL: the VM has no balloon */
 };
 
 struct MHD_Daemon;
+struct virtio_balloon;
 
 struct api {
 	struct api_config ac;     /* staged configuration (the API thread writes it) */

@@ -10,6 +10,8 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h> /* FALLOC_FL_* */
+#include <linux/falloc.h>
 #include <sched.h> /* CLONE_THREAD */
 #include <signal.h>
 #include <stdatomic.h>
@@ -112,6 +114,14 @@ static const struct rule unix_socket_process_rules[] = {
 	R(unlink, "vsock: the device's listening socket is removed at exit"),
 };
 
+/* SANDBOX_X_BALLOON, process list and I/O thread: pages the guest gives back are released
+ * (gm_discard; anonymous RAM uses madvise, which every thread has). */
+static const struct rule balloon_rules[] = {
+	RA(fallocate, COND_ARG1_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	   "balloon: punch a hole in guest RAM's memfd (inflated or reported pages); no other mode"),
+	R(timerfd_settime, "balloon: PATCH /balloon/statistics re-arms the statistics timer"),
+};
+
 static const struct rule vcpu_rules[] = {
 	LIBC_RULES,
 	/* + the ioctl requests the caller passes (the KVM layer knows which it issues) */
@@ -150,7 +160,7 @@ static const struct rule hvt_rules[] = {
 /* Every table, for the generator (each becomes gen_<table> in build/gen/seccomp_bpf.h). */
 #define SANDBOX_TABLES(X)                                                                  \
 	X(process_rules) X(api_rules) X(unix_socket_rules) X(unix_socket_process_rules)    \
-	X(vcpu_rules) X(io_rules) X(hvt_rules)
+	X(balloon_rules) X(vcpu_rules) X(io_rules) X(hvt_rules)
 #endif /* SANDBOX_GEN */
 
 #ifndef SANDBOX_GEN
@@ -289,6 +299,8 @@ static int prog_build(struct prog *p, enum sandbox_class c, unsigned extras,
 		r |= prog_add(p, &gen_unix_socket_rules);
 	if (unix_socks && process)
 		r |= prog_add(p, &gen_unix_socket_process_rules);
+	if ((extras & SANDBOX_X_BALLOON) && (process || c == SANDBOX_IO))
+		r |= prog_add(p, &gen_balloon_rules);
 	r |= prog_add_ioctls(p, ioctls, nioctls);
 	/* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH), and stdio calls it to size a
 	 * stream's buffer; but AT_EMPTY_PATH allows an empty path, it does not require one, and

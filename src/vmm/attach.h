@@ -52,4 +52,9 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
 int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u, char *err,
 		 size_t errlen);
 
+/* After attach_virtio of the virtio-balloon device: its statistics timer on the I/O thread,
+ * and the I/O thread's sandbox lets it release guest pages. 0, or -1 with err set. */
+struct virtio_balloon;
+int attach_balloon(struct attached *a, struct virtio_balloon *b, char *err, size_t errlen);
+
 #endif

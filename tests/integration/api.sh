@@ -236,7 +236,7 @@ head -c 3000000 /dev/zero | tr '\0' ' ' >"$TMP/huger.json"
 api PUT /actions "@$TMP/huger.json"
 case "$code" in 400 | 000) pass api-bad-3mb-body-dropped ;; *) fail api-bad-3mb-body-dropped "HTTP $code" ;; esac
 api PUT /balloon '{"amount_mib":1,"deflate_on_oom":true}'
-want api-unsupported-balloon 400 "not supported"
+want api-put-balloon-after-start 400 "before InstanceStart"
 api PUT /vsock "{\"guest_cid\":4,\"uds_path\":\"$TMP/v2.sock\"}"
 want api-put-vsock-after-start 400 "before InstanceStart"
 api PUT /snapshot/create '{"mem_file_path":"a","snapshot_path":"b"}'
@@ -340,7 +340,7 @@ refuse api-config-file-unsupported 2 "smt is not supported" --config-file "$TMP/
 echo '{"boot-source": {"kernel_image_path": 1}}' >"$TMP/bad.json"
 refuse api-config-file-wrong-type 2 "must be a string" --config-file "$TMP/bad.json"
 echo '{"boot-source": {"kernel_image_path": "x"}, "balloon": {}}' >"$TMP/balloon.json"
-refuse api-config-file-balloon 2 "'balloon' is not supported" --config-file "$TMP/balloon.json"
+refuse api-config-file-balloon 2 "balloon: missing required field 'amount_mib'" --config-file "$TMP/balloon.json"
 refuse api-config-file-missing 2 "No such file" --config-file "$TMP/none.json"
 refuse api-mode-no-run-options 2 "cannot be combined" --api-sock "$TMP/x.sock" --mem 64
 

@@ -342,7 +342,15 @@ static void config_file_whole_schema(void)
 	reset();
 	const char *g3 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{}}";
 	CHECK_EQ(api_config_file(&ac, g3, strlen(g3), err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "'balloon' is not supported");
+	CHECK_STR_CONTAINS(err, "balloon: missing required field 'amount_mib'");
+	reset();
+	const char *g4 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{\"amount_mib\":"
+			 "16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":2}}";
+	CHECK_EQ(api_config_file(&ac, g4, strlen(g4), err, sizeof(err)), 0);
+	CHECK(ac.cfg.balloon.enabled && ac.cfg.balloon.amount_mib == 16 &&
+	      ac.cfg.balloon.deflate_on_oom && ac.cfg.balloon.stats_interval_s == 2 &&
+	      !ac.cfg.balloon.reporting);
+	reset();
 	const char *h = "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}";
 	CHECK_EQ(api_config_file(&ac, h, strlen(h), err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "boot-source");
