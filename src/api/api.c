@@ -156,6 +156,7 @@ static int apply_logger(const struct api_logger_cfg *l, char *err, size_t errlen
 	if (l->path[0] && (fd = open_output(l->path, err, errlen, "logger")) < 0)
 		return -1;
 	log_configure(fd, l->show_level, l->show_origin);
+	log_set_module(l->module);
 	log_set_level((enum log_level)l->level);
 	return 0;
 }
@@ -632,6 +633,7 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	a->listen_fd = a->sig_fd = a->start_efd = a->metrics_fd = -1;
 	a->sock_path = cli->api_sock;
 	a->instance_id = cli->instance_id;
+	log_set_instance_id(a->instance_id);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	api_config_init(&a->ac, cli);

@@ -209,8 +209,35 @@ if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"req
 else
 	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
 fi
-grep -q '\[INFO\] microVM paused' "$TMP/run.log" && pass api-logger-file ||
-	fail api-logger-file "$(head -c 300 "$TMP/run.log")"
+grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:[^]:]+:INFO\] microVM paused$' "$TMP/run.log" &&
+	pass api-logger-file || fail api-logger-file "$(head -c 300 "$TMP/run.log")"
+# The logger reconfigured while the guest runs: Debug with level and origin, then a module
+# filter that keeps one silent module (vsock: no connections) and then the API's.
+api PUT /logger "{\"log_path\":\"$TMP/debug.log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":true}"
+want api-logger-debug 204
+api PUT /actions '{"action_type":"Nope"}'
+grep -Eq '\[anonymous-instance:[^]:]+:DEBUG:src/api/api\.c:[0-9]+\] API PUT /actions: 400' "$TMP/debug.log" &&
+	pass api-logger-debug-line || fail api-logger-debug-line "$(head -c 300 "$TMP/debug.log")"
+api PUT /logger "{\"log_path\":\"$TMP/module.log\",\"level\":\"Trace\",\"module\":\"vsock\"}"
+want api-logger-module 204
+api PUT /actions '{"action_type":"Nope"}'
+api GET /vm/config
+want api-vm-config-logger-module 200 '"module":"vsock"'
+[ ! -s "$TMP/module.log" ] && pass api-logger-module-filters ||
+	fail api-logger-module-filters "$(head -c 300 "$TMP/module.log")"
+api PUT /logger "{\"level\":\"Debug\",\"module\":\"api\"}"
+want api-logger-module-api 204
+api PUT /actions '{"action_type":"Nope"}'
+grep -q 'API PUT /actions: 400' "$TMP/module.log" && pass api-logger-module-passes ||
+	fail api-logger-module-passes "$(head -c 300 "$TMP/module.log")"
+api PUT /logger '{"module":"api_server::request"}'
+want api-logger-bad-module 400 "not a mote module"
+api PUT /logger '{"level":"Verbose"}'
+want api-logger-bad-level 400 "Verbose"
+api PUT /logger '{"show_level":"yes"}'
+want api-logger-bad-show-level 400 "show_level"
+api PUT /logger "{\"log_path\":\"$TMP/run.log\",\"level\":\"Info\",\"show_level\":true}"
+want api-logger-back 204
 
 # ---- bad input while the guest runs --------------------------------------------------------
 api PUT /machine-config '{"vcpu_count":'
