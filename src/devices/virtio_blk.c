@@ -313,9 +313,11 @@ static int blk_io_done(struct virtio_dev *d, struct virtio_blk *b, struct blk_sl
 	if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_IN) {
 		q->produced = q->wdata;
 		atomic_fetch_add_explicit(&b->read_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->reads, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_in, q->len, memory_order_relaxed);
 	} else if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_OUT) {
 		atomic_fetch_add_explicit(&b->written_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->writes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_out, q->len, memory_order_relaxed);
 	}
 	return blk_finish(d, b, s, status);
@@ -629,6 +631,8 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *se
 	atomic_init(&b->written_bytes, 0);
 	atomic_init(&b->flushes, 0);
 	atomic_init(&b->errors, 0);
+	atomic_init(&b->reads, 0);
+	atomic_init(&b->writes, 0);
 	return 0;
 }
 

@@ -88,6 +88,7 @@ struct virtio_blk {
 	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
+	atomic_ulong reads, writes; /* reads and writes completed OK (metrics: read_count ...) */
 };
 
 /* Takes the backend (*be is cleared on success; on failure the caller still owns it).

@@ -391,6 +391,53 @@ kill -TERM "$PID"
 wait_exit "$PID" 10
 [ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-sigterm-while-paused || fail api-sigterm-while-paused "status $rc"
 
+# ---- per-interval metrics: a known number of reads between flushes -----------------------
+# blkwatch reads sector 0 eight times, waits, reads it three more times and ends: the first
+# line shows 8 reads, a flush in the pause 0, the final line (at exit) 3. Counters are deltas,
+# gauges (start-up time, timestamp) absolute; Firecracker's groups and per-drive names.
+printf 'METRICS' >"$TMP/m.img"
+truncate -s 1M "$TMP/m.img"
+start_api mdelta
+api PUT /metrics "{\"metrics_path\":\"$TMP/mdelta.metrics\"}"
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/blkwatch.elf\",\"boot_args\":\"reads=8 wait_ms=3000 more=3\"}"
+api PUT /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/m.img\",\"is_root_device\":false}"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-metrics-delta-boot 204
+for _ in $(seq 100); do grep -q 'blkwatch: 8 reads done' "$TMP/mdelta.out" && break; sleep 0.02; done
+api PUT /actions '{"action_type":"FlushMetrics"}'
+want api-metrics-delta-flush1 204
+api PUT /actions '{"action_type":"FlushMetrics"}'
+want api-metrics-delta-flush2 204
+wait_exit "$PID" 15
+if out=$(python3 - "$TMP/mdelta.metrics" <<'PY' 2>&1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 3, f"{len(lines)} lines"
+rc = [l["block_data"]["read_count"] for l in lines]
+assert rc == [8, 0, 3], f"block_data.read_count {rc}"
+assert [l["block"]["read_count"] for l in lines] == rc, "aggregate block differs"
+assert [l["block_data"]["read_bytes"] for l in lines] == [4096, 0, 1536], "read_bytes"
+assert [l["put_api_requests"]["actions_count"] for l in lines] == [1, 1, 1], "actions_count"
+assert lines[0]["put_api_requests"]["drive_count"] == 1 and lines[1]["put_api_requests"]["drive_count"] == 0
+st = [l["api_server"]["process_startup_time_us"] for l in lines]
+assert st[0] > 0 and st[0] == st[1] == st[2], f"startup gauge {st}"
+ts = [l["utc_timestamp_ms"] for l in lines]
+assert ts[0] <= ts[1] <= ts[2] and ts[0] > 1600000000000, f"timestamps {ts}"
+assert lines[0]["vcpu"]["exit_mmio_write"] > 0 and lines[1]["vcpu"]["exit_mmio_write"] == 0, "vcpu deltas"
+assert lines[0]["vcpu"]["vcpu_count"] == 1 == lines[2]["vcpu"]["vcpu_count"], "vcpu_count gauge"
+assert lines[2]["uart"]["write_count"] > 0 and lines[2]["state"] == "Ended"
+assert [l["flushes"] for l in lines] == [1, 2, 3], "flushes"
+for k in ("seccomp", "vmm", "logger", "get_api_requests", "patch_api_requests", "net", "devices"):
+    assert k in lines[0], k
+print("ok")
+PY
+); [ "$out" = ok ]; then
+	pass api-metrics-deltas
+else
+	fail api-metrics-deltas "$out"
+fi
+[ "$rc" = 1 ] && pass api-metrics-delta-guest || fail api-metrics-delta-guest "status $rc: $(tail -c 300 "$TMP/mdelta.out")"
+
 # ---- every exchange against Firecracker's Swagger description ------------------------------
 if [ ! -f "$SPEC" ]; then
 	skip api-swagger-validation "Firecracker's API description not found at $SPEC"
