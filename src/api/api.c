@@ -301,10 +301,7 @@ static void do_drive_patch(struct api *a, const char *id, const json_t *body, st
 	api_metrics_count(&a->mstate, mgroup, "update_count");
 	api_metrics_count(&a->mstate, mgroup, "update_fails"); /* taken back below on success */
 	struct disk_config *d = &a->ac.cfg.disks[i];
-	if (d->io == DISK_IO_URING)
-		return bad(ans, 400, "drives: %s uses io_engine Async; mote can swap the backing file "
-			   "of Sync drives only", id);
-	struct blk_backend be;
+	struct blk_backend be; /* a file backend; an io_uring drive takes its fd (blk_swap_file) */
 	bool no_uring = true;
 	if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err, sizeof(err)) < 0)
 		return bad(ans, 400, "drives: %s", err);

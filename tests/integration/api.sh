@@ -438,6 +438,42 @@ else
 fi
 [ "$rc" = 1 ] && pass api-metrics-delta-guest || fail api-metrics-delta-guest "status $rc: $(tail -c 300 "$TMP/mdelta.out")"
 
+# ---- PATCH /drives on an Async (io_uring) drive under a running guest -----------------------
+# blkwatch reads sector 0 every 20 ms and prints it with the capacity when either changes;
+# each swap must show the new file's text and size; END ends the guest. update_count counts
+# the attempts (3), update_fails the refused one.
+printf 'FIRST-DISK-AAAAA' >"$TMP/s1.img"
+truncate -s 1M "$TMP/s1.img"
+printf 'SECOND-DISK-BBBB' >"$TMP/s2.img"
+truncate -s 2M "$TMP/s2.img"
+printf 'END-OF-THE-WATCH' >"$TMP/s3.img"
+truncate -s 1M "$TMP/s3.img"
+start_api swap
+api PUT /metrics "{\"metrics_path\":\"$TMP/swap.metrics\"}"
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/blkwatch.elf\",\"boot_args\":\"watch_ms=20\"}"
+api PUT /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s1.img\",\"is_root_device\":false,\"io_engine\":\"Async\"}"
+want api-async-drive 204
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-async-start 204
+seen() { for _ in $(seq 150); do grep -q "$1" "$TMP/swap.out" && return 0; sleep 0.02; done; return 1; }
+seen "sector 0 'FIRST-DISK-AAAAA' capacity 2048" && pass api-async-first-disk ||
+	fail api-async-first-disk "$(tail -c 300 "$TMP/swap.out") $(tail -c 300 "$TMP/swap.err")"
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s2.img\"}"
+want api-async-swap 204
+seen "sector 0 'SECOND-DISK-BBBB' capacity 4096" && pass api-async-swap-new-content ||
+	fail api-async-swap-new-content "$(tail -c 300 "$TMP/swap.out")"
+ls -l /proc/"$PID"/fd 2>/dev/null | grep -q s1.img && fail api-async-old-file-closed "s1.img still open" ||
+	pass api-async-old-file-closed
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/nothing.img\"}"
+want api-async-swap-missing-file 400 nothing.img
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s3.img\"}"
+want api-async-swap-again 204
+wait_exit "$PID" 10
+[ "$rc" = 1 ] && grep -q "sector 0 'END-OF-THE-WATCH' capacity 2048" "$TMP/swap.out" &&
+	pass api-async-swap-guest-ends || fail api-async-swap-guest-ends "status $rc: $(tail -c 300 "$TMP/swap.out")"
+grep -q '"block_data":{[^}]*"update_count":3,"update_fails":1' "$TMP/swap.metrics" &&
+	pass api-async-swap-metrics || fail api-async-swap-metrics "$(grep -o '"block_data":{[^}]*}' "$TMP/swap.metrics")"
+
 # ---- every exchange against Firecracker's Swagger description ------------------------------
 if [ ! -f "$SPEC" ]; then
 	skip api-swagger-validation "Firecracker's API description not found at $SPEC"
