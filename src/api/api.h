@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/api_config.h"
+#include "api/api_metrics.h"
 #include "arch/x86/machine.h"
 #include "vmm/config.h"
 #include "core/stop.h"
@@ -62,6 +63,7 @@ struct api {
 	bool metrics_thread_started;
 	bool quit;
 	uint64_t requests, errors, metrics_flushes;
+	struct api_metrics_state mstate; /* per-interval metrics, request counts (api_metrics.h) */
 };
 
 /* Sets up the API: loads the config file (if any), creates the socket (if any) and starts

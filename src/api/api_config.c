@@ -431,18 +431,20 @@ int api_put_vsock(struct api_config *ac, const json_t *body, char *err, size_t e
 
 int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, size_t errlen)
 {
-	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin", NULL};
-	static const char *const unsupported[] = {"module", NULL};
+	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin",
+					    "module", NULL};
+	/* Firecracker's names, any case; "Warn" too (Firecracker's parser takes it). */
 	static const struct { const char *name; int level; } levels[] = {
-		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Info", LOG_INFO},
-		{"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG}, {"Off", LOG_OFF}};
-	const char *what = "logger", *level = NULL, *path = NULL;
+		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Warn", LOG_WARN}, {"Info", LOG_INFO},
+		{"Debug", LOG_DEBUG}, {"Trace", LOG_TRACE}, {"Off", LOG_OFF}};
+	const char *what = "logger", *level = NULL, *path = NULL, *module = NULL;
 	struct api_logger_cfg l = {.set = true, .level = LOG_INFO};
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
 	    get_str(body, what, "level", false, &level, 16, err, errlen) < 0 ||
 	    get_str(body, what, "log_path", false, &path, CONFIG_PATH_MAX - 1, err, errlen) < 0 ||
 	    get_bool(body, what, "show_level", false, &l.show_level, err, errlen) < 0 ||
-	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0)
+	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0 ||
+	    get_str(body, what, "module", false, &module, sizeof(l.module) - 1, err, errlen) < 0)
 		return -1;
 	if (level) {
 		size_t k = 0, n = sizeof(levels) / sizeof(levels[0]);
@@ -455,7 +457,11 @@ int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, 
 	}
 	if (path && !*path)
 		return err_set(err, errlen, "logger: log_path is empty: omit it or name a file or pipe");
+	if (module && !log_module_valid(module))
+		return err_set(err, errlen, "logger: module '%.64s' is not a mote module: one of %s, "
+			       "or FOLDER::FILE (e.g. devices::virtio_blk)", module, LOG_MODULE_FOLDERS);
 	snprintf(l.path, sizeof(l.path), "%s", path ? path : "");
+	snprintf(l.module, sizeof(l.module), "%s", module ? module : "");
 	*out = l;
 	return 0;
 }
@@ -685,6 +691,7 @@ static const char *level_str(int level)
 	case LOG_ERROR: return "Error";
 	case LOG_WARN: return "Warning";
 	case LOG_INFO: return "Info";
+	case LOG_TRACE: return "Trace";
 	default: return "Debug";
 	}
 }
@@ -742,6 +749,8 @@ json_t *api_vm_config_json(const struct api_config *ac)
 				      ac->logger.show_origin);
 		if (l && ac->logger.path[0])
 			json_object_set_new(l, "log_path", json_string(ac->logger.path));
+		if (l && ac->logger.module[0])
+			json_object_set_new(l, "module", json_string(ac->logger.module));
 		json_object_set_new(j, "logger", l);
 	}
 	if (ac->metrics.set) {

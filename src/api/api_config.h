@@ -20,8 +20,9 @@
 struct api_logger_cfg {
 	bool set;
 	char path[CONFIG_PATH_MAX]; /* "" keeps stderr */
-	int level;                  /* enum log_level (LOG_OFF .. LOG_DEBUG) */
+	int level;                  /* enum log_level (LOG_OFF .. LOG_TRACE) */
 	bool show_level, show_origin;
+	char module[72];            /* "" all; else a valid log module (core/log.h) */
 };
 
 struct api_metrics_cfg {

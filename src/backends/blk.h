@@ -104,6 +104,17 @@ int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsi
 /* For backends layered on the file backend: its fd (or -1 when b is not a file backend). */
 int blk_file_fd(const struct blk_backend *b);
 
+/* Appended for PATCH /drives/{id} (a drive swap on a running VM): b serves the disk of file
+ * from now on. file is synchronous (no submit, no completion_fd); nothing may be in flight in
+ * b; the caller checked that block size and read-only mode match. A synchronous b is swapped
+ * whole. An io_uring b keeps its ring, eventfd and restrictions and puts file's fd in the
+ * ring's one fixed-file slot (IORING_REGISTER_FILES_UPDATE, the one register operation the
+ * restricted ring allows besides the unregistration at close); file must then be a file
+ * backend (blk_file_open). On success *file holds b's previous file backend (the caller
+ * flushes and closes it) and b->size is the new file's; 0, or -1 with err set and nothing
+ * changed. */
+int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, size_t errlen);
+
 /* Closes the backend once (later calls do nothing). */
 static inline void blk_close(struct blk_backend *b)
 {

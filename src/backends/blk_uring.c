@@ -489,8 +489,9 @@ static const struct blk_backend_ops blk_uring_ops = {
  * any thread that may call io_uring_enter could open files or sockets through the ring,
  * docs/security.md). Only the opcodes uring_submit and uring_resubmit issue; every SQE must
  * name a registered file (the disk, the only one) with IOSQE_FIXED_FILE; IOSQE_IO_DRAIN is the
- * one other flag (flush ordering). One register operation after enabling: the files'
- * unregistration at close (the eventfd and the file are registered before). */
+ * one other flag (flush ordering). Two register operations after enabling: the files'
+ * unregistration at close and the update of the disk's slot by a drive swap (the eventfd and
+ * the file are registered before). */
 static const struct io_uring_restriction uring_restrictions[] = {
 	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
 	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
@@ -499,6 +500,10 @@ static const struct io_uring_restriction uring_restrictions[] = {
 	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
 	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN },
 	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES },
+	/* PATCH /drives (blk_swap_file): the new disk's fd replaces the old in the one slot.
+	 * It can install only an fd mote holds, and threads that may call io_uring_register
+	 * could read and write such an fd directly anyway; the SQE restrictions stay. */
+	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_FILES_UPDATE },
 };
 
 /* The disk as the ring's one fixed file, the restrictions, then the ring enabled. 0, or the
@@ -654,5 +659,40 @@ int blk_uring_bounce_stats(const struct blk_backend *b, struct blk_bounce_stats 
 					  .peak = u->budget.peak, .waiting = u->nparked,
 					  .waits = atomic_load_explicit(u->waits,
 									memory_order_relaxed) };
+	return 0;
+}
+
+/* Appended for PATCH /drives (blk.h). */
+int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, size_t errlen)
+{
+	if (!file->ops || file->ops->submit || file->completion_fd >= 0)
+		return err_set(err, errlen, "the new disk backend must be synchronous");
+	if (b->ops != &blk_uring_ops) {
+		if (!b->ops || b->ops->submit || b->completion_fd >= 0)
+			return err_set(err, errlen, "the drive's asynchronous backend cannot change "
+				       "its file");
+		struct blk_backend old = *b;
+		*b = *file;
+		*file = old;
+		return 0;
+	}
+	struct blk_uring *u = b->be;
+	int fd = blk_file_fd(file);
+	if (fd < 0)
+		return err_set(err, errlen, "an io_uring drive can only take a disk file");
+	if (u->inflight > 0) /* the requests waiting for bounce memory are counted in */
+		return err_set(err, errlen, "%u requests are still in flight", u->inflight);
+	int r = io_uring_register_files_update(&u->ring, URING_DISK_FILE, &fd, 1);
+	if (r < 0)
+		return err_set(err, errlen, "io_uring refused the new file: %s", strerror(-r));
+	struct blk_backend old = u->file;
+	u->file = *file;
+	*file = old;
+	u->fd = fd;
+	u->size = u->file.size;
+	u->dio_align = u->file.block_size;
+	u->nowait_read = u->nowait_write = true; /* another filesystem may differ */
+	b->size = u->size;
+	b->block_size = u->file.block_size;
 	return 0;
 }

@@ -77,8 +77,8 @@ static const struct rule process_rules[] = {
 	R(set_robust_list, "a new thread's start"), R(rseq, "a new thread's start"),
 	R(getrandom, "virtio-rng"),
 	R(io_uring_enter, "asynchronous disk I/O (rings are restricted: backends/blk_uring.c)"),
-	R(io_uring_register, "teardown unregisters a disk ring's file (the only register op the "
-			     "restricted ring takes)"),
+	R(io_uring_register, "teardown unregisters a disk ring's file, PATCH /drives updates its "
+			     "slot (the only register ops the restricted ring takes)"),
 	R(close, "teardown"),
 	RA(rt_sigaction, COND_ARG0_EQ, 32, "glibc's own thread signals, set up by the first "
 					   "pthread_create"),

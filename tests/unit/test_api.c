@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api_config.h"
+#include "core/log.h"
 #include "arch/x86/machine.h"
 #include "test.h"
 
@@ -274,8 +275,24 @@ static void actions_states_logger_metrics(void)
 	json_decref(j);
 	j = J("{\"module\":\"x\"}");
 	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
-	CHECK_STR_CONTAINS(err, "'module' is not supported");
+	CHECK_STR_CONTAINS(err, "module 'x' is not a mote module");
 	json_decref(j);
+	j = J("{\"module\":\"devices::virtio_blk\",\"level\":\"TRACE\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_TRACE &&
+	      !strcmp(l.module, "devices::virtio_blk"));
+	json_decref(j);
+	j = J("{\"level\":\"wArN\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_WARN && !l.module[0]);
+	json_decref(j);
+	static const char *const bad_modules[] = {"\"\"", "\"devices::\"", "\"devices:x\"",
+						  "\"devices::Virtio\"", "\"api_server::request\"", "1"};
+	for (size_t i = 0; i < sizeof(bad_modules) / sizeof(bad_modules[0]); i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"module\":%s}", bad_modules[i]);
+		j = J(body);
+		CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
+		json_decref(j);
+	}
 	struct api_metrics_cfg m;
 	j = J("{\"metrics_path\":\"/m\",\"properties\":{\"k\":\"v\"}}");
 	CHECK(j && api_parse_metrics(j, &m, err, sizeof(err)) == 0 && m.properties);
