@@ -1,10 +1,11 @@
 /* Token buckets (see ratelimit.h). Arithmetic is exact: a refill adds
  * floor((elapsed_ns * size + carry) / refill_ns) tokens and keeps the remainder, in 128 bits
- * so that no size/time combination in range overflows. */
+ * so that no size/time combination in range overflows. rl_clock_ns is the one clock read. */
 #include "core/ratelimit.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define NS_PER_MS 1000000ull
 
@@ -128,6 +129,24 @@ void rl_get_config(const struct ratelimiter *r, struct rl_config *out)
 {
 	out->bw = r->bw.cfg;
 	out->ops = r->ops.cfg;
+}
+
+void rl_timer_want(struct rl_timer *t, uint64_t at_ns)
+{
+	if (at_ns == 0)
+		at_ns = 1;
+	if (t->armed_at && t->armed_at <= at_ns)
+		return;
+	t->armed_at = at_ns;
+	if (t->arm)
+		t->arm(t->ctx, at_ns);
+}
+
+uint64_t rl_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int tb_config_check(const struct tb_config *c, const char *what, char *err, size_t errlen)

@@ -1,8 +1,9 @@
 /* I/O rate limiters: token buckets with Firecracker's semantics (TokenBucket {size,
  * one_time_burst, refill_time}, RateLimiter {bandwidth, ops}). Owns: the bucket arithmetic,
  * the range checks every configuration source shares, and the CLI's `bw=`/`ops=` options.
- * Pure: the time is passed in (CLOCK_MONOTONIC nanoseconds), nothing here reads a clock,
- * sleeps, locks or allocates; the owner (a device, under its lock) serialises access. */
+ * The buckets are pure: the time is passed in (CLOCK_MONOTONIC nanoseconds, rl_clock_ns), and
+ * nothing here sleeps, locks or allocates; the owner (a device, under its lock) serialises
+ * access. A throttled device asks its rl_timer to wake it; it never waits itself. */
 #ifndef MOTE_CORE_RATELIMIT_H
 #define MOTE_CORE_RATELIMIT_H
 
@@ -85,6 +86,22 @@ bool rl_consume(struct ratelimiter *r, uint64_t bytes, uint64_t ops, uint64_t no
 void rl_update(struct ratelimiter *r, const struct rl_update *u, uint64_t now);
 /* The configuration in force (for GET /vm/config and messages). */
 void rl_get_config(const struct ratelimiter *r, struct rl_config *out);
+
+/* A device's one-shot wake-up for its throttled queues (the host backs it with a timerfd on
+ * the I/O thread). The device asks for "at or before at_ns"; an earlier request re-arms,
+ * a later one keeps the pending expiry; the owner calls rl_timer_fired when it expires. */
+struct rl_timer {
+	void (*arm)(void *ctx, uint64_t at_ns); /* CLOCK_MONOTONIC ns; NULL: no timer (tests) */
+	void *ctx;
+	uint64_t armed_at; /* 0: not armed */
+};
+void rl_timer_want(struct rl_timer *t, uint64_t at_ns);
+static inline void rl_timer_fired(struct rl_timer *t)
+{
+	t->armed_at = 0;
+}
+/* CLOCK_MONOTONIC in ns (the devices' clock for their limiters). */
+uint64_t rl_clock_ns(void);
 
 /* Range checks shared by the CLI, the API and the config file: what names the bucket in the
  * message ("drives: rate_limiter.bandwidth"). 0, or -1 with a one-line reason in err. */
