@@ -125,6 +125,14 @@ void rl_update(struct ratelimiter *r, const struct rl_update *u, uint64_t now)
 		tb_init(&r->ops, &u->cfg.ops, now);
 }
 
+void rl_config_apply(struct rl_config *c, const struct rl_update *u)
+{
+	if (u->bw_set)
+		c->bw = u->cfg.bw;
+	if (u->ops_set)
+		c->ops = u->cfg.ops;
+}
+
 void rl_get_config(const struct ratelimiter *r, struct rl_config *out)
 {
 	out->bw = r->bw.cfg;

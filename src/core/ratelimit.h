@@ -84,6 +84,8 @@ static inline bool rl_enabled(const struct ratelimiter *r)
 bool rl_consume(struct ratelimiter *r, uint64_t bytes, uint64_t ops, uint64_t now,
 		uint64_t *wait_ns);
 void rl_update(struct ratelimiter *r, const struct rl_update *u, uint64_t now);
+/* The same update on a stored configuration (what GET /vm/config reports afterwards). */
+void rl_config_apply(struct rl_config *c, const struct rl_update *u);
 /* The configuration in force (for GET /vm/config and messages). */
 void rl_get_config(const struct ratelimiter *r, struct rl_config *out);
 

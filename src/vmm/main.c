@@ -374,7 +374,8 @@ static int boot_and_run(struct vm *vm)
 	}
 	if (vm->api) /* InstanceStart answers now; the API may pause vCPUs and read counters */
 		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
-				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop});
+				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
+				.net = vm->net, .nnet = vm->nnet});
 	run_loop(vm);
 	return vm->stop.status;
 }
