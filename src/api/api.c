@@ -287,13 +287,48 @@ static void do_vm_state(struct api *a, const json_t *body, struct answer *ans)
 	log_info("microVM paused");
 }
 
+/* PATCH /drives/{id} rate_limiter (alone or after a swap): the device's limits change under
+ * its lock; the staged configuration follows, so GET /vm/config reports them. */
+static void drive_patch_limits(struct api *a, unsigned i, const struct rl_update *rl,
+			       struct answer *ans)
+{
+	if (rl->bw_set || rl->ops_set) {
+		virtio_blk_ratelimit_update(&a->view.blk[i], rl);
+		rl_config_apply(&a->ac.cfg.disks[i].rl, rl);
+		log_info("drive %s: new rate limits", a->ac.drive_id[i]);
+	}
+	ans->status = 204;
+}
+
+/* PATCH /network-interfaces/{id}: new rx/tx limits of a running interface. */
+static void do_net_patch(struct api *a, const char *id, const json_t *body, struct answer *ans)
+{
+	char err[ERRLEN];
+	unsigned i;
+	struct rl_update rx, tx;
+	if (a->state != API_RUNNING && a->state != API_PAUSED)
+		return bad(ans, 400, "PATCH /network-interfaces is only possible after InstanceStart "
+			   "(use PUT before)");
+	if (api_parse_net_patch(&a->ac, id, body, &i, &rx, &tx, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	if (!a->view_valid || i >= a->view.nnet)
+		return bad(ans, 400, "network-interfaces: interface '%s' has no device", id);
+	if (virtio_net_ratelimit_update(&a->view.net[i], &rx, &tx, err, sizeof(err)) < 0)
+		return bad(ans, 400, "network-interfaces: %s: %s", id, err);
+	rl_config_apply(&a->ac.cfg.nets[i].rx_rl, &rx);
+	rl_config_apply(&a->ac.cfg.nets[i].tx_rl, &tx);
+	log_info("interface %s: new rate limits", id);
+	ans->status = 204;
+}
+
 static void do_drive_patch(struct api *a, const char *id, const json_t *body, struct answer *ans)
 {
 	char err[ERRLEN], path[CONFIG_PATH_MAX];
 	unsigned i;
+	struct rl_update rl;
 	if (a->state != API_RUNNING && a->state != API_PAUSED)
 		return bad(ans, 400, "PATCH /drives is only possible after InstanceStart (use PUT before)");
-	if (api_parse_drive_patch(&a->ac, id, body, path, &i, err, sizeof(err)) < 0)
+	if (api_parse_drive_update(&a->ac, id, body, path, &i, &rl, err, sizeof(err)) < 0)
 		return bad(ans, 400, "%s", err);
 	if (!a->view_valid || i >= a->view.nblk)
 		return bad(ans, 400, "drives: drive '%s' has no device", id);
@@ -302,19 +337,22 @@ static void do_drive_patch(struct api *a, const char *id, const json_t *body, st
 	api_metrics_count(&a->mstate, mgroup, "update_count");
 	api_metrics_count(&a->mstate, mgroup, "update_fails"); /* taken back below on success */
 	struct disk_config *d = &a->ac.cfg.disks[i];
-	struct blk_backend be; /* a file backend; an io_uring drive takes its fd (blk_swap_file) */
-	bool no_uring = true;
-	if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err, sizeof(err)) < 0)
-		return bad(ans, 400, "drives: %s", err);
-	if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
-		blk_close(&be);
-		return bad(ans, 400, "drives: %s: %s", id, err);
+	if (path[0]) { /* a new backing file; without one, new limits only */
+		struct blk_backend be; /* a file backend; an io_uring drive takes its fd (blk_swap_file) */
+		bool no_uring = true;
+		if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err,
+			     sizeof(err)) < 0)
+			return bad(ans, 400, "drives: %s", err);
+		if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
+			blk_close(&be);
+			return bad(ans, 400, "drives: %s: %s", id, err);
+		}
+		snprintf(d->path, sizeof(d->path), "%s", path);
+		log_info("drive %s now uses %s", id, path);
 	}
-	snprintf(d->path, sizeof(d->path), "%s", path);
 	json_t *fails = json_object_get(json_object_get(a->mstate.counts, mgroup), "update_fails");
 	json_integer_set(fails, json_integer_value(fails) - 1);
-	log_info("drive %s now uses %s", id, path);
-	ans->status = 204;
+	drive_patch_limits(a, i, &rl, ans);
 }
 
 static void do_action(struct api *a, const json_t *body, struct answer *ans)
@@ -481,8 +519,8 @@ static void route(struct api *a, const char *method, const char *url, const json
 			r = api_put_net(&a->ac, id, body, err, sizeof(err));
 		else
 			return;
-	} else if (patch && path_id(url, "/network-interfaces/")) {
-		return bad(ans, 400, "PATCH /network-interfaces updates rate limiters, which mote does not support");
+	} else if (patch && (id = path_id(url, "/network-interfaces/"))) {
+		return do_net_patch(a, id, body, ans);
 	} else if (put && !strcmp(url, "/entropy")) {
 		if (pre_boot(a, ans, "PUT /entropy"))
 			r = api_put_entropy(&a->ac, body, err, sizeof(err));

@@ -19,6 +19,7 @@
 #include "vmm/config.h"
 #include "core/stop.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "kvm/kvm.h"
 
 enum api_state { API_NOT_STARTED, API_STARTING, API_RUNNING, API_PAUSED, API_ENDED };
@@ -30,6 +31,8 @@ struct api_vm_view {
 	struct machine *machine; /* the virtio devices, for metrics */
 	struct virtio_blk *blk;   /* blk[i] is drive i of the configuration */
 	unsigned nblk;
+	struct virtio_net *net;   /* net[i] is interface i of the configuration */
+	unsigned nnet;
 	struct vm_stop *stop;
 	struct virtio_balloon *balloon; /* NULL: the VM has no balloon */
 };

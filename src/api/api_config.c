@@ -187,6 +187,62 @@ static int only_false(const json_t *obj, const char *what, const char *key, char
 	return 0;
 }
 
+/* A TokenBucket {size, refill_time, one_time_burst}: size 0 disables it (the way to remove a
+ * limit); a size with refill_time 0 is refused (it would never refill; Firecracker silently
+ * disables such a bucket). */
+static int get_bucket(const json_t *v, const char *what, struct tb_config *out, char *err,
+		      size_t errlen)
+{
+	static const char *const known[] = {"size", "one_time_burst", "refill_time", NULL};
+	unsigned long long size = 0, burst = 0, refill = 0;
+	if (!json_is_object(v))
+		return err_set(err, errlen, "%s must be an object {\"size\", \"refill_time\"[, "
+			       "\"one_time_burst\"]}", what);
+	if (check_keys(v, what, known, NULL, err, errlen) < 0 ||
+	    get_uint(v, what, "size", true, 0, RL_MAX_TOKENS, &size, err, errlen) < 0 ||
+	    get_uint(v, what, "refill_time", true, 0, RL_MAX_REFILL_MS, &refill, err, errlen) < 0 ||
+	    get_uint(v, what, "one_time_burst", false, 0, RL_MAX_TOKENS, &burst, err, errlen) < 0)
+		return -1;
+	if (size > 0 && refill == 0)
+		return err_set(err, errlen, "%s: refill_time 0 with size %llu: the bucket would never "
+			       "refill; give refill_time in ms, or size 0 to remove the limit", what, size);
+	*out = (struct tb_config){size, burst, refill};
+	return 0;
+}
+
+/* A RateLimiter {bandwidth, ops} field of obj: absent or null sets nothing; each bucket given
+ * is set in *u. what: "drives" etc. */
+static int get_rate_limiter(const json_t *obj, const char *what, const char *key,
+			    struct rl_update *u, char *err, size_t errlen)
+{
+	static const char *const known[] = {"bandwidth", "ops", NULL};
+	char w[96];
+	const json_t *v;
+	*u = (struct rl_update){0};
+	int r = field(obj, what, key, false, &v, err, errlen);
+	if (r <= 0)
+		return r;
+	snprintf(w, sizeof(w), "%s: %s", what, key);
+	if (!json_is_object(v))
+		return err_set(err, errlen, "%s must be an object {\"bandwidth\", \"ops\"}", w);
+	if (check_keys(v, w, known, NULL, err, errlen) < 0)
+		return -1;
+	const json_t *b = json_object_get(v, "bandwidth"), *o = json_object_get(v, "ops");
+	if (b && !json_is_null(b)) {
+		snprintf(w, sizeof(w), "%s: %s.bandwidth", what, key);
+		if (get_bucket(b, w, &u->cfg.bw, err, errlen) < 0)
+			return -1;
+		u->bw_set = true;
+	}
+	if (o && !json_is_null(o)) {
+		snprintf(w, sizeof(w), "%s: %s.ops", what, key);
+		if (get_bucket(o, w, &u->cfg.ops, err, errlen) < 0)
+			return -1;
+		u->ops_set = true;
+	}
+	return 0;
+}
+
 int api_put_boot_source(struct api_config *ac, const json_t *body, char *err, size_t errlen)
 {
 	static const char *const known[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
@@ -277,8 +333,10 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 		  size_t errlen)
 {
 	static const char *const known[] = {"drive_id", "is_root_device", "path_on_host",
-					    "is_read_only", "partuuid", "cache_type", "io_engine", NULL};
-	static const char *const unsupported[] = {"rate_limiter", "socket", NULL};
+					    "is_read_only", "partuuid", "cache_type", "io_engine",
+					    "rate_limiter", NULL};
+	static const char *const unsupported[] = {"socket", NULL};
+	struct rl_update rl;
 	const char *what = "drives", *id = NULL, *path = NULL, *partuuid = NULL, *cache = NULL;
 	const char *engine = NULL;
 	bool root = false, ro = false;
@@ -289,7 +347,8 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 	    get_bool(body, what, "is_read_only", false, &ro, err, errlen) < 0 ||
 	    get_str(body, what, "partuuid", false, &partuuid, API_ID_MAX, err, errlen) < 0 ||
 	    get_str(body, what, "cache_type", false, &cache, 16, err, errlen) < 0 ||
-	    get_str(body, what, "io_engine", false, &engine, 16, err, errlen) < 0)
+	    get_str(body, what, "io_engine", false, &engine, 16, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rate_limiter", &rl, err, errlen) < 0)
 		return -1;
 	/* Firecracker's engines: Sync (the default) is the preadv/pwritev backend, Async io_uring. */
 	if (engine && strcmp(engine, "Sync") != 0 && strcmp(engine, "Async") != 0)
@@ -314,6 +373,7 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->read_only = ro;
 	d->io = engine && !strcmp(engine, "Async") ? DISK_IO_URING : DISK_IO_SYNC;
+	rl_config_apply(&d->rl, &rl); /* after the memset: buckets not given are unlimited */
 	/* The guest reads the drive id as the disk's serial (GET_ID), as with Firecracker. */
 	snprintf(d->serial, sizeof(d->serial), "%.20s", id);
 	snprintf(ac->drive_id[i], sizeof(ac->drive_id[i]), "%s", id);
@@ -353,14 +413,18 @@ static bool ifname_valid(const char *s)
 int api_put_net(struct api_config *ac, const char *path_id, const json_t *body, char *err,
 		size_t errlen)
 {
-	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac", NULL};
-	static const char *const unsupported[] = {"rx_rate_limiter", "tx_rate_limiter", "mtu", NULL};
+	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac",
+					    "rx_rate_limiter", "tx_rate_limiter", NULL};
+	static const char *const unsupported[] = {"mtu", NULL};
 	const char *what = "network-interfaces", *id = NULL, *tap = NULL, *mac_s = NULL;
 	uint8_t mac[6];
+	struct rl_update rx, tx;
 	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
 	    body_id(body, what, "iface_id", path_id, &id, err, errlen) < 0 ||
 	    get_str(body, what, "host_dev_name", true, &tap, 64, err, errlen) < 0 ||
-	    get_str(body, what, "guest_mac", false, &mac_s, 64, err, errlen) < 0)
+	    get_str(body, what, "guest_mac", false, &mac_s, 64, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rx_rate_limiter", &rx, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "tx_rate_limiter", &tx, err, errlen) < 0)
 		return -1;
 	if (!ifname_valid(tap))
 		return err_set(err, errlen, "network-interfaces: host_dev_name '%.64s' is not a valid "
@@ -397,8 +461,34 @@ int api_put_net(struct api_config *ac, const char *path_id, const json_t *body, 
 		n->mac_set = true;
 	}
 	n->vhost = -1;
+	rl_config_apply(&n->rx_rl, &rx);
+	rl_config_apply(&n->tx_rl, &tx);
+	/* vhost-net would move the frames past mote's limiters: mote's own path then. PATCH can
+	 * add limits later only where vhost is not in use (see api.c). */
+	if (rl_config_enabled(&n->rx_rl) || rl_config_enabled(&n->tx_rl))
+		n->vhost = 0;
 	snprintf(ac->net_id[i], sizeof(ac->net_id[i]), "%s", id);
 	return 0;
+}
+
+int api_parse_net_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			unsigned *index, struct rl_update *rx, struct rl_update *tx, char *err,
+			size_t errlen)
+{
+	static const char *const known[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
+	const char *what = "network-interfaces", *id = NULL;
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
+	    body_id(body, what, "iface_id", path_id, &id, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rx_rate_limiter", rx, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "tx_rate_limiter", tx, err, errlen) < 0)
+		return -1;
+	for (unsigned k = 0; k < ac->cfg.nnets; k++) {
+		if (!strcmp(ac->net_id[k], id)) {
+			*index = k;
+			return 0;
+		}
+	}
+	return err_set(err, errlen, "network-interfaces: no interface '%s' is configured", id);
 }
 
 int api_put_entropy(struct api_config *ac, const json_t *body, char *err, size_t errlen)
@@ -534,26 +624,40 @@ int api_parse_vm_state(const json_t *body, bool *paused, char *err, size_t errle
 	return 0;
 }
 
-int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
-			  char *path, unsigned *index, char *err, size_t errlen)
+int api_parse_drive_update(const struct api_config *ac, const char *path_id, const json_t *body,
+			   char *path, unsigned *index, struct rl_update *rl, char *err,
+			   size_t errlen)
 {
-	static const char *const known[] = {"drive_id", "path_on_host", NULL};
-	static const char *const unsupported[] = {"rate_limiter", NULL};
+	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
 	const char *what = "drives", *id = NULL, *p = NULL;
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
 	    body_id(body, what, "drive_id", path_id, &id, err, errlen) < 0 ||
-	    get_str(body, what, "path_on_host", false, &p, CONFIG_PATH_MAX - 1, err, errlen) < 0)
+	    get_str(body, what, "path_on_host", false, &p, CONFIG_PATH_MAX - 1, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rate_limiter", rl, err, errlen) < 0)
 		return -1;
 	int i = find_drive(ac, id);
 	if (i < 0)
 		return err_set(err, errlen, "drives: no drive '%s' is configured", id);
-	if (!p)
-		return err_set(err, errlen, "drives: give path_on_host, the new backing file (the only "
-			       "property mote can update)");
-	if (!*p)
+	bool has_rl = json_object_get(body, "rate_limiter") &&
+		      !json_is_null(json_object_get(body, "rate_limiter"));
+	if (!p && !has_rl)
+		return err_set(err, errlen, "drives: give path_on_host (the new backing file) or "
+			       "rate_limiter (new limits): the properties mote can update");
+	if (p && !*p)
 		return err_set(err, errlen, "drives: path_on_host is empty: name a disk image");
-	snprintf(path, CONFIG_PATH_MAX, "%s", p);
+	snprintf(path, CONFIG_PATH_MAX, "%s", p ? p : "");
 	*index = (unsigned)i;
+	return 0;
+}
+
+int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			  char *path, unsigned *index, char *err, size_t errlen)
+{
+	struct rl_update rl;
+	if (api_parse_drive_update(ac, path_id, body, path, index, &rl, err, errlen) < 0)
+		return -1;
+	if (!path[0])
+		return err_set(err, errlen, "drives: give path_on_host, the new backing file");
 	return 0;
 }
 
@@ -696,6 +800,21 @@ static const char *level_str(int level)
 	}
 }
 
+/* A RateLimiter with the buckets that limit something. */
+static json_t *rate_limiter_json(const struct rl_config *c)
+{
+	json_t *o = json_object();
+	const struct tb_config *b[2] = {&c->bw, &c->ops};
+	const char *name[2] = {"bandwidth", "ops"};
+	for (int k = 0; k < 2 && o; k++)
+		if (tb_config_enabled(b[k]))
+			json_object_set_new(o, name[k], json_pack("{s:I, s:I, s:I}", "size",
+					    (json_int_t)b[k]->size, "one_time_burst",
+					    (json_int_t)b[k]->one_time_burst, "refill_time",
+					    (json_int_t)b[k]->refill_ms));
+	return o;
+}
+
 json_t *api_vm_config_json(const struct api_config *ac)
 {
 	json_t *j = json_object(), *drives = json_array(), *nets = json_array();
@@ -719,6 +838,8 @@ json_t *api_vm_config_json(const struct api_config *ac)
 				      "io_engine", d->io == DISK_IO_URING ? "Async" : "Sync");
 		if (o && ac->drive_partuuid[i][0])
 			json_object_set_new(o, "partuuid", json_string(ac->drive_partuuid[i]));
+		if (o && rl_config_enabled(&d->rl))
+			json_object_set_new(o, "rate_limiter", rate_limiter_json(&d->rl));
 		json_array_append_new(drives, o);
 	}
 	for (unsigned i = 0; i < ac->cfg.nnets; i++) {
@@ -730,6 +851,10 @@ json_t *api_vm_config_json(const struct api_config *ac)
 				 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 			json_object_set_new(o, "guest_mac", json_string(mac));
 		}
+		if (o && rl_config_enabled(&n->rx_rl))
+			json_object_set_new(o, "rx_rate_limiter", rate_limiter_json(&n->rx_rl));
+		if (o && rl_config_enabled(&n->tx_rl))
+			json_object_set_new(o, "tx_rate_limiter", rate_limiter_json(&n->tx_rl));
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(j, "drives", drives);

@@ -3,7 +3,7 @@
  * Pure: parses and validates JSON only; opens no file, touches no socket, no KVM. Every
  * refusal is one line in err naming the field and what to do; the server answers it as
  * 400 {"fault_message": err}. Unknown fields are refused; fields of Firecracker features mote
- * lacks (rate limiters, vhost-user, SMT, CPU templates, huge pages, ...) are refused by name. */
+ * lacks (vhost-user, SMT, CPU templates, huge pages, ...) are refused by name. */
 #ifndef MOTE_API_API_CONFIG_H
 #define MOTE_API_API_CONFIG_H
 
@@ -83,6 +83,17 @@ int api_parse_vm_state(const json_t *body, bool *paused, char *err, size_t errle
  * id names a configured drive (*index set) and path_on_host is given. */
 int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
 			  char *path, unsigned *index, char *err, size_t errlen);
+
+/* PATCH /drives/{id} with rate limits too: path is "" when path_on_host is not given; *rl
+ * says which buckets change. Fails unless the id names a drive and one of the two is given. */
+int api_parse_drive_update(const struct api_config *ac, const char *path_id, const json_t *body,
+			   char *path, unsigned *index, struct rl_update *rl, char *err,
+			   size_t errlen);
+/* PATCH /network-interfaces/{id}: {"iface_id", "rx_rate_limiter", "tx_rate_limiter"}; *index
+ * the interface, *rx / *tx the buckets that change. */
+int api_parse_net_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			unsigned *index, struct rl_update *rx, struct rl_update *tx, char *err,
+			size_t errlen);
 
 /* A whole config file (the same schema as GET /vm/config). Returns 0 or -1 with err set. */
 int api_config_file(struct api_config *ac, const char *text, size_t len, char *err,

@@ -80,6 +80,7 @@ static const struct rule process_rules[] = {
 	R(io_uring_register, "teardown unregisters a disk ring's file, PATCH /drives updates its "
 			     "slot (the only register ops the restricted ring takes)"),
 	R(close, "teardown"),
+	R(timerfd_settime, "rate limiters: the I/O thread arms a throttled queue's wake-up"),
 	RA(rt_sigaction, COND_ARG0_EQ, 32, "glibc's own thread signals, set up by the first "
 					   "pthread_create"),
 	RA(rt_sigaction, COND_ARG0_EQ, 33, "same"),
@@ -143,6 +144,7 @@ static const struct rule io_rules[] = {
 	R(epoll_wait, "the loop"), R(epoll_pwait, "the loop"), R(epoll_ctl, "back-pressure"),
 	R(getrandom, "virtio-rng"),
 	R(io_uring_enter, "asynchronous disk I/O"),
+	R(timerfd_settime, "rate limiters: a throttled queue's wake-up (vmm/attach_rl.c)"),
 };
 
 static const struct rule hvt_rules[] = {

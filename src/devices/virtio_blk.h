@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "backends/blk.h"
+#include "core/ratelimit.h"
 #include "virtio/device.h"
 #include "virtio/virtqueue.h"
 
@@ -90,6 +91,13 @@ struct virtio_blk {
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
 	atomic_ulong bounce_waits; /* requests that waited for O_DIRECT bounce memory (backend) */
 	atomic_ulong reads, writes; /* reads and writes completed OK (metrics: read_count ...) */
+	/* The rate limiter (disabled by default; dev.lock). throttled: the queue stopped for
+	 * want of tokens and rl_timer will bring it back. clock: rl_clock_ns (tests: a fake). */
+	struct ratelimiter rl;
+	struct rl_timer rl_timer;
+	uint64_t (*clock)(void);
+	bool throttled;
+	atomic_ulong throttled_events; /* requests the limiter refused (metrics) */
 };
 
 /* Takes the backend (*be is cleared on success; on failure the caller still owns it).
@@ -138,5 +146,14 @@ int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uin
  * success; 0, or -1 with err set and the drive unchanged. */
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen);
+
+/* Appended for the rate limiters. init: the limits at boot (before the VM runs, no lock).
+ * update: a running VM's new limits (PATCH /drives; any thread, takes dev.lock; a throttled
+ * queue is kicked so the I/O thread re-evaluates it). get: the limits in force. on_timer: the
+ * limiter's timer expired (I/O thread; takes dev.lock). */
+void virtio_blk_ratelimit_init(struct virtio_blk *b, const struct rl_config *c);
+void virtio_blk_ratelimit_update(struct virtio_blk *b, const struct rl_update *u);
+void virtio_blk_ratelimit_get(struct virtio_blk *b, struct rl_config *out);
+void virtio_blk_on_timer(struct virtio_blk *b);
 
 #endif

@@ -62,6 +62,7 @@ int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsig
 	a->vhost.fd = -1;
 	a->call_fd[0] = a->call_fd[1] = -1;
 	a->work_fd = -1;
+	a->timer_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		a->queues[q] = (struct attach_queue){.a = a, .q = (uint16_t)q, .fd = -1};
 
@@ -98,6 +99,11 @@ void attach_release(struct attached *a)
 	if (a->work_fd >= 0)
 		close(a->work_fd);
 	a->work_fd = -1;
+	if (a->timer_fd >= 0) {
+		event_source_del(a->loop, &a->timer_src);
+		close(a->timer_fd);
+	}
+	a->timer_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (a->queues[q].fd >= 0)
 			close(a->queues[q].fd);

@@ -37,13 +37,18 @@ void config_usage(FILE *out)
 		"  --cpus N             number of vCPUs (default 1, at most %d)\n"
 		"  --cmdline STR        kernel command line (at most %llu bytes)\n"
 		"  --initrd FILE        initial ramdisk (PVH module / Linux initrd)\n"
-		"  --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync]\n"
+		"  --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync][,bw=RATE][,iops=N]\n"
+		"             [,bw_burst=BYTES][,iops_burst=N]\n"
 		"                       a virtio-blk disk on a raw image or block device (up to %d);\n"
-		"                       io: io_uring (default when the kernel has it) or preadv/pwritev\n"
+		"                       io: io_uring (default when the kernel has it) or preadv/pwritev;\n"
+		"                       bw: bytes/s (K, M, G: 1024-based, e.g. 10M), iops: requests/s,\n"
+		"                       *_burst: a one-time allowance spent first (docs/api.md)\n"
 		"  --rng                a virtio-rng entropy device (host getrandom)\n"
-		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto]\n"
+		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto][,rx_bw=RATE][,tx_bw=RATE]\n"
+		"            [,rx_ops=N][,tx_ops=N][,rx_bw_burst=BYTES][,tx_bw_burst=BYTES]...\n"
 		"                       a virtio-net interface on an existing tap (up to %d); MAC\n"
-		"                       default: derived from NAME; vhost-net when available (auto)\n"
+		"                       default: derived from NAME; vhost-net when available (auto);\n"
+		"                       rx_/tx_ limits: frame bytes/s and frames/s (no vhost then)\n"
 		"  --vsock cid=N,uds=PATH\n"
 		"                       a virtio-vsock device with guest CID N (3 or more): host\n"
 		"                       programs connect to PATH and write \"CONNECT <port>\\n\"; guest\n"
@@ -199,9 +204,15 @@ static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t 
 			memcpy(d->serial, p + 7, n - 7);
 			d->serial[n - 7] = '\0';
 		} else {
-			snprintf(err, errlen,
-				 "unknown --disk option '%.*s': use ro, direct, serial=ID or io=uring|sync", (int)n, p);
-			return -1;
+			int r = rl_parse_cli(&d->rl, "", p, n, "--disk", err, errlen);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				snprintf(err, errlen, "unknown --disk option '%.*s': use ro, direct, serial=ID, "
+					 "io=uring|sync, bw=RATE, iops=N, bw_burst=BYTES or iops_burst=N",
+					 (int)n, p);
+				return -1;
+			}
 		}
 		p = end;
 	}
@@ -275,9 +286,17 @@ static int parse_net_opt(const char *p, size_t n, struct net_config *c, char *er
 			return -1;
 		}
 	} else {
-		snprintf(err, errlen, "unknown --net option '%.*s': use tap=NAME, mac=MAC or "
-			 "vhost=on|off|auto", (int)n, p);
-		return -1;
+		int r = rl_parse_cli(&c->rx_rl, "rx_", p, n, "--net", err, errlen);
+		if (r == 0)
+			r = rl_parse_cli(&c->tx_rl, "tx_", p, n, "--net", err, errlen);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			snprintf(err, errlen, "unknown --net option '%.*s': use tap=NAME, mac=MAC, "
+				 "vhost=on|off|auto, rx_bw=RATE, tx_bw=RATE, rx_ops=N, tx_ops=N "
+				 "(and *_burst=)", (int)n, p);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -302,6 +321,15 @@ static int parse_net(const char *val, struct vm_config *cfg, char *err, size_t e
 	if (!c->tap[0]) {
 		snprintf(err, errlen, "--net needs a tap: --net tap=NAME[,mac=MAC][,vhost=on|off|auto]");
 		return -1;
+	}
+	if (rl_config_enabled(&c->rx_rl) || rl_config_enabled(&c->tx_rl)) {
+		/* vhost-net moves frames in the kernel, past mote's limiters. */
+		if (c->vhost == 1) {
+			snprintf(err, errlen, "--net tap=%s: rate limiters need mote's own data path, "
+				 "and vhost=on bypasses it: drop vhost=on or the limits", c->tap);
+			return -1;
+		}
+		c->vhost = 0;
 	}
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		if (!strcmp(cfg->nets[i].tap, c->tap)) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "arch/x86/cpuid.h"
+#include "core/ratelimit.h"
 
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_MAX_CPUS 64
@@ -23,6 +24,7 @@ struct net_config {
 	uint8_t mac[6];
 	bool mac_set;       /* false: a stable MAC is generated from the tap name */
 	int vhost;          /* -1 auto (default), 0 off, 1 on */
+	struct rl_config rx_rl, tx_rl; /* rx_bw=, tx_ops=, ...: rate limiters (0: none) */
 };
 
 /* --vsock cid=N,uds=PATH (virtio-vsock, host side on Unix sockets: docs/vsock.md) */
@@ -64,6 +66,7 @@ struct disk_config {
 	bool direct;             /* O_DIRECT */
 	int io;                  /* DISK_IO_AUTO (uring when the kernel has it), _SYNC, _URING */
 	char serial[CONFIG_SERIAL_MAX + 1];
+	struct rl_config rl;     /* bw=, iops=, ...: the rate limiter (0: none) */
 };
 
 struct vm_config {

@@ -191,6 +191,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (virtio_blk_init(b, &vm->disk_be[i], vm->cfg.disks[i].serial, err, errlen) < 0)
 			return -1;
 		vm->nblk++;
+		virtio_blk_ratelimit_init(b, &vm->cfg.disks[i].rl);
 		virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, vm->blk_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &b->dev, err, errlen) < 0)
 			return -1;
@@ -212,6 +213,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (virtio_net_init(n, &vm->net_be[i], c->mac_set ? c->mac : NULL, err, errlen) < 0)
 			return -1;
 		vm->nnet++;
+		virtio_net_ratelimit_init(n, &c->rx_rl, &c->tx_rl);
 		virtio_dev_init(&n->dev, &n->ops, n, vm->net_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &n->dev, err, errlen) < 0)
 			return -1;
@@ -301,6 +303,11 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		    attach_net(&vm->attached[i], v->dev->priv, vm->cfg.nets[inet++].vhost,
 			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
 			return -1;
+		if ((v->dev->ops->device_id == VIRTIO_ID_BLOCK &&
+		     attach_blk_ratelimit(&vm->attached[i], v->dev->priv, err, errlen) < 0) ||
+		    (v->dev->ops->device_id == VIRTIO_ID_NET &&
+		     attach_net_ratelimit(&vm->attached[i], v->dev->priv, err, errlen) < 0))
+			return -1;
 		if (v->dev->ops->device_id == VIRTIO_ID_VSOCK &&
 		    attach_vsock(&vm->attached[i], v->dev->priv, &vm->vsock_uds, err, errlen) < 0)
 			return -1;
@@ -389,6 +396,7 @@ static int boot_and_run(struct vm *vm)
 	if (vm->api) /* InstanceStart answers now; the API may pause vCPUs and read counters */
 		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
 				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
+				.net = vm->net, .nnet = vm->nnet,
 				.balloon = vm->balloon_ready ? &vm->balloon : NULL});
 	run_loop(vm);
 	return vm->stop.status;

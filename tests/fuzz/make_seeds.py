@@ -83,6 +83,16 @@ api_seeds = [
     b'\x0b{"boot-source":{"kernel_image_path":"/k"},"machine-config":{"vcpu_count":1,"mem_size_mib":128},'
     b'"drives":[{"drive_id":"a","path_on_host":"/a","is_root_device":true}],'
     b'"network-interfaces":[{"iface_id":"n","host_dev_name":"tap1"}],"entropy":{}}',
+    # rate limiters: PUT /drives, PATCH /drives, PUT+PATCH /network-interfaces, the config file
+    b'\x03{"drive_id":"root","path_on_host":"/d.img","is_root_device":true,"rate_limiter":'
+    b'{"bandwidth":{"size":1048576,"one_time_burst":4096,"refill_time":100},"ops":{"size":50,"refill_time":1000}}}',
+    b'\x0a{"drive_id":"root","path_on_host":"/d.img","is_root_device":false,'
+    b'"rate_limiter":{"ops":{"size":0,"refill_time":0}}}',
+    b'\x04{"iface_id":"eth0","host_dev_name":"tap0","rx_rate_limiter":{"bandwidth":{"size":1000,"refill_time":10}},'
+    b'"tx_rate_limiter":{"ops":{"size":5,"refill_time":1,"one_time_burst":9}}}',
+    b'\x0b{"boot-source":{"kernel_image_path":"/k"},"drives":[{"drive_id":"a","path_on_host":"/a",'
+    b'"is_root_device":true,"rate_limiter":{"bandwidth":{"size":10,"refill_time":1}}}],'
+    b'"network-interfaces":[{"iface_id":"n","host_dev_name":"tap1","tx_rate_limiter":{"ops":{"size":1,"refill_time":1}}}]}',
 ]
 d = os.path.join(out, "fuzz_api")
 os.makedirs(d, exist_ok=True)

@@ -204,8 +204,8 @@ static void drive_refusals(void)
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\"}"), -1);
 	CHECK_STR_CONTAINS(err, "is_root_device");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
-			    "\"rate_limiter\":{}}"), -1);
-	CHECK_STR_CONTAINS(err, "'rate_limiter' is not supported");
+			    "\"rate_limiter\":{\"iops\":1}}"), -1);
+	CHECK_STR_CONTAINS(err, "unknown field 'iops'");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"socket\":\"/s\",\"is_root_device\":false}"), -1);
 	CHECK_STR_CONTAINS(err, "'socket' is not supported");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
@@ -245,7 +245,7 @@ static void network_interfaces_fill_net_config(void)
 	CHECK_STR_CONTAINS(err, "multicast");
 	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"mtu\":1500}"), -1);
 	CHECK_STR_CONTAINS(err, "'mtu' is not supported");
-	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{}}"), -1);
+	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":5}"), -1);
 	CHECK_EQ(ac.cfg.nnets, 1u);
 }
 
