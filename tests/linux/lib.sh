@@ -3,14 +3,14 @@
 # hardware virtualization (VT-x/AMD-V). They run two ways (docs/linux.md):
 #   - directly, on a host with hardware virtualization: `bash tests/linux/boot.sh`; the kernel
 #     and initramfs come from the guest kit (guest/kernel.sh, guest/initramfs.sh);
-#   - through the nested test host (tests/nested/host.sh, run by tests/integration/linux_nested.sh),
+#   - through the nested test host (tests/nested/host.sh, run by tests/integration/nested_linux.sh),
 #     which sets MOTE_LINUX_VMLINUZ, MOTE_LINUX_VMLINUX, MOTE_LINUX_INITRAMFS and MOTE_LINUX_NESTED=1.
 # The guest's /init is guest/initramfs.sh's: it prints MOTE-INIT-OK, runs mote.cmd=... and
 # powers off.
 #
 # Environment: MOTE_LINUX_FULL_TIMEOUT (seconds per boot, 300).
 LTIMEOUT=${MOTE_LINUX_FULL_TIMEOUT:-300}
-NOHW="this host cannot run a stock kernel to init (no hardware virtualization; the nested host runs these tests: tests/integration/linux_nested.sh)"
+NOHW="this host cannot run a stock kernel to init (no hardware virtualization; the nested host runs these tests: tests/integration/nested_linux.sh)"
 
 # linux_setup TESTNAME: sets vmlinuz, vmlinux and initramfs, or prints one skip/fail line for
 # TESTNAME and returns 1.

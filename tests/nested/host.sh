@@ -147,6 +147,9 @@ build_image() {
 		for f in $LIBS; do c_file "${f#/}" 0755 "$f"; done
 		c_file mote/build/mote 0755 "$BUILD/mote"
 		for f in bash mke2fs debugfs ip; do c_file "bin/$f" 0755 "$(command -v $f)"; done
+		c_link bin/mkfs.ext4 mke2fs
+		c_dir etc
+		[ -f /etc/mke2fs.conf ] && c_file etc/mke2fs.conf 0644 /etc/mke2fs.conf
 		for f in $GUESTS; do c_file "mote/build/guests/$(basename "$f")" 0644 "$f"; done
 		for f in $TREE; do c_file "mote/$f" 0755 "$f"; done
 		c_trailer
