@@ -10,7 +10,7 @@
 #include "core/event.h"
 #include "kvm/kvm.h"
 #include "virtio/device.h"
-#include "backends/vhost_net.h"
+#include "vmm/vhost_net.h"
 
 struct attach_queue {
 	struct attached *a;
