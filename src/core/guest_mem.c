@@ -237,6 +237,18 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
 	return 0;
 }
 
+uint64_t gm_ram_offset(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa + len < gpa)
+		return UINT64_MAX;
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r->offset + (gpa - r->gpa);
+	}
+	return UINT64_MAX;
+}
+
 uint64_t gm_gpa_of(const struct guest_mem *gm, const void *host, uint64_t len)
 {
 	uintptr_t h = (uintptr_t)host, b = (uintptr_t)gm->base;

@@ -80,6 +80,11 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
  * one region of guest RAM (len 0 included). */
 uint64_t gm_gpa_of(const struct guest_mem *gm, const void *host, uint64_t len);
 
+/* Where [gpa, gpa + len) lies in guest RAM counted without holes: its offset in [0, size)
+ * (the regions one after the other), or UINT64_MAX when the range is not wholly inside one
+ * region. For per-page bookkeeping of RAM (the balloon's bitmap) that must not cover holes. */
+uint64_t gm_ram_offset(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* Host address of region i, for registering memory slots with the hypervisor. */
 void *gm_region_host(const struct guest_mem *gm, size_t i);
 

@@ -1,6 +1,6 @@
 /* virtio-balloon (virtio 1.2, 5.5): inflate, deflate, statistics and free page reporting.
  * Must not: walk rings itself (virtqueue.c does), name guest memory other than through the
- * gate (gm_ptr, gm_discard, gm_gpa_of), trust a PFN, a length or a stats tag, or abort on
+ * gate (gm_ram_offset, gm_discard, gm_gpa_of), trust a PFN, a length or a stats tag, or abort on
  * guest input. A bad PFN is ignored and counted, never an error that stops the device: the
  * guest can only ever give back its own RAM. Queue indices follow the negotiated features
  * (5.5.2: statsq and reporting_vq exist only with their bit, and the driver numbers the
@@ -25,10 +25,9 @@ static void count(atomic_ulong *c, uint64_t n)
 
 /* ---- pages ---------------------------------------------------------------------------- */
 
-/* A run of contiguous pages (in guest and host addresses) to release with one call. */
+/* A run of contiguous pages (in guest addresses and in RAM) to release with one call. */
 struct run {
-	uint64_t gpa;
-	uint8_t *host;
+	uint64_t gpa, off;
 	uint64_t pages;
 };
 
@@ -43,29 +42,25 @@ static void run_flush(struct virtio_balloon *b, struct run *r)
 	r->pages = 0;
 }
 
-static void run_add(struct virtio_balloon *b, struct run *r, uint64_t gpa, uint8_t *host)
+static void run_add(struct virtio_balloon *b, struct run *r, uint64_t gpa, uint64_t off)
 {
 	if (r->pages && gpa == r->gpa + r->pages * VIRTIO_BALLOON_PAGE &&
-	    host == r->host + r->pages * VIRTIO_BALLOON_PAGE) {
+	    off == r->off + r->pages * VIRTIO_BALLOON_PAGE) {
 		r->pages++;
 		return;
 	}
 	run_flush(b, r);
-	*r = (struct run){.gpa = gpa, .host = host, .pages = 1};
+	*r = (struct run){.gpa = gpa, .off = off, .pages = 1};
 }
 
 /* One PFN of an inflate or deflate request. Only a whole page of guest RAM counts; its bit
- * is found from its offset in the RAM mapping (holes cost no bitmap). */
+ * is found from its offset in RAM (holes cost no bitmap). */
 static void one_pfn(struct virtio_balloon *b, bool inflate, uint32_t pfn, struct run *r)
 {
 	uint64_t gpa = (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT;
-	uint8_t *host = gm_ptr(b->gm, gpa, VIRTIO_BALLOON_PAGE);
-	if (!host) {
-		count(&b->c.bad_pfns, 1);
-		return;
-	}
-	uint64_t page = (uint64_t)(host - b->gm->base) / VIRTIO_BALLOON_PAGE;
-	if (page >= b->ram_pages) { /* cannot happen for a gate pointer; never index past */
+	uint64_t off = gm_ram_offset(b->gm, gpa, VIRTIO_BALLOON_PAGE);
+	uint64_t page = off / VIRTIO_BALLOON_PAGE;
+	if (off == UINT64_MAX || page >= b->ram_pages) {
 		count(&b->c.bad_pfns, 1);
 		return;
 	}
@@ -79,7 +74,7 @@ static void one_pfn(struct virtio_balloon *b, bool inflate, uint32_t pfn, struct
 		b->bitmap[page / 8] |= bit;
 		b->held++;
 		count(&b->c.inflated, 1);
-		run_add(b, r, gpa, host);
+		run_add(b, r, gpa, off);
 	} else {
 		if (!in) {
 			count(&b->c.not_inflated, 1);

@@ -67,7 +67,7 @@ start_api() {
 # wait_line NAME TEXT SECONDS: waits until the guest printed TEXT. Returns 1 on timeout.
 wait_line() {
 	for _ in $(seq $(($3 * 20))); do
-		tr -d '\r' <"$TMP/$1.out" | grep -qF -- "$2" && return 0
+		tr -d '\r' 2>/dev/null <"$TMP/$1.out" | grep -qF -- "$2" && return 0
 		kill -0 "$PID" 2>/dev/null || return 1
 		sleep 0.05
 	done
@@ -241,6 +241,7 @@ cat >"$TMP/hostile.json" <<EOF
 }
 EOF
 SOCK=$TMP/hostile.sock
+: >"$TMP/hostile.out"
 "$MOTE" --config-file "$TMP/hostile.json" --api-sock "$SOCK" </dev/null >"$TMP/hostile.out" 2>"$TMP/hostile.err" &
 PID=$!
 PIDS+=("$PID")

@@ -8,7 +8,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <linux/falloc.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -287,6 +289,46 @@ static void built_filters_and_ioctl_lists(void)
 	}
 }
 
+/* The balloon's rule set: holes punched in guest RAM's memfd, no other fallocate mode; the
+ * statistics timer re-armed. The descriptors exist before the filters, as in mote. */
+static int balloon_fd = -1, balloon_timer = -1;
+
+static int do_punch_hole(void)
+{
+	return fallocate(balloon_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0 ? 0 : 1;
+}
+
+static int do_fallocate_grow(void)
+{
+	return fallocate(balloon_fd, 0, 0, 1 << 20) == 0 ? 0 : 1;
+}
+
+static int do_timer_rearm(void)
+{
+	struct itimerspec t = {.it_interval = {.tv_sec = 1}, .it_value = {.tv_sec = 1}};
+	return timerfd_settime(balloon_timer, 0, &t, NULL) == 0 ? 0 : 1;
+}
+
+static void balloon_rule_set(void)
+{
+	balloon_fd = memfd_create("test-balloon", MFD_CLOEXEC);
+	balloon_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	CHECK(balloon_fd >= 0 && ftruncate(balloon_fd, 1 << 16) == 0 && balloon_timer >= 0);
+	child_extras = 0;
+	expect_killed(SANDBOX_IO, do_punch_hole, "I/O thread");
+	expect_killed(SANDBOX_PROCESS, do_timer_rearm, "process thread");
+	child_extras = SANDBOX_X_BALLOON;
+	expect_runs(SANDBOX_IO, do_punch_hole);
+	expect_runs(SANDBOX_PROCESS, do_punch_hole);
+	expect_runs(SANDBOX_PROCESS, do_timer_rearm);
+	expect_killed(SANDBOX_IO, do_fallocate_grow, "I/O thread"); /* only the hole-punch mode */
+	expect_killed(SANDBOX_PROCESS, do_fallocate_grow, "process thread");
+	expect_killed(SANDBOX_VCPU, do_punch_hole, "vCPU thread"); /* vCPUs get none of it */
+	child_extras = 0;
+	close(balloon_fd);
+	close(balloon_timer);
+}
+
 static void no_stat_of_paths(void)
 {
 	expect_runs(SANDBOX_PROCESS, do_stat_shadow);
@@ -310,5 +352,6 @@ int main(void)
 	RUN(unix_socket_rule_set);
 	RUN(no_stat_of_paths);
 	RUN(built_filters_and_ioctl_lists);
+	RUN(balloon_rule_set);
 	TEST_MAIN_END();
 }

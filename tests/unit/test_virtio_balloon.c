@@ -368,6 +368,13 @@ static void gpa_of_host(void)
 	CHECK_EQ(gm_gpa_of(&gm, host(0, 1), 0), UINT64_MAX);
 	CHECK_EQ(gm_gpa_of(&gm, &b, 1), UINT64_MAX); /* not guest RAM */
 	CHECK_EQ(gm_gpa_of(&gm, (uint8_t *)host(0, 1) - 1, 1), UINT64_MAX);
+	/* RAM offsets skip the hole: region 1 starts right after region 0's 4 MiB. */
+	CHECK_EQ(gm_ram_offset(&gm, 0x2000, 4096), 0x2000u);
+	CHECK_EQ(gm_ram_offset(&gm, HI_GPA + 0x1000, 4096), 4 * MIB + 0x1000);
+	CHECK_EQ(gm_ram_offset(&gm, 5 * MIB, 1), UINT64_MAX);
+	CHECK_EQ(gm_ram_offset(&gm, 4 * MIB - 4096, 8192), UINT64_MAX);
+	CHECK_EQ(gm_ram_offset(&gm, UINT64_MAX - 10, 100), UINT64_MAX);
+	CHECK_EQ(gm_ram_offset(&gm, 0, 0), UINT64_MAX);
 }
 
 int main(void)
