@@ -209,7 +209,7 @@ if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"req
 else
 	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
 fi
-grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:[^]:]+:INFO\] microVM paused$' "$TMP/run.log" &&
+grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:api:INFO\] microVM paused$' "$TMP/run.log" &&
 	pass api-logger-file || fail api-logger-file "$(head -c 300 "$TMP/run.log")"
 # The logger reconfigured while the guest runs: Debug with level and origin, then a module
 # filter that keeps one silent module (vsock: no connections) and then the API's.
