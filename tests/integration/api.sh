@@ -309,6 +309,8 @@ wait_exit "$PID" 10
 [ ! -e "$SOCK" ] && pass api-socket-removed || fail api-socket-removed "$SOCK still exists"
 [ "$(wc -l <"$TMP/run.metrics")" -gt "$lines" ] && pass api-final-metrics ||
 	fail api-final-metrics "no metrics line at exit"
+tail -1 "$TMP/run.metrics" | grep -q '"signals":{"sighup":0,"sigint":0,"sigterm":1}' &&
+	pass api-final-metrics-signal || fail api-final-metrics-signal "$(tail -1 "$TMP/run.metrics" | grep -o '"signals":{[^}]*}')"
 
 # ---- SendCtrlAltDel reaches a guest that reads the keyboard controller --------------------
 start_api kbd
