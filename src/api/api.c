@@ -138,6 +138,7 @@ static int metrics_flush_locked(struct api *a)
 static void *metrics_thread(void *arg)
 {
 	struct api *a = arg;
+	log_set_thread("metrics");
 	pthread_mutex_lock(&a->lock);
 	while (!a->quit) {
 		struct timespec dl;
@@ -619,6 +620,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api *a = cls;
 	struct api_req *q = *con_cls;
 	(void)version;
+	log_set_thread("api"); /* libmicrohttpd's thread, in the logger's lines */
 	if (!q) {
 		q = calloc(1, sizeof(*q));
 		if (!q)

@@ -1,6 +1,6 @@
 /* The metrics line, in Firecracker's groups and names where mote has the same counter
  * (docs/api.md, "Metrics"): api_server, get/put/patch_api_requests, logger, block and
- * block_<drive_id>, net and net_<iface_id>, vsock, entropy, vcpu, seccomp, vmm, uart; then
+ * block_<drive_id>, net and net_<iface_id>, vsock, entropy, vcpu, seccomp, vmm, uart, signals; then
  * mote's own (uptime, state, every virtio device's counters under "devices"). Built from
  * cumulative values, then turned into per-interval values (metrics_delta): each line carries
  * what happened since the previous one, gauges (api_metrics_gauges) stay absolute. Reads only
@@ -355,6 +355,11 @@ static json_t *metrics_build(struct api *a)
 		json_object_set_new(m, "uart", json_pack("{s:I, s:I}", "read_count", LOAD(u->read_count),
 							 "write_count", LOAD(u->write_count)));
 	}
+	if (a->view_valid && a->view.stop) /* the signals that end the VM (status 12) */
+		json_object_set_new(m, "signals", json_pack("{s:I, s:I, s:I}", "sighup",
+							    LOAD(a->view.stop->sighup), "sigint",
+							    LOAD(a->view.stop->sigint), "sigterm",
+							    LOAD(a->view.stop->sigterm)));
 	json_object_set_new(m, "uptime_s", json_real(up));
 	json_object_set_new(m, "state", json_string(state));
 	json_object_set_new(m, "flushes", json_integer((json_int_t)a->metrics_flushes + 1));

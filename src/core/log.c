@@ -224,6 +224,8 @@ void log_msg_at(enum log_level level, const char *file, int line, const char *fm
 
 void log_configure(int fd, int show_level, int show_origin)
 {
+	if (fd >= 0)
+		tzset(); /* the local time of the lines, loaded now rather than under the sandbox */
 	pthread_mutex_lock(&out_lock);
 	if (fd >= 0) {
 		if (out.fd >= 0)

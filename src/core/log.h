@@ -38,8 +38,8 @@ void log_configure(int fd, int show_level, int show_origin);
 
 /* Lines to a configured fd (log_configure) take Firecracker's format:
  *   2026-12-04T01:51:26.123456789 [ID:THREAD:LEVEL:src/api/api.c:123] message
- * (local time; LEVEL with show_level, file:line with show_origin; THREAD is "main" for the
- * process's first thread, else the name given with log_set_thread, else "-"). stderr keeps
+ * (local time; LEVEL with show_level, file:line with show_origin; THREAD is the name given
+ * with log_set_thread, else "main" for the process's first thread, else "-"). stderr keeps
  * "mote: [LEVEL] message (file:line)". id: the instance id (default "anonymous-instance"). */
 void log_set_instance_id(const char *id);
 /* This thread's name in the lines above (at most 15 bytes kept). */

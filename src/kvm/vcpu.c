@@ -495,6 +495,9 @@ static void vcpu_loop(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char tname[16];
+	snprintf(tname, sizeof(tname), "vcpu%u", v->id);
+	log_set_thread(tname); /* the logger's thread field (core/log.h) */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);

@@ -103,9 +103,11 @@ static void run_loop(struct vm *vm)
 		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			if (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				stop_note_signal(&vm->stop, (int)si.ssi_signo); /* metrics */
 				stop_request(&vm->stop, MOTE_EXIT_USER, "stopped by signal %s",
 					     strsignal((int)si.ssi_signo));
+			}
 		}
 		if (p[3].revents & POLLIN)
 			console_on_room(&vm->console);

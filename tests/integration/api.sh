@@ -209,7 +209,7 @@ if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"req
 else
 	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
 fi
-grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:[^]:]+:INFO\] microVM paused$' "$TMP/run.log" &&
+grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:api:INFO\] microVM paused$' "$TMP/run.log" &&
 	pass api-logger-file || fail api-logger-file "$(head -c 300 "$TMP/run.log")"
 # The logger reconfigured while the guest runs: Debug with level and origin, then a module
 # filter that keeps one silent module (vsock: no connections) and then the API's.
@@ -309,6 +309,8 @@ wait_exit "$PID" 10
 [ ! -e "$SOCK" ] && pass api-socket-removed || fail api-socket-removed "$SOCK still exists"
 [ "$(wc -l <"$TMP/run.metrics")" -gt "$lines" ] && pass api-final-metrics ||
 	fail api-final-metrics "no metrics line at exit"
+tail -1 "$TMP/run.metrics" | grep -q '"signals":{"sighup":0,"sigint":0,"sigterm":1}' &&
+	pass api-final-metrics-signal || fail api-final-metrics-signal "$(tail -1 "$TMP/run.metrics" | grep -o '"signals":{[^}]*}')"
 
 # ---- SendCtrlAltDel reaches a guest that reads the keyboard controller --------------------
 start_api kbd
