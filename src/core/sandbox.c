@@ -80,7 +80,8 @@ static const struct rule process_rules[] = {
 	R(io_uring_register, "teardown unregisters a disk ring's file, PATCH /drives updates its "
 			     "slot (the only register ops the restricted ring takes)"),
 	R(close, "teardown"),
-	R(timerfd_settime, "rate limiters: the I/O thread arms a throttled queue's wake-up"),
+	R(timerfd_settime, "rate limiters: the I/O thread arms a throttled queue's wake-up; "
+			  "PATCH /balloon/statistics re-arms the balloon's statistics timer"),
 	RA(rt_sigaction, COND_ARG0_EQ, 32, "glibc's own thread signals, set up by the first "
 					   "pthread_create"),
 	RA(rt_sigaction, COND_ARG0_EQ, 33, "same"),
@@ -120,7 +121,6 @@ static const struct rule unix_socket_process_rules[] = {
 static const struct rule balloon_rules[] = {
 	RA(fallocate, COND_ARG1_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	   "balloon: punch a hole in guest RAM's memfd (inflated or reported pages); no other mode"),
-	R(timerfd_settime, "balloon: PATCH /balloon/statistics re-arms the statistics timer"),
 };
 
 static const struct rule vcpu_rules[] = {
