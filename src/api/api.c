@@ -23,6 +23,7 @@
 #include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/stop.h"
 #include "core/status.h"
 
@@ -145,8 +146,10 @@ static void *metrics_thread(void *arg)
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 60; /* as Firecracker: one line a minute, and on FlushMetrics */
 		int r = 0;
-		while (!a->quit && r == 0)
+		while (!a->quit && r == 0) {
 			r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+			api_metrics_sandbox(a); /* its own list, once the VM runs */
+		}
 		if (!a->quit)
 			metrics_flush_locked(a);
 	}
@@ -736,7 +739,14 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 			return -1;
 		a->state = API_STARTING;
 	}
-	if (pthread_create(&a->metrics_thread, NULL, metrics_thread, a) != 0)
+	/* The metrics thread blocks SANDBOX_SIGNAL: only libmicrohttpd's answers the probe below. */
+	sigset_t sbx, old;
+	sigemptyset(&sbx);
+	sigaddset(&sbx, SANDBOX_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &sbx, &old);
+	int mt = pthread_create(&a->metrics_thread, NULL, metrics_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (mt != 0)
 		return err_set(err, errlen, "cannot start the metrics thread");
 	a->metrics_thread_started = true;
 	if (!a->sock_path)
@@ -759,6 +769,9 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 				  MHD_OPTION_END);
 	if (!a->mhd)
 		return err_set(err, errlen, "--api-sock %s: cannot start the HTTP server", a->sock_path);
+	if (sandbox_enabled() && (a->http_tid = sandbox_probe_thread()) <= 0)
+		return err_set(err, errlen, "--api-sock %s: cannot find the HTTP server's thread for "
+			       "its seccomp list", a->sock_path);
 	log_info("API listening on %s", a->sock_path);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/fs.h> /* BLKGETSIZE64, BLKSSZGET */
 
 #ifdef SANDBOX_GEN
 #define NO_ARG 0
@@ -127,6 +128,7 @@ static const struct rule vcpu_rules[] = {
 	LIBC_RULES,
 	/* + the ioctl requests the caller passes (the KVM layer knows which it issues) */
 	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
+	RA(ioctl, COND_ARG1_EQ, TCGETS, "same: glibc's tcsetattr reads the attributes first"),
 	R(read, "device reads through eventfds"),
 	R(write, "console output, eventfd kicks, log"), R(writev, "log"),
 	R(io_uring_enter, "a virtio-blk reset (a register write) waits for its disk requests in "
@@ -136,6 +138,7 @@ static const struct rule vcpu_rules[] = {
 static const struct rule io_rules[] = {
 	LIBC_RULES,
 	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
+	RA(ioctl, COND_ARG1_EQ, TCGETS, "same: glibc's tcsetattr reads the attributes first"),
 	R(read, "eventfds"), R(readv, "frames"),
 	R(pread64, "disk reads"), R(preadv, "disk reads"), R(preadv2, "disk reads"),
 	R(write, "eventfds, console output, log"), R(writev, "frames, log"),
@@ -159,23 +162,112 @@ static const struct rule hvt_rules[] = {
 	R(close, "teardown, on the same thread"),
 };
 
+/* The main thread once every other thread runs (issue 19, item 4): its loop, then teardown.
+ * + the ioctl requests main.c passes (KVM_IRQ_LINE: console input raises COM1's line;
+ * vhost-net's stop at teardown). What only some modes need (unlink, shutdown) is also in
+ * that mode's process list: the two filters stack. */
+static const struct rule main_rules[] = {
+	LIBC_RULES,
+	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore at exit"),
+	RA(ioctl, COND_ARG1_EQ, TCGETS, "same: glibc's tcsetattr reads the attributes first"),
+	R(poll, "the run loop: stop request, signals, console input"), R(ppoll, "same"),
+	R(read, "signalfd, console input, eventfds"),
+	R(write, "console output, eventfd kicks, log"), R(writev, "log"),
+	R(close, "teardown"),
+	R(io_uring_enter, "teardown waits for each disk's requests in flight"),
+	R(io_uring_register, "a disk ring's file unregistered at close"),
+	R(fsync, "flush at exit"), R(fdatasync, "flush at exit"),
+	R(unlink, "the API socket and the vsock socket removed at exit (process list: those "
+		  "modes only)"),
+	R(unlinkat, "same"),
+	R(shutdown, "libmicrohttpd's stop closes the listening socket (API mode only)"),
+	R(epoll_ctl, "libmicrohttpd's stop takes its open connections out of its epoll set"),
+	R(timerfd_settime, "vsock's teardown disarms its deadline timer (process list: vsock "
+			   "mode only)"),
+};
+
+/* The API's metrics thread: it waits on a condition variable and writes a line. */
+static const struct rule metrics_rules[] = {
+	LIBC_RULES,
+	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
+	RA(ioctl, COND_ARG1_EQ, TCGETS, "same: glibc's tcsetattr reads the attributes first"),
+	R(write, "the metrics line, log"), R(writev, "log"),
+};
+
+/* The API's HTTP thread (libmicrohttpd's own) once the VM runs: its connections, and what
+ * the requests served after the boot do (docs/api.md). + the ioctl requests passed by the API
+ * (KVM_IRQ_LINE: SendCtrlAltDel raises the keyboard's line). */
+static const struct rule api_thread_rules[] = {
+	LIBC_RULES,
+	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
+	RA(ioctl, COND_ARG1_EQ, TCGETS, "same: glibc's tcsetattr reads the attributes first"),
+	RA(ioctl, COND_ARG1_EQ, BLKGETSIZE64, "PATCH /drives: the size of a block device"),
+	RA(ioctl, COND_ARG1_EQ, BLKSSZGET, "PATCH /drives: the block size of a block device"),
+	R(read, "libmicrohttpd's wake-up eventfd"), R(write, "its wake-up eventfd, log, "
+							    "FlushMetrics"),
+	R(writev, "log"),
+	R(epoll_wait, "libmicrohttpd's loop"), R(epoll_pwait, "same"), R(epoll_ctl, "same"),
+	R(poll, "same (when it polls)"), R(ppoll, "same"),
+	R(accept4, "a new client on the Unix socket"),
+	R(recvfrom, "requests"), R(recvmsg, "requests"),
+	R(sendto, "responses"), R(sendmsg, "responses"),
+	R(shutdown, "closing a connection"), R(close, "a connection ends; the old log file"),
+	R(openat, "PUT /logger and /metrics open their file, PATCH /drives the new disk image"),
+	R(flock, "PATCH /drives locks the new disk image as --disk does"),
+	R(fsync, "PATCH /drives flushes the old disk"), R(fdatasync, "same"),
+	R(io_uring_enter, "PATCH /drives on an Async drive waits for its requests in flight"),
+	R(io_uring_register, "PATCH /drives on an Async drive: the ring's one file slot updated"),
+	R(timerfd_settime, "PATCH of rate limits re-arms a device's wake-up; PATCH "
+			   "/balloon/statistics the statistics timer"),
+};
+
 /* Every table, for the generator (each becomes gen_<table> in build/gen/seccomp_bpf.h). */
 #define SANDBOX_TABLES(X)                                                                  \
 	X(process_rules) X(api_rules) X(unix_socket_rules) X(unix_socket_process_rules)    \
-	X(balloon_rules) X(vcpu_rules) X(io_rules) X(hvt_rules)
+	X(balloon_rules) X(vcpu_rules) X(io_rules) X(hvt_rules) X(main_rules) X(metrics_rules) \
+	X(api_thread_rules)
 #endif /* SANDBOX_GEN */
 
 #ifndef SANDBOX_GEN
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/status.h"
 #include "seccomp_bpf.h" /* build/gen, from tools/seccomp_gen.c */
 
-static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process"};
+static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process",
+					  "main", "metrics", "API"};
 
 static void (*violation_hook)(void);
+static void on_enter_signal(int sig, siginfo_t *si, void *uc);
+
+/* The proof that the filters are in force in mote's real threads: with
+ * MOTE_SANDBOX_SELFTEST=<class name>, each thread of that class makes one forbidden call
+ * right after entering, socket(AF_INET); with <class name>:ioctl, an ioctl its list lacks,
+ * TIOCSTI on no descriptor (tests/integration/sandbox.sh expects the report and status 10). */
+enum selftest { SELFTEST_NONE, SELFTEST_SOCKET, SELFTEST_IOCTL };
+static enum selftest selftest_wanted(enum sandbox_class c)
+{
+	const char *t = secure_getenv("MOTE_SANDBOX_SELFTEST");
+	size_t n = strlen(class_names[c]);
+	if (!t || strncmp(t, class_names[c], n) != 0)
+		return SELFTEST_NONE;
+	return t[n] == '\0' ? SELFTEST_SOCKET : strcmp(t + n, ":ioctl") == 0 ? SELFTEST_IOCTL
+									 : SELFTEST_NONE;
+}
+
+/* The forbidden call of a self-test (async-signal-safe). */
+static void selftest_run(enum selftest t)
+{
+	if (t == SELFTEST_SOCKET)
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	else if (t == SELFTEST_IOCTL)
+		syscall(SYS_ioctl, -1, TIOCSTI, "x");
+}
 static _Thread_local enum sandbox_class thread_class;
 
 void sandbox_on_violation(void (*fn)(void)) { violation_hook = fn; }
@@ -237,6 +329,34 @@ struct prog {
 	unsigned n;
 };
 
+/* sandbox_enter_thread's request: the program, and the target's answer. */
+static struct {
+	struct prog p;
+	struct sock_fprog fp;
+	enum sandbox_class c;
+	enum selftest selftest;
+	bool probe;        /* sandbox_probe_thread: the target only tells its id */
+	atomic_int result; /* 0 or errno, set by the target; the id when probing */
+	sem_t done;
+	bool ready;        /* the handler and the semaphore are set up */
+} remote;
+
+/* SANDBOX_SIGNAL's handler and the semaphore, once (before the sandbox: rt_sigaction). */
+static int remote_init(void)
+{
+	if (remote.ready)
+		return 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_enter_signal; /* no SA_RESTART: the target's wait returns EINTR */
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sem_init(&remote.done, 0, 0) < 0 || sigaction(SANDBOX_SIGNAL, &sa, NULL) < 0)
+		return -1;
+	remote.ready = true;
+	return 0;
+}
+
 /* Appends fragment b, with the process id in the instructions it lists. -1 when full. */
 static int prog_add(struct prog *p, const struct sandbox_bpf *b)
 {
@@ -290,6 +410,9 @@ static int prog_build(struct prog *p, enum sandbox_class c, unsigned extras,
 		[SANDBOX_IO] = &gen_io_rules,
 		[SANDBOX_HVT] = &gen_hvt_rules,
 		[SANDBOX_PROCESS_API] = &gen_process_rules,
+		[SANDBOX_MAIN] = &gen_main_rules,
+		[SANDBOX_METRICS] = &gen_metrics_rules,
+		[SANDBOX_API] = &gen_api_thread_rules,
 	};
 	bool process = c == SANDBOX_PROCESS || c == SANDBOX_PROCESS_API;
 	bool unix_socks = (extras & SANDBOX_X_UNIX_SOCKETS) && (process || c == SANDBOX_IO);
@@ -335,6 +458,9 @@ int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned lo
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(SIGSYS, &sa, NULL) < 0)
 			return err_set(err, errlen, "seccomp: SIGSYS handler: %s", strerror(errno));
+		if (remote_init() < 0)
+			return err_set(err, errlen, "seccomp: %s handler: %s", "SANDBOX_SIGNAL",
+				       strerror(errno));
 		/* seccomp without CAP_SYS_ADMIN requires it; it also stops set-uid gains. TSYNC
 		 * gives it to every thread; threads created later inherit it. */
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -355,12 +481,93 @@ int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned lo
 		return err_set(err, errlen, "seccomp: cannot load the %s filter: %s", class_names[c],
 			       strerror(errno));
 	thread_class = c;
-	/* The proof that the filters are in force in mote's real threads: with
-	 * MOTE_SANDBOX_SELFTEST=<class name>, each thread of that class makes one forbidden call
-	 * right after entering (tests/integration/sandbox.sh expects the report and status 10). */
-	const char *t = secure_getenv("MOTE_SANDBOX_SELFTEST");
-	if (t && strcmp(t, class_names[c]) == 0)
-		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	selftest_run(selftest_wanted(c));
 	return 0;
 }
+
+
+/* SANDBOX_SIGNAL: the target thread installs the prepared filter on itself. */
+static void on_enter_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	int saved = errno;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	if ((si->si_code != SI_TKILL && si->si_code != SI_USER) || si->si_pid != getpid())
+		return; /* only mote's own requests */
+	if (remote.probe) {
+		if (self != getpid()) { /* the main thread asks; another answers */
+			atomic_store(&remote.result, (int)self);
+			sem_post(&remote.done);
+		}
+		errno = saved;
+		return;
+	}
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &remote.fp);
+	atomic_store(&remote.result, r == 0 ? 0 : errno);
+	if (r == 0)
+		thread_class = remote.c;
+	sem_post(&remote.done);
+	if (r == 0) /* a self-test's report comes from this thread, in this handler */
+		selftest_run(remote.selftest);
+	errno = saved;
+}
+
+/* Waits up to a second for the target's answer: 0, or -1. */
+static int remote_wait(void)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 1;
+	int w;
+	while ((w = sem_timedwait(&remote.done, &dl)) < 0 && errno == EINTR)
+		;
+	return w;
+}
+
+pid_t sandbox_probe_thread(void)
+{
+	sigset_t one, old;
+	sigemptyset(&one);
+	sigaddset(&one, SANDBOX_SIGNAL);
+	if (remote_init() < 0 || pthread_sigmask(SIG_BLOCK, &one, &old) != 0)
+		return -1;
+	remote.probe = true;
+	atomic_store(&remote.result, -1);
+	int w = kill(getpid(), SANDBOX_SIGNAL) < 0 ? -1 : remote_wait();
+	pid_t tid = w < 0 ? -1 : (pid_t)atomic_load(&remote.result);
+	pthread_sigmask(SIG_SETMASK, &old, NULL); /* an unanswered probe lands here: ignored */
+	remote.probe = false;
+	return tid;
+}
+
+int sandbox_enter_thread(pid_t tid, enum sandbox_class c, const unsigned long *ioctls,
+			 size_t nioctls, char *err, size_t errlen)
+{
+	if (!sandbox_enabled())
+		return 0;
+	if ((unsigned)c >= sizeof(class_names) / sizeof(class_names[0]) || c == SANDBOX_PROCESS ||
+	    c == SANDBOX_PROCESS_API)
+		return err_set(err, errlen, "seccomp: thread class %d cannot be given to a thread",
+			       (int)c);
+	remote.p.n = 0;
+	if (prog_build(&remote.p, c, 0, ioctls, nioctls) != 0)
+		return err_set(err, errlen, "seccomp: the %s filter does not fit", class_names[c]);
+	remote.fp = (struct sock_fprog){.len = (unsigned short)remote.p.n, .filter = remote.p.insn};
+	remote.c = c;
+	remote.probe = false;
+	remote.selftest = selftest_wanted(c);
+	atomic_store(&remote.result, -1);
+	if (syscall(SYS_tgkill, getpid(), tid, SANDBOX_SIGNAL) < 0)
+		return err_set(err, errlen, "seccomp: thread %d for the %s filter: %s", (int)tid,
+			       class_names[c], strerror(errno));
+	int w = remote_wait();
+	int res = atomic_load(&remote.result);
+	if (w < 0 || res != 0)
+		return err_set(err, errlen, "seccomp: thread %d did not take the %s filter: %s",
+			       (int)tid, class_names[c], w < 0 ? "no answer" : strerror(res));
+	return 0;
+}
+
+
 #endif /* !SANDBOX_GEN */

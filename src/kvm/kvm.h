@@ -44,6 +44,8 @@ void kvm_close(struct kvm *k);
 
 /* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */
 void kvm_irq_set(void *kvm, unsigned gsi, int level);
+/* kvm_irq_set's ioctl request, for the seccomp lists of the threads that raise a line. */
+extern const unsigned long kvm_irq_line_ioctl;
 
 /* A guest MMIO write of `len` bytes equal to `datamatch` at `addr` signals eventfd `fd` inside
  * the kernel instead of exiting to userspace. Returns 0, or -1 with err set. */

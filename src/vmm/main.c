@@ -123,6 +123,24 @@ static int setup_signals(struct vm *vm)
 	return vm->sig_fd < 0 || vcpu_signals_init() < 0 ? -1 : 0;
 }
 
+/* Once every other thread runs (a thread inherits its creator's list): the API's threads and
+ * this one take their own, narrower seccomp lists (docs/security.md). */
+static int enter_thread_lists(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned long ioctls[1 + 16];
+	size_t n = 0;
+	bool vhost = false;
+
+	ioctls[n++] = kvm_irq_line_ioctl; /* console input raises COM1's line */
+	for (unsigned i = 0; i < vm->cfg.nnets; i++)
+		vhost = vhost || vm->cfg.nets[i].vhost != 0;
+	for (size_t i = 0; vhost && i < vhost_net_nruntime_ioctls && n < 17; i++)
+		ioctls[n++] = vhost_net_runtime_ioctls[i]; /* vhost-net's stop at teardown */
+	if (vm->api && api_sandbox_threads(vm->api, err, errlen) < 0)
+		return -1;
+	return sandbox_enter(SANDBOX_MAIN, ioctls, n, err, errlen);
+}
+
 static int fail(int status, const char *msg)
 {
 	log_error("%s", msg);
@@ -400,6 +418,9 @@ static int boot_and_run(struct vm *vm)
 				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
 				.net = vm->net, .nnet = vm->nnet,
 				.balloon = vm->balloon_ready ? &vm->balloon : NULL});
+	if (sandbox_enabled() && !stop_requested(&vm->stop) &&
+	    enter_thread_lists(vm, err, sizeof(err)) < 0)
+		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
 	run_loop(vm);
 	return vm->stop.status;
 }

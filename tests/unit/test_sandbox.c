@@ -2,6 +2,9 @@
  * thread class and then makes one system call; a forbidden one must end the child with
  * MOTE_EXIT_INTERNAL and the report on stderr, an allowed one must run. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -328,6 +331,101 @@ static void balloon_rule_set(void)
 	close(balloon_timer);
 }
 
+static int do_tiocsti(void)
+{
+	syscall(SYS_ioctl, -1, 0x5412ul /* TIOCSTI */, "x");
+	return 0;
+}
+
+static int do_read(void)
+{
+	char c;
+	return syscall(SYS_read, -1, &c, 1) < 0 ? 0 : 1;
+}
+
+/* The main, metrics and API threads' own lists (issue 19, item 4): no KVM ioctl, no TIOCSTI,
+ * no new files but in the API thread; each keeps its own work. */
+static void main_metrics_api_lists(void)
+{
+	static const enum sandbox_class three[] = {SANDBOX_MAIN, SANDBOX_METRICS, SANDBOX_API};
+	static const char *const names[] = {"main thread", "metrics thread", "API thread"};
+	for (size_t i = 0; i < 3; i++) {
+		expect_killed(three[i], do_kvm_create_vm, names[i]);
+		expect_killed(three[i], do_tiocsti, names[i]);
+		expect_killed(three[i], do_socket, names[i]);
+		expect_killed(three[i], do_exec_mapping, names[i]);
+		expect_runs(three[i], do_write);
+		expect_runs(three[i], do_listed_ioctl); /* the requests the caller passes */
+	}
+	expect_killed(SANDBOX_MAIN, do_openat, "main thread");
+	expect_killed(SANDBOX_METRICS, do_openat, "metrics thread");
+	expect_killed(SANDBOX_METRICS, do_read, "metrics thread");
+	expect_runs(SANDBOX_MAIN, do_read);
+	expect_killed(SANDBOX_API, do_unlink, "API thread");
+}
+
+/* sandbox_probe_thread finds the one thread that does not block SANDBOX_SIGNAL, and
+ * sandbox_enter_thread gives it a list from another thread: it then dies on a call outside
+ * it (reported under its class), while the caller keeps its own. */
+static atomic_int other_go;
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&other_go)) {
+		struct timespec t = {0, 1000000};
+		nanosleep(&t, NULL);
+	}
+	syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+	return NULL;
+}
+
+static int remote_child(void)
+{
+	pthread_t t;
+	char err[160];
+	if (pthread_create(&t, NULL, other_thread, NULL) != 0)
+		return 2;
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, SANDBOX_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &one, NULL); /* only the other thread may answer */
+	pid_t tid = sandbox_probe_thread();
+	if (tid <= 0 || tid == getpid())
+		return 3;
+	if (sandbox_enter(SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) < 0 ||
+	    sandbox_enter_thread(tid, SANDBOX_METRICS, NULL, 0, err, sizeof(err)) < 0) {
+		ssize_t w = write(STDERR_FILENO, err, strlen(err));
+		(void)w;
+		return 4;
+	}
+	if (sandbox_enter_thread(tid, SANDBOX_PROCESS, NULL, 0, err, sizeof(err)) == 0)
+		return 5; /* the process list is the caller's own, never given */
+	atomic_store(&other_go, 1);
+	pthread_join(t, NULL);
+	return 6; /* not reached: the other thread's openat ends the process */
+}
+
+static void lists_given_to_another_thread(void)
+{
+	char out[512];
+	int pipefd[2];
+	CHECK_EQ(pipe(pipefd), 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) { /* no list yet: the probe comes before the sandbox */
+		dup2(pipefd[1], STDERR_FILENO);
+		_exit(remote_child());
+	}
+	close(pipefd[1]);
+	ssize_t n = read(pipefd[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 10);
+	CHECK_STR_CONTAINS(out, "metrics thread made forbidden system call 257");
+}
+
 static void no_stat_of_paths(void)
 {
 	expect_runs(SANDBOX_PROCESS, do_stat_shadow);
@@ -352,5 +450,7 @@ int main(void)
 	RUN(no_stat_of_paths);
 	RUN(built_filters_and_ioctl_lists);
 	RUN(balloon_rule_set);
+	RUN(main_metrics_api_lists);
+	RUN(lists_given_to_another_thread);
 	TEST_MAIN_END();
 }
