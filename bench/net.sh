@@ -93,7 +93,8 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -1; }
 # ---- rate-limited rows (issue 17): achieved / configured transmit rates, the guest's clock ----
 # tx_bw=8M (1400-byte datagrams: 1442-byte frames, 2 s) and tx_ops=5000 (64-byte datagrams,
 # 2 s; unlimited, the test host sends ~18000 frames/s), the guest's send time until the
-# device took every frame (drain=1). achieved = (frames - the initial bucket) / time (docs/api.md: RATE/8 per 125 ms, RATE/10 per 100 ms).
+# device took every frame (drain=1). achieved = (frames - the initial bucket) / time
+# (docs/api.md: RATE/8 per 125 ms, RATE/10 per 100 ms).
 # BENCH_LIMITED_ONLY=1 runs only these rows.
 limited_rows() {
 	local tsc out us n
