@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api_balloon.h"
 #include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -129,6 +130,8 @@ static int metrics_flush_locked(struct api *a)
 	ssize_t w = write(a->metrics_fd, line, n + 1);
 	free(line);
 	a->metrics_flushes++;
+	if (w != (ssize_t)(n + 1))
+		a->mstate.missed_lines++;
 	return w == (ssize_t)(n + 1) ? 0 : -1;
 }
 
@@ -156,6 +159,7 @@ static int apply_logger(const struct api_logger_cfg *l, char *err, size_t errlen
 	if (l->path[0] && (fd = open_output(l->path, err, errlen, "logger")) < 0)
 		return -1;
 	log_configure(fd, l->show_level, l->show_origin);
+	log_set_module(l->module);
 	log_set_level((enum log_level)l->level);
 	return 0;
 }
@@ -328,22 +332,26 @@ static void do_drive_patch(struct api *a, const char *id, const json_t *body, st
 		return bad(ans, 400, "%s", err);
 	if (!a->view_valid || i >= a->view.nblk)
 		return bad(ans, 400, "drives: drive '%s' has no device", id);
+	char mgroup[API_ID_MAX + 8]; /* metrics: block_<id>.update_count / update_fails */
+	snprintf(mgroup, sizeof(mgroup), "block_%s", id);
+	api_metrics_count(&a->mstate, mgroup, "update_count");
+	api_metrics_count(&a->mstate, mgroup, "update_fails"); /* taken back below on success */
 	struct disk_config *d = &a->ac.cfg.disks[i];
-	if (!path[0]) /* new limits only */
-		return drive_patch_limits(a, i, &rl, ans);
-	if (d->io == DISK_IO_URING)
-		return bad(ans, 400, "drives: %s uses io_engine Async; mote can swap the backing file "
-			   "of Sync drives only", id);
-	struct blk_backend be;
-	bool no_uring = true;
-	if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err, sizeof(err)) < 0)
-		return bad(ans, 400, "drives: %s", err);
-	if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
-		blk_close(&be);
-		return bad(ans, 400, "drives: %s: %s", id, err);
+	if (path[0]) { /* a new backing file; without one, new limits only */
+		struct blk_backend be; /* a file backend; an io_uring drive takes its fd (blk_swap_file) */
+		bool no_uring = true;
+		if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err,
+			     sizeof(err)) < 0)
+			return bad(ans, 400, "drives: %s", err);
+		if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
+			blk_close(&be);
+			return bad(ans, 400, "drives: %s: %s", id, err);
+		}
+		snprintf(d->path, sizeof(d->path), "%s", path);
+		log_info("drive %s now uses %s", id, path);
 	}
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	log_info("drive %s now uses %s", id, path);
+	json_t *fails = json_object_get(json_object_get(a->mstate.counts, mgroup), "update_fails");
+	json_integer_set(fails, json_integer_value(fails) - 1);
 	drive_patch_limits(a, i, &rl, ans);
 }
 
@@ -410,7 +418,7 @@ static void do_metrics(struct api *a, const json_t *body, struct answer *ans)
 static const struct {
 	const char *prefix, *name;
 } unsupported[] = {
-	{"/balloon", "the balloon device"}, {"/mmds", "MMDS"},
+	{"/mmds", "MMDS"},
 	{"/snapshot", "snapshots"}, {"/cpu-config", "CPU templates (cpu-config)"},
 	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
 };
@@ -552,9 +560,33 @@ static bool known_body_route(const char *method, const char *url)
 			  !strncmp(url, "/network-interfaces/", 20)));
 }
 
+/* /balloon and below (api_balloon.c): GET without a body, PUT and PATCH with one. */
+static void do_balloon(struct api *a, const char *method, const char *url,
+		       const struct api_req *q, struct answer *ans)
+{
+	char err[ERRLEN] = "";
+	json_t *body = NULL, *out = NULL;
+	if (!strcmp(method, "PUT") || !strcmp(method, "PATCH")) {
+		if (q->too_big)
+			return bad(ans, 400, "request body is larger than the limit of %d bytes", API_BODY_MAX);
+		if (!(body = api_body_parse(q->buf ? q->buf : "", q->len, err, sizeof(err))))
+			return bad(ans, 400, "%s", err);
+	}
+	struct virtio_balloon *dev = a->view_valid ? a->view.balloon : NULL;
+	unsigned st = api_balloon_request(&a->ac, dev, a->state != API_NOT_STARTED, method, url, body,
+					  &out, err, sizeof(err));
+	json_decref(body);
+	if (st >= 400)
+		return bad(ans, st, "%s", err);
+	ans->status = st;
+	ans->body = out;
+}
+
 static void handle(struct api *a, const char *method, const char *url, const struct api_req *q,
 		   struct answer *ans)
 {
+	if (api_balloon_url(url))
+		return do_balloon(a, method, url, q, ans);
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
 		size_t n = strlen(unsupported[i].prefix);
 		if (!strncmp(url, unsupported[i].prefix, n) && (url[n] == '\0' || url[n] == '/'))
@@ -630,6 +662,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ans.status >= 400 && !ans.body)
 		ans.body = json_pack("{s:s}", "fault_message", ans.fault);
 	a->requests++;
+	api_metrics_count_request(&a->mstate, method, url, ans.status >= 400);
 	if (ans.status >= 400) {
 		a->errors++;
 		log_debug("API %s %.200s: %u %s", method, url, ans.status, ans.fault);
@@ -669,6 +702,8 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	a->listen_fd = a->sig_fd = a->start_efd = a->metrics_fd = -1;
 	a->sock_path = cli->api_sock;
 	a->instance_id = cli->instance_id;
+	log_set_instance_id(a->instance_id);
+	api_metrics_state_init(&a->mstate);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	api_config_init(&a->ac, cli);
@@ -760,6 +795,7 @@ void api_vm_running(struct api *a, const struct api_vm_view *v)
 	pthread_mutex_lock(&a->lock);
 	a->view = *v;
 	a->view_valid = true;
+	api_metrics_started(&a->mstate, &a->t0);
 	a->state = API_RUNNING;
 	a->start_result = 1;
 	pthread_cond_broadcast(&a->cond);
@@ -824,4 +860,5 @@ void api_destroy(struct api *a)
 		close(a->start_efd);
 	a->sig_fd = a->start_efd = -1;
 	api_config_release(&a->ac);
+	api_metrics_state_release(&a->mstate);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/api_config.h"
+#include "api/api_metrics.h"
 #include "arch/x86/machine.h"
 #include "vmm/config.h"
 #include "core/stop.h"
@@ -33,9 +34,11 @@ struct api_vm_view {
 	struct virtio_net *net;   /* net[i] is interface i of the configuration */
 	unsigned nnet;
 	struct vm_stop *stop;
+	struct virtio_balloon *balloon; /* NULL: the VM has no balloon */
 };
 
 struct MHD_Daemon;
+struct virtio_balloon;
 
 struct api {
 	struct api_config ac;     /* staged configuration (the API thread writes it) */
@@ -63,6 +66,7 @@ struct api {
 	bool metrics_thread_started;
 	bool quit;
 	uint64_t requests, errors, metrics_flushes;
+	struct api_metrics_state mstate; /* per-interval metrics, request counts (api_metrics.h) */
 };
 
 /* Sets up the API: loads the config file (if any), creates the socket (if any) and starts

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_balloon.h"
 #include "arch/x86/machine.h"
 #include "core/log.h"
 
@@ -26,6 +27,7 @@ void api_config_init(struct api_config *ac, const struct vm_config *base)
 	ac->cfg.nnets = 0;
 	ac->cfg.rng = false;
 	ac->cfg.vsock.enabled = false;
+	ac->cfg.balloon = (struct balloon_config){0};
 	ac->logger.level = LOG_INFO;
 }
 
@@ -519,18 +521,20 @@ int api_put_vsock(struct api_config *ac, const json_t *body, char *err, size_t e
 
 int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, size_t errlen)
 {
-	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin", NULL};
-	static const char *const unsupported[] = {"module", NULL};
+	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin",
+					    "module", NULL};
+	/* Firecracker's names, any case; "Warn" too (Firecracker's parser takes it). */
 	static const struct { const char *name; int level; } levels[] = {
-		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Info", LOG_INFO},
-		{"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG}, {"Off", LOG_OFF}};
-	const char *what = "logger", *level = NULL, *path = NULL;
+		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Warn", LOG_WARN}, {"Info", LOG_INFO},
+		{"Debug", LOG_DEBUG}, {"Trace", LOG_TRACE}, {"Off", LOG_OFF}};
+	const char *what = "logger", *level = NULL, *path = NULL, *module = NULL;
 	struct api_logger_cfg l = {.set = true, .level = LOG_INFO};
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
 	    get_str(body, what, "level", false, &level, 16, err, errlen) < 0 ||
 	    get_str(body, what, "log_path", false, &path, CONFIG_PATH_MAX - 1, err, errlen) < 0 ||
 	    get_bool(body, what, "show_level", false, &l.show_level, err, errlen) < 0 ||
-	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0)
+	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0 ||
+	    get_str(body, what, "module", false, &module, sizeof(l.module) - 1, err, errlen) < 0)
 		return -1;
 	if (level) {
 		size_t k = 0, n = sizeof(levels) / sizeof(levels[0]);
@@ -543,7 +547,11 @@ int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, 
 	}
 	if (path && !*path)
 		return err_set(err, errlen, "logger: log_path is empty: omit it or name a file or pipe");
+	if (module && !log_module_valid(module))
+		return err_set(err, errlen, "logger: module '%.64s' is not a mote module: one of %s, "
+			       "or FOLDER::FILE (e.g. devices::virtio_blk)", module, LOG_MODULE_FOLDERS);
 	snprintf(l.path, sizeof(l.path), "%s", path ? path : "");
+	snprintf(l.module, sizeof(l.module), "%s", module ? module : "");
 	*out = l;
 	return 0;
 }
@@ -673,8 +681,9 @@ static int each_in_array(struct api_config *ac, const json_t *arr, const char *w
 int api_config_file(struct api_config *ac, const char *text, size_t len, char *err, size_t errlen)
 {
 	static const char *const known[] = {"boot-source", "machine-config", "drives",
-					    "network-interfaces", "logger", "metrics", "entropy", "vsock", NULL};
-	static const char *const unsupported[] = {"balloon", "mmds-config", "cpu-config",
+					    "network-interfaces", "logger", "metrics", "entropy", "vsock",
+					    "balloon", NULL};
+	static const char *const unsupported[] = {"mmds-config", "cpu-config",
 						  "pmem", "memory-hotplug", "serial", NULL};
 	json_t *j = api_body_parse(text, len, err, errlen);
 	if (!j)
@@ -709,6 +718,10 @@ int api_config_file(struct api_config *ac, const char *text, size_t len, char *e
 	if ((v = json_object_get(j, "vsock")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "vsock must be an object")
 				: api_put_vsock(ac, v, err, errlen)) < 0)
+		goto out;
+	if ((v = json_object_get(j, "balloon")) &&
+	    (!json_is_object(v) ? err_set(err, errlen, "balloon must be an object")
+				: api_put_balloon(ac, v, err, errlen)) < 0)
 		goto out;
 	if ((v = json_object_get(j, "logger")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "logger must be an object")
@@ -757,7 +770,7 @@ int api_config_check(struct api_config *ac, char *err, size_t errlen)
 	if (build_cmdline(ac, ac->export_cmdline, sizeof(ac->export_cmdline)) < 0)
 		return err_set(err, errlen, "boot_args plus the root drive's root= exceed %llu bytes",
 			       (unsigned long long)(X86_CMDLINE_MAX - 1));
-	return 0;
+	return api_balloon_check(ac, err, errlen);
 }
 
 void api_config_export(struct api_config *ac, struct vm_config *out)
@@ -782,6 +795,7 @@ static const char *level_str(int level)
 	case LOG_ERROR: return "Error";
 	case LOG_WARN: return "Warning";
 	case LOG_INFO: return "Info";
+	case LOG_TRACE: return "Trace";
 	default: return "Debug";
 	}
 }
@@ -852,12 +866,16 @@ json_t *api_vm_config_json(const struct api_config *ac)
 		json_object_set_new(j, "vsock", json_pack("{s:I, s:s}", "guest_cid",
 							  (json_int_t)ac->cfg.vsock.cid, "uds_path",
 							  ac->cfg.vsock.uds));
+	if (ac->cfg.balloon.enabled)
+		json_object_set_new(j, "balloon", api_balloon_json(ac));
 	if (ac->logger.set) {
 		json_t *l = json_pack("{s:s, s:b, s:b}", "level", level_str(ac->logger.level),
 				      "show_level", ac->logger.show_level, "show_log_origin",
 				      ac->logger.show_origin);
 		if (l && ac->logger.path[0])
 			json_object_set_new(l, "log_path", json_string(ac->logger.path));
+		if (l && ac->logger.module[0])
+			json_object_set_new(l, "module", json_string(ac->logger.module));
 		json_object_set_new(j, "logger", l);
 	}
 	if (ac->metrics.set) {
@@ -873,4 +891,24 @@ fail:
 	json_decref(drives);
 	json_decref(nets);
 	return NULL;
+}
+
+/* The field helpers above, for the other parsers of this folder (api_balloon.c). */
+int api_check_keys(const json_t *obj, const char *what, const char *const *known,
+		   const char *const *unsupported, char *err, size_t errlen)
+{
+	return check_keys(obj, what, known, unsupported, err, errlen);
+}
+
+int api_get_uint(const json_t *obj, const char *what, const char *key, bool required,
+		 unsigned long long lo, unsigned long long hi, unsigned long long *out, char *err,
+		 size_t errlen)
+{
+	return get_uint(obj, what, key, required, lo, hi, out, err, errlen);
+}
+
+int api_get_bool(const json_t *obj, const char *what, const char *key, bool required, bool *out,
+		 char *err, size_t errlen)
+{
+	return get_bool(obj, what, key, required, out, err, errlen);
 }

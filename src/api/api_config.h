@@ -20,8 +20,9 @@
 struct api_logger_cfg {
 	bool set;
 	char path[CONFIG_PATH_MAX]; /* "" keeps stderr */
-	int level;                  /* enum log_level (LOG_OFF .. LOG_DEBUG) */
+	int level;                  /* enum log_level (LOG_OFF .. LOG_TRACE) */
 	bool show_level, show_origin;
+	char module[72];            /* "" all; else a valid log module (core/log.h) */
 };
 
 struct api_metrics_cfg {
@@ -112,5 +113,16 @@ json_t *api_vm_config_json(const struct api_config *ac);
 
 /* Whether s is a valid drive/interface id. */
 bool api_id_valid(const char *s);
+
+/* Field helpers for the other parsers of src/api/ (the same rules as every handler here):
+ * unknown keys refused (unsupported: named as a Firecracker feature mote lacks), JSON null
+ * counts as absent, absent optional fields leave *out as is. 0, or -1 with err set. */
+int api_check_keys(const json_t *obj, const char *what, const char *const *known,
+		   const char *const *unsupported, char *err, size_t errlen);
+int api_get_uint(const json_t *obj, const char *what, const char *key, bool required,
+		 unsigned long long lo, unsigned long long hi, unsigned long long *out, char *err,
+		 size_t errlen);
+int api_get_bool(const json_t *obj, const char *what, const char *key, bool required, bool *out,
+		 char *err, size_t errlen);
 
 #endif

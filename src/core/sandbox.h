@@ -41,6 +41,10 @@ enum sandbox_extra {
 					     shut down and closed while the VM runs, a deadline
 					     timer, the listening socket removed at exit (process
 					     list and I/O thread) */
+	SANDBOX_X_BALLOON = 1u << 8,      /* virtio-balloon: holes punched in guest RAM's memfd
+					     (I/O thread), its statistics timer re-armed by
+					     PATCH /balloon/statistics (API thread); process list
+					     and I/O thread */
 };
 
 /* sandbox_enter plus the rule sets in extras (enum sandbox_extra bits). */

@@ -313,9 +313,11 @@ static int blk_io_done(struct virtio_dev *d, struct virtio_blk *b, struct blk_sl
 	if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_IN) {
 		q->produced = q->wdata;
 		atomic_fetch_add_explicit(&b->read_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->reads, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_in, q->len, memory_order_relaxed);
 	} else if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_OUT) {
 		atomic_fetch_add_explicit(&b->written_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->writes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_out, q->len, memory_order_relaxed);
 	}
 	return blk_finish(d, b, s, status);
@@ -595,15 +597,18 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	}
 }
 
-/* Metrics beyond struct virtio_dev's (Firecracker's block metric name). */
+/* Beyond struct virtio_dev's: requests that waited for O_DIRECT bounce memory, and those the
+ * rate limiter refused (Firecracker's block metric name). */
 static size_t blk_counters(const struct virtio_dev *d, struct virtio_counter *out, size_t max)
 {
 	const struct virtio_blk *b = d->priv;
-	if (max < 1)
+	if (max < 2)
 		return 0;
-	out[0] = (struct virtio_counter){"rate_limiter_throttled_events",
+	out[0] = (struct virtio_counter){"bounce_waits",
+					 atomic_load_explicit(&b->bounce_waits, memory_order_relaxed)};
+	out[1] = (struct virtio_counter){"rate_limiter_throttled_events",
 					 atomic_load_explicit(&b->throttled_events, memory_order_relaxed)};
-	return 1;
+	return 2;
 }
 
 const struct virtio_dev_ops virtio_blk_ops = {
@@ -680,6 +685,11 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *se
 	atomic_init(&b->written_bytes, 0);
 	atomic_init(&b->flushes, 0);
 	atomic_init(&b->errors, 0);
+	atomic_init(&b->bounce_waits, 0);
+	if (b->be.ops->count_waits)
+		b->be.ops->count_waits(b->be.be, &b->bounce_waits);
+	atomic_init(&b->reads, 0);
+	atomic_init(&b->writes, 0);
 	atomic_init(&b->throttled_events, 0);
 	rl_init(&b->rl, &(struct rl_config){{0, 0, 0}, {0, 0, 0}}, 0);
 	b->rl_timer = (struct rl_timer){0};
@@ -697,9 +707,35 @@ void virtio_blk_destroy(struct virtio_blk *b)
 
 /* Appended for the API's PATCH /drives/{id} (kept at the end of the file so it merges apart
  * from the request path). Under d->lock no request is being served (notify and config reads
- * hold it): install the new backend there, then flush and close the old, now idle, one
- * outside the lock so the guest's register accesses do not wait for the flush. Synchronous
- * backends only (nothing in flight, no completion eventfd registered with the I/O thread). */
+ * hold it): requests in flight in an asynchronous backend are waited for and answered, the
+ * backend takes the new file (blk_swap_file: an io_uring ring keeps its eventfd, which the I/O
+ * thread watches, and its restrictions), then the old file, now idle, is flushed and closed
+ * outside the lock so the guest's register accesses do not wait for the flush. */
+
+/* Waits for one completion, then takes every other finished one; each is answered as
+ * blk_reap answers them. The number answered (0: nothing came). d->lock held. */
+static unsigned blk_drain_some(struct virtio_dev *d, struct virtio_blk *b)
+{
+	unsigned answered = 0;
+	if (b->be.ops->kick)
+		b->be.ops->kick(b->be.be);
+	int n = b->be.ops->reap(b->be.be, b->done, 1, true);
+	for (int i = 0; i < n && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
+		uint64_t k = b->done[i].cookie;
+		if (k >= VIRTIO_BLK_QUEUE_SIZE || !b->slots[k].in_backend)
+			continue;
+		struct blk_slot *s = &b->slots[k];
+		s->in_backend = false;
+		b->in_backend--;
+		if (s->next != BLK_NO_SLOT)
+			blk_group_done(d, b, s, b->done[i].result);
+		else
+			blk_io_done(d, b, s, b->done[i].result);
+		answered++;
+	}
+	return answered + (n > 0 ? blk_reap(d, b) : 0);
+}
+
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen)
 {
@@ -708,13 +744,6 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 	if (be->completion_fd >= 0 || be->ops->submit)
 		return err_set(err, errlen, "virtio-blk: the new backend must be synchronous");
 	pthread_mutex_lock(&b->dev.lock);
-	/* An asynchronous backend's completions are wired to the I/O thread (its eventfd is
-	 * registered there) and requests may be in flight: only synchronous ones are swapped. */
-	if (b->be.completion_fd >= 0 || b->be.ops->submit || b->in_backend > 0) {
-		pthread_mutex_unlock(&b->dev.lock);
-		return err_set(err, errlen, "the drive uses an asynchronous (io_uring) backend, whose "
-			       "backing file cannot be swapped");
-	}
 	if (be->block_size != b->be.block_size || be->read_only != b->be.read_only) {
 		pthread_mutex_unlock(&b->dev.lock);
 		return err_set(err, errlen, "the new file's %s (%u bytes%s) differs from the drive's "
@@ -728,15 +757,27 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 		return err_set(err, errlen, "the new file is smaller than one %u-byte block",
 			       be->block_size);
 	}
-	struct blk_backend old = b->be;
-	b->be = *be;
+	/* Requests in flight finish on the old file and are answered now (in order of
+	 * completion, as the I/O thread would); each answered one may have been the last. */
+	while (b->in_backend > 0 && b->be.ops->reap && blk_drain_some(&b->dev, b) > 0)
+		;
+	blk_signal(&b->dev, b);
+	if (b->in_backend > 0 || blk_swap_file(&b->be, be, err, errlen) < 0) {
+		if (b->in_backend > 0)
+			err_set(err, errlen, "%u requests in flight did not complete", b->in_backend);
+		pthread_mutex_unlock(&b->dev.lock);
+		return -1;
+	}
+	struct blk_backend old = *be; /* blk_swap_file handed back the previous file */
 	memset(be, 0, sizeof(*be));
 	b->capacity = b->be.size / VIRTIO_BLK_SECTOR;
 	b->cfg.capacity = htole64(b->capacity);
 	b->last_errno = 0;
 	virtio_dev_config_changed(&b->dev); /* the guest re-reads capacity */
+	if (b->starved && virtio_dev_running(&b->dev) && b->nfree > 0)
+		blk_process(&b->dev, b); /* the drain freed slots of a queue that waited for them */
 	pthread_mutex_unlock(&b->dev.lock);
-	/* The old backend is idle now: flush and close it without holding up the device. */
+	/* The old file is idle now: flush and close it without holding up the device. */
 	if (!old.read_only && old.ops->flush(old.be) < 0)
 		log_warn("%s: flush of the replaced backing file failed", b->dev.name);
 	blk_close(&old);

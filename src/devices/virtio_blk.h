@@ -89,6 +89,8 @@ struct virtio_blk {
 	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
+	atomic_ulong bounce_waits; /* requests that waited for O_DIRECT bounce memory (backend) */
+	atomic_ulong reads, writes; /* reads and writes completed OK (metrics: read_count ...) */
 	/* The rate limiter (disabled by default; dev.lock). throttled: the queue stopped for
 	 * want of tokens and rl_timer will bring it back. clock: rl_clock_ns (tests: a fake). */
 	struct ratelimiter rl;
@@ -136,10 +138,12 @@ int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uin
 			 struct iovec *out, int max);
 
 /* Appended for the API (PATCH /drives/{id}): replaces the backing file of a running device.
- * Takes b->dev.lock; the old backend is flushed and closed, capacity follows the new file and
- * the guest gets a configuration-change interrupt. Both backends must be synchronous (no
- * completion_fd, no submit) and have the same block size and read-only mode. Takes *be
- * (cleared) on success; 0, or -1 with err set. */
+ * Takes b->dev.lock; requests in flight in an asynchronous (io_uring) backend are waited for
+ * and answered first; the backend then takes the new file (blk_swap_file), the old file is
+ * flushed and closed, capacity follows the new file and the guest gets a configuration-change
+ * interrupt. be is a synchronous backend (an io_uring drive needs a file backend from
+ * blk_file_open) with the drive's block size and read-only mode. Takes *be (cleared) on
+ * success; 0, or -1 with err set and the drive unchanged. */
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen);
 

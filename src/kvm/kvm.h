@@ -75,6 +75,9 @@ struct vcpu {
 	void *intr_arg;
 	/* Exits by kind (index: enum exit_kind), read by other threads for metrics. */
 	atomic_ullong exits_by_kind[EXIT_UNKNOWN + 1];
+	/* EXIT_IO and EXIT_MMIO split by direction: [mmio][is_write] (Firecracker's
+	 * exit_io_in/out, exit_mmio_read/write). */
+	atomic_ullong exits_rw[2][2];
 	/* Pause (the API's PATCH /vm): pause_lock guards parked/done and the waits on pause_cond;
 	 * pause_req is also read without the lock at the top of each KVM_RUN round. */
 	pthread_mutex_t pause_lock;

@@ -478,6 +478,9 @@ static void vcpu_loop(struct vcpu *v)
 			break;
 		}
 		atomic_fetch_add_explicit(&v->exits_by_kind[e.kind], 1, memory_order_relaxed);
+		if (e.kind == EXIT_IO || e.kind == EXIT_MMIO)
+			atomic_fetch_add_explicit(&v->exits_rw[e.kind == EXIT_MMIO][e.is_write], 1,
+						  memory_order_relaxed);
 		enum exit_action act = exit_handle(&v->ctx, &e, &why);
 		if (act == EXIT_ACT_FATAL) {
 			report_fatal(v, &e, why);

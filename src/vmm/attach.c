@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_vsock.h"
 #include "vsock/uds.h"
@@ -291,4 +293,24 @@ int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u
 	v->defer = signal_work;
 	v->defer_ctx = &a->work_fd;
 	return vsock_uds_attach(u, a->loop, &v->dev.lock, &v->mux, err, errlen);
+}
+
+/* ---- virtio-balloon: the statistics timer on the I/O thread ---- */
+
+static void on_balloon_timer(void *ctx, int fd)
+{
+	(void)fd;
+	virtio_balloon_on_timer(ctx);
+}
+
+int attach_balloon(struct attached *a, struct virtio_balloon *b, char *err, size_t errlen)
+{
+	int fd = virtio_balloon_timer_fd(b);
+	if (event_allow_extra(a->loop, SANDBOX_X_BALLOON) < 0 ||
+	    (fd >= 0 && event_add(a->loop, fd, on_balloon_timer, b) < 0)) {
+		snprintf(err, errlen, "%s: cannot set up its I/O-thread work: %s", b->dev.name,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -54,6 +54,10 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
 int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u, char *err,
 		 size_t errlen);
 
+/* After attach_virtio of the virtio-balloon device: its statistics timer on the I/O thread,
+ * and the I/O thread's sandbox lets it release guest pages. 0, or -1 with err set. */
+struct virtio_balloon;
+int attach_balloon(struct attached *a, struct virtio_balloon *b, char *err, size_t errlen);
 /* After attach_virtio of a virtio-blk or virtio-net device (attach_rl.c): a timerfd on the
  * I/O thread that wakes the device's throttled queues (its rl_timer). Every such device gets
  * one, limited or not, so PATCH can add limits to a running VM. 0, or -1 with err set. */

@@ -53,6 +53,10 @@ void config_usage(FILE *out)
 		"                       a virtio-vsock device with guest CID N (3 or more): host\n"
 		"                       programs connect to PATH and write \"CONNECT <port>\\n\"; guest\n"
 		"                       connections to host port P go to PATH_P (docs/vsock.md)\n"
+		"  --balloon amount_mib=N[,deflate_on_oom=on|off][,stats=S][,reporting=on|off]\n"
+		"                       a virtio-balloon device: the guest gives N MiB back to the\n"
+		"                       host; statistics every S seconds; free page reporting\n"
+		"                       (docs/balloon.md; PATCH /balloon changes N at run time)\n"
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
@@ -623,6 +627,13 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			continue;
 		}
+		if (take_value("--balloon", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (config_parse_balloon(val, &cfg->balloon, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
 		if (take_value("--cpu-features", argc, argv, &i, &val, err, errlen, &m) < 0)
 			return CONFIG_ERROR;
 		if (m) {
@@ -637,5 +648,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		snprintf(err, errlen, "no KERNEL given: usage: mote run [options] KERNEL");
 		return CONFIG_ERROR;
 	}
+	if (cfg->balloon.enabled &&
+	    config_check_balloon("--balloon", &cfg->balloon, cfg->mem_size, err, errlen) < 0)
+		return CONFIG_ERROR;
 	return CONFIG_RUN;
 }

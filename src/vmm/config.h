@@ -39,6 +39,25 @@ struct vsock_config {
  * the message. 0, or -1 with a one-line reason in err. */
 int config_check_vsock(const char *what, uint64_t cid, const char *uds, char *err, size_t errlen);
 
+/* --balloon amount_mib=N[,deflate_on_oom=on|off][,stats=S][,reporting=on|off] and PUT /balloon
+ * (virtio-balloon: docs/balloon.md). */
+#define CONFIG_BALLOON_STATS_MAX 65535u /* seconds (Firecracker: u16) */
+struct balloon_config {
+	bool enabled;
+	uint32_t amount_mib;        /* the initial target, at most the guest's RAM */
+	bool deflate_on_oom;
+	unsigned stats_interval_s;  /* 0: no statistics */
+	bool reporting;             /* free page reporting */
+};
+
+/* Checks a balloon configuration against guest RAM of mem_size bytes; what names the source
+ * in the message. 0, or -1 with a one-line reason in err. */
+int config_check_balloon(const char *what, const struct balloon_config *b, uint64_t mem_size,
+			 char *err, size_t errlen);
+/* The value of --balloon into cfg->balloon (config_balloon.c). 0, or -1 with err set. */
+int config_parse_balloon(const char *val, struct balloon_config *b, char *err,
+			 size_t errlen);
+
 enum { DISK_IO_AUTO = 0, DISK_IO_SYNC = 1, DISK_IO_URING = 2 };
 
 struct disk_config {
@@ -76,6 +95,7 @@ struct vm_config {
 	const char *api_sock;   /* NULL: no API socket */
 	const char *config_file; /* NULL: configure through the API */
 	const char *instance_id; /* --id: the instance id GET / reports ("anonymous-instance") */
+	struct balloon_config balloon; /* --balloon */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };

@@ -22,6 +22,7 @@
 #include "boot/image.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
@@ -74,6 +75,8 @@ struct vm {
 	bool vsock_ready;
 	struct virtio_console vcon;
 	bool vcon_ready;
+	struct virtio_balloon balloon; /* --balloon, PUT /balloon */
+	bool balloon_ready;
 	struct event_loop io;
 	bool io_ready;
 	struct attached attached[MACHINE_MAX_VIRTIO];
@@ -225,6 +228,20 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (machine_add_virtio(&vm->machine, &v->dev, err, errlen) < 0)
 			return -1;
 	}
+	if (vm->cfg.balloon.enabled) {
+		const struct balloon_config *c = &vm->cfg.balloon;
+		const struct virtio_balloon_params p = {
+			.target_pages = c->amount_mib << (20 - VIRTIO_BALLOON_PFN_SHIFT),
+			.deflate_on_oom = c->deflate_on_oom, .stats_interval_s = c->stats_interval_s,
+			.reporting = c->reporting};
+		if (virtio_balloon_init(&vm->balloon, &p, &vm->gm, err, errlen) < 0)
+			return -1;
+		vm->balloon_ready = true;
+		virtio_dev_init(&vm->balloon.dev, &vm->balloon.ops, &vm->balloon, "virtio-balloon",
+				&vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &vm->balloon.dev, err, errlen) < 0)
+			return -1;
+	}
 	if (vm->cfg.virtio_console) { /* last: the other devices keep their addresses */
 		const struct vconsole_host vh = {.tx = console_tx, .rx_room = console_rx_room,
 						 .ctx = &vm->console};
@@ -294,6 +311,9 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		if (v->dev->ops->device_id == VIRTIO_ID_VSOCK &&
 		    attach_vsock(&vm->attached[i], v->dev->priv, &vm->vsock_uds, err, errlen) < 0)
 			return -1;
+		if (v->dev->ops->device_id == VIRTIO_ID_BALLOON &&
+		    attach_balloon(&vm->attached[i], v->dev->priv, err, errlen) < 0)
+			return -1;
 	}
 	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
 		int fd = vm->blk[i].be.completion_fd;
@@ -359,7 +379,8 @@ static int boot_and_run(struct vm *vm)
 	if (!sandbox_enabled())
 		log_warn("this is the unsandboxed debug build: no seccomp filters");
 	else if (sandbox_enter_extra(vm->api ? SANDBOX_PROCESS_API : SANDBOX_PROCESS,
-				     vm->cfg.vsock.enabled ? SANDBOX_X_UNIX_SOCKETS : 0, NULL, 0, err,
+				     (vm->cfg.vsock.enabled ? SANDBOX_X_UNIX_SOCKETS : 0) |
+					     (vm->cfg.balloon.enabled ? SANDBOX_X_BALLOON : 0), NULL, 0, err,
 				     sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
 	if (event_start(&vm->io) < 0)
@@ -375,7 +396,8 @@ static int boot_and_run(struct vm *vm)
 	if (vm->api) /* InstanceStart answers now; the API may pause vCPUs and read counters */
 		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
 				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
-				.net = vm->net, .nnet = vm->nnet});
+				.net = vm->net, .nnet = vm->nnet,
+				.balloon = vm->balloon_ready ? &vm->balloon : NULL});
 	run_loop(vm);
 	return vm->stop.status;
 }
@@ -431,6 +453,10 @@ static void release(struct vm *vm)
 		vsock_uds_close(&vm->vsock_uds); /* the socket file goes */
 	if (vm->vcon_ready)
 		virtio_dev_destroy(&vm->vcon.dev);
+	if (vm->balloon_ready) {
+		virtio_balloon_destroy(&vm->balloon);
+		virtio_dev_destroy(&vm->balloon.dev);
+	}
 	for (unsigned i = vm->nblk; i < vm->ndisks; i++) /* opened, but no device took them */
 		vm->disk_be[i].ops->close(vm->disk_be[i].be);
 	if (vm->machine_ready)

@@ -4,10 +4,11 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle \
-                blkrate
+                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle balloon \
+                blkwatch blkrate
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
-GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net blkrate
+GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net balloon \
+                      blkwatch blkrate
 # Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
 GUEST_NET_NAMES := net
 GUEST_OUT    := $(BUILD)/guests

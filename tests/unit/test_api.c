@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api_config.h"
+#include "core/log.h"
 #include "arch/x86/machine.h"
 #include "test.h"
 
@@ -274,8 +275,24 @@ static void actions_states_logger_metrics(void)
 	json_decref(j);
 	j = J("{\"module\":\"x\"}");
 	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
-	CHECK_STR_CONTAINS(err, "'module' is not supported");
+	CHECK_STR_CONTAINS(err, "module 'x' is not a mote module");
 	json_decref(j);
+	j = J("{\"module\":\"devices::virtio_blk\",\"level\":\"TRACE\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_TRACE &&
+	      !strcmp(l.module, "devices::virtio_blk"));
+	json_decref(j);
+	j = J("{\"level\":\"wArN\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_WARN && !l.module[0]);
+	json_decref(j);
+	static const char *const bad_modules[] = {"\"\"", "\"devices::\"", "\"devices:x\"",
+						  "\"devices::Virtio\"", "\"api_server::request\"", "1"};
+	for (size_t i = 0; i < sizeof(bad_modules) / sizeof(bad_modules[0]); i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"module\":%s}", bad_modules[i]);
+		j = J(body);
+		CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
+		json_decref(j);
+	}
 	struct api_metrics_cfg m;
 	j = J("{\"metrics_path\":\"/m\",\"properties\":{\"k\":\"v\"}}");
 	CHECK(j && api_parse_metrics(j, &m, err, sizeof(err)) == 0 && m.properties);
@@ -342,7 +359,15 @@ static void config_file_whole_schema(void)
 	reset();
 	const char *g3 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{}}";
 	CHECK_EQ(api_config_file(&ac, g3, strlen(g3), err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "'balloon' is not supported");
+	CHECK_STR_CONTAINS(err, "balloon: missing required field 'amount_mib'");
+	reset();
+	const char *g4 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{\"amount_mib\":"
+			 "16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":2}}";
+	CHECK_EQ(api_config_file(&ac, g4, strlen(g4), err, sizeof(err)), 0);
+	CHECK(ac.cfg.balloon.enabled && ac.cfg.balloon.amount_mib == 16 &&
+	      ac.cfg.balloon.deflate_on_oom && ac.cfg.balloon.stats_interval_s == 2 &&
+	      !ac.cfg.balloon.reporting);
+	reset();
 	const char *h = "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}";
 	CHECK_EQ(api_config_file(&ac, h, strlen(h), err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "boot-source");

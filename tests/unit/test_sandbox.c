@@ -2,6 +2,7 @@
  * thread class and then makes one system call; a forbidden one must end the child with
  * MOTE_EXIT_INTERNAL and the report on stderr, an allowed one must run. */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,9 @@
 #define ALLOWED_IOCTL 0xAE80ul /* KVM_RUN's number; any value the caller lists */
 
 static unsigned child_extras; /* enum sandbox_extra sets the child's classes add */
+static const unsigned long one_ioctl[] = {ALLOWED_IOCTL};
+static const unsigned long *child_ioctls = one_ioctl; /* what the child's class lists */
+static size_t child_nioctls = 1;
 
 /* Runs action() in a child after entering class c (and the process class first, as mote
  * does). Returns the child's exit status (or 128 + signal) and its stderr in out. */
@@ -31,10 +35,9 @@ static int in_child(enum sandbox_class c, int (*action)(void), char *out, size_t
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
 		char err[160];
-		static const unsigned long ioctls[] = {ALLOWED_IOCTL};
 		if (sandbox_enter_extra(SANDBOX_PROCESS, child_extras, NULL, 0, err, sizeof(err)) < 0 ||
-		    (c != SANDBOX_PROCESS &&
-		     sandbox_enter_extra(c, child_extras, ioctls, 1, err, sizeof(err)) < 0)) {
+		    (c != SANDBOX_PROCESS && sandbox_enter_extra(c, child_extras, child_ioctls,
+								 child_nioctls, err, sizeof(err)) < 0)) {
 			ssize_t w = write(STDERR_FILENO, err, strlen(err));
 			(void)w;
 			_exit(99);
@@ -118,6 +121,28 @@ static int do_listed_ioctl(void)
 static int do_unlisted_ioctl(void)
 {
 	ioctl(STDERR_FILENO, 0xAE81ul, 0);
+	return 0;
+}
+
+/* KVM_RUN's number in the low half, a high half set: not the listed request. */
+static int do_ioctl_high_bits(void)
+{
+	syscall(SYS_ioctl, STDERR_FILENO, 0x100000000ul | ALLOWED_IOCTL, 0);
+	return 0;
+}
+
+/* A system call through the i386 entry (arch AUDIT_ARCH_I386): getpid there is 20. */
+static int do_int80(void)
+{
+	long r = 20;
+	__asm__ volatile("int $0x80" : "+a"(r) : : "memory");
+	return 0;
+}
+
+/* An x32 system call number (bit 30 set). */
+static int do_x32(void)
+{
+	syscall(0x40000000l | SYS_getpid);
 	return 0;
 }
 
@@ -233,6 +258,35 @@ static void unix_socket_rule_set(void)
 	child_extras = 0;
 }
 
+/* The filters compiled at build time (tools/seccomp_gen.c) plus the ioctl list appended at
+ * run time: a long list works to its last entry; the request is compared on 64 bits; a list
+ * that does not fit is refused at entry with a reason; i386 and x32 calls end the process
+ * (the filters' head), in every class. */
+static void built_filters_and_ioctl_lists(void)
+{
+	static unsigned long many[128];
+	char out[512];
+	for (size_t i = 0; i < 128; i++)
+		many[i] = 0x4000AE00ul + i; /* none of them ALLOWED_IOCTL */
+	many[127] = ALLOWED_IOCTL;
+	child_ioctls = many;
+	child_nioctls = 128;
+	expect_runs(SANDBOX_VCPU, do_listed_ioctl);
+	expect_killed(SANDBOX_VCPU, do_unlisted_ioctl, "vCPU thread");
+	expect_killed(SANDBOX_VCPU, do_ioctl_high_bits, "vCPU thread");
+	child_nioctls = 129;
+	CHECK_EQ(in_child(SANDBOX_VCPU, do_listed_ioctl, out, sizeof(out)), 99);
+	CHECK_STR_CONTAINS(out, "does not fit");
+	child_ioctls = one_ioctl;
+	child_nioctls = 1;
+	static const enum sandbox_class all[] = {SANDBOX_PROCESS, SANDBOX_VCPU, SANDBOX_IO,
+						 SANDBOX_HVT};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		CHECK_EQ(in_child(all[i], do_int80, out, sizeof(out)), 128 + SIGSYS);
+		CHECK_EQ(in_child(all[i], do_x32, out, sizeof(out)), 128 + SIGSYS);
+	}
+}
+
 static void no_stat_of_paths(void)
 {
 	expect_runs(SANDBOX_PROCESS, do_stat_shadow);
@@ -255,5 +309,6 @@ int main(void)
 	RUN(io_thread_has_no_kvm);
 	RUN(unix_socket_rule_set);
 	RUN(no_stat_of_paths);
+	RUN(built_filters_and_ioctl_lists);
 	TEST_MAIN_END();
 }

@@ -1052,6 +1052,31 @@ static void iov_slice(void)
 	CHECK_EQ(virtio_blk_iov_slice(v, 0, 0, 0, out, 0), 0);
 }
 
+/* PATCH /drives with requests in flight (virtio_blk_swap_backend): they are waited for and
+ * answered first, whatever happens to the swap; a backend that cannot change its file (this
+ * fake asynchronous one; io_uring can) refuses and stays. */
+static void swap_drains_requests_in_flight(void)
+{
+	start(async_backend(), FEAT_BASE, NULL);
+	uint16_t k0 = req(VIRTIO_BLK_T_IN, 1, DATA_GPA, 512);
+	uint16_t k1 = req(VIRTIO_BLK_T_IN, 9, DATA_GPA + 0x1000, 512);
+	kick();
+	CHECK_EQ(blk.in_backend, 2u);
+	CHECK_EQ(status_of(k0), 0xff);
+	struct blk_backend nb = { .ops = &fk_ops, .be = &fk, .size = DISK_SIZE, .block_size = 512,
+				  .completion_fd = -1 };
+	char err[160];
+	CHECK_EQ(virtio_blk_swap_backend(&blk, &nb, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "cannot change its file");
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(used_idx(), 2);
+	CHECK_EQ(status_of(k0), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k1), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*host(DATA_GPA, 1), (uint8_t)(512 * 3));
+	CHECK(blk.be.ops == &fa_ops && nb.ops == &fk_ops); /* both as they were */
+	CHECK_EQ(atomic_load(&blk.reads), 2u);
+}
+
 /* ---- the rate limiter (a fake clock and timer) ---- */
 
 static uint64_t fake_ns;
@@ -1105,8 +1130,9 @@ static void rate_limited(void)
 	CHECK(!blk.throttled);
 	/* metrics name */
 	struct virtio_counter c[4];
-	CHECK_EQ(blk.dev.ops->counters(&blk.dev, c, 4), 1);
-	CHECK(!strcmp(c[0].name, "rate_limiter_throttled_events") && c[0].value >= 1);
+	CHECK_EQ(blk.dev.ops->counters(&blk.dev, c, 4), 2);
+	CHECK(!strcmp(c[0].name, "bounce_waits") && c[0].value == 0);
+	CHECK(!strcmp(c[1].name, "rate_limiter_throttled_events") && c[1].value >= 1);
 	/* an ops limit: 3 per second (a full bucket of 3 at the update) */
 	virtio_blk_ratelimit_update(&blk, &(struct rl_update){.cfg = {{0, 0, 0}, {3, 0, 1000}},
 							     .bw_set = true, .ops_set = true});
@@ -1180,6 +1206,7 @@ int main(void)
 	RUN(async_merge);
 	RUN(async_write_through_and_refusal);
 	RUN(reset_with_requests_in_flight);
+	RUN(swap_drains_requests_in_flight);
 	RUN(rate_limited);
 	stop();
 	TEST_MAIN_END();
