@@ -52,6 +52,13 @@ static void data_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	memset(data, 0, len);
 	data[0] = k->out;
 	k->out_full = 0;
+	/* One edge per byte, as the real controller pulses IRQ 1: the line drops before the next
+	 * queued key raises it again (an edge-triggered IOAPIC pin, as ACPI describes IRQ 1,
+	 * would otherwise see the first key only: Linux then never reads Alt and Del). */
+	if (k->irq_level) {
+		k->irq_level = 0;
+		irq_set(&k->irq, 0);
+	}
 	next_key(k);
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
