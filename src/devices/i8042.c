@@ -10,6 +10,7 @@
 #define ST_OBF 0x01
 #define ST_SYS 0x04
 #define ST_CMD 0x08
+#define ST_UNLOCKED 0x10 /* keyboard not inhibited (else Linux warns "Keylock active") */
 
 static void reset(struct i8042 *k)
 {
@@ -90,7 +91,7 @@ static void cmd_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	(void)off;
 	pthread_mutex_lock(&k->lock);
 	memset(data, 0, len);
-	data[0] = (uint8_t)((k->out_full ? ST_OBF : 0) | ST_SYS | (k->status_cmd ? ST_CMD : 0));
+	data[0] = (uint8_t)((k->out_full ? ST_OBF : 0) | ST_SYS | ST_UNLOCKED | (k->status_cmd ? ST_CMD : 0));
 	pthread_mutex_unlock(&k->lock);
 }
 
