@@ -9,7 +9,7 @@
 # Builds (cached in ${MOTE_CACHE:-~/.cache/mote}/nested, keyed by a hash of every input) an
 # uncompressed initramfs for Debian's cloud kernel (guest/kernel.sh) holding busybox-static, the
 # kernel's irqbypass/kvm/kvm-amd/tun modules, the freshly built $BUILD/mote with its shared
-# libraries, bash, mkfs/debugfs, ip, the test guests, tests/ and the payload (the same kernel as
+# libraries, bash, mkfs/debugfs, ip, curl, the test guests, tests/ and the payload (the same kernel as
 # bzImage and vmlinux, the guest kit's busybox initramfs). Boots it with
 #   qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic -no-reboot ...
 # Its /init (tests/nested/init.sh) loads KVM and runs the tests, whose stdout goes to the VM's
@@ -18,7 +18,7 @@
 #
 # Prints "skip nested-host: why" when QEMU or the packages are missing; "fail nested-host: why"
 # when the VM does not come up or runs past the time limit (it is killed by PID then).
-# Environment: MOTE_NESTED_TIMEOUT (seconds for the whole VM, 600), MOTE_NESTED_SMP (2),
+# Environment: MOTE_SLOW=1 (make check-slow) is passed on to the tests; MOTE_NESTED_TIMEOUT (seconds for the whole VM, 600), MOTE_NESTED_SMP (2),
 # MOTE_NESTED_MEM (3072, MiB), MOTE_NESTED_LOG (keep the VM's console log at this path),
 # MOTE_CACHE, BUILD, QEMU (qemu-system-x86_64).
 set -u
@@ -74,11 +74,15 @@ done
 sha() { sha256sum | cut -c1-16; }
 
 # The host binaries the VM runs, with their shared libraries (by the paths ldd gives).
-BINS="$BUILD/mote $(command -v bash) $(command -v mke2fs) $(command -v debugfs) $(command -v ip)"
+TOOLS="bash mke2fs debugfs ip curl"
+BINS="$BUILD/mote"
+for f in $TOOLS; do command -v $f >/dev/null 2>&1 && BINS="$BINS $(command -v $f)"; done
 libs_of() {
 	ldd "$@" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' | sort -u
 }
-LIBS=$(libs_of $BINS)
+# mote's API mode dlopen()s libmicrohttpd (src/api/api.c): it and its own libraries too.
+MHD=$(ldconfig -p 2>/dev/null | sed -n 's/^[[:space:]]*libmicrohttpd\.so\.12 (libc6,x86-64) => //p' | head -n 1)
+LIBS=$( { libs_of $BINS; [ -n "$MHD" ] && echo "$MHD" && libs_of "$MHD"; } | sort -u)
 GUESTS=$(ls "$BUILD"/guests/*.elf 2>/dev/null)
 MODS="kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko"
 for m in $MODS; do [ -f "$modules/$m" ] || skip "$release has no $m"; done
@@ -146,7 +150,7 @@ build_image() {
 		dirs_of $LIBS mote/build/guests/x $(for f in $TREE; do echo "mote/$f"; done)
 		for f in $LIBS; do c_file "${f#/}" 0755 "$f"; done
 		c_file mote/build/mote 0755 "$BUILD/mote"
-		for f in bash mke2fs debugfs ip; do c_file "bin/$f" 0755 "$(command -v $f)"; done
+		for f in $TOOLS; do command -v $f >/dev/null 2>&1 && c_file "bin/$f" 0755 "$(command -v $f)"; done
 		c_link bin/mkfs.ext4 mke2fs
 		c_dir etc
 		[ -f /etc/mke2fs.conf ] && c_file etc/mke2fs.conf 0644 /etc/mke2fs.conf
@@ -168,7 +172,7 @@ RESULTS=$TMP/results.txt
 : >"$RESULTS"
 # The tests and the build directory travel on the kernel command line; init.sh reads them.
 LIST=$(IFS=,; echo "${TESTS[*]}")
-APPEND="console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off mote.tests=$LIST"
+APPEND="console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off mote.tests=$LIST mote.slow=${MOTE_SLOW:-0}"
 note "booting $release under QEMU TCG (-cpu max, $((${MOTE_NESTED_SMP:-2})) vCPUs); limit $TIMEOUT s"
 t0=$(date +%s.%N)
 "$QEMU" -accel tcg -cpu max -m "${MOTE_NESTED_MEM:-3072}" -smp "${MOTE_NESTED_SMP:-2}" \

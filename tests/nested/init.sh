@@ -53,12 +53,14 @@ else
 	export MOTE_LINUX_VMLINUZ=/mote/payload/vmlinuz MOTE_LINUX_VMLINUX=/mote/payload/vmlinux
 	export MOTE_LINUX_INITRAMFS=/mote/payload/initramfs.cpio.gz MOTE_LINUX_NESTED=1
 	export MOTE_LINUX_RELEASE="$(cat /mote/payload/release)"
+	[ "$(param slow)" = 1 ] && export MOTE_SLOW=1
 	for t in $(param tests | tr , ' '); do
 		t0=$(up)
 		echo "nested: running $t"
 		bash "$t" >/tmp/test.out 2>/tmp/test.err
 		rc=$?
 		cat /tmp/test.out >$R
+		sed -n 's/^  \([a-z0-9-]*: mote status .*\)/nested-time: \1/p' /tmp/test.err >$R
 		if [ $rc != 0 ] && ! grep -q '^fail ' /tmp/test.out; then
 			out "fail nested-$(basename "$t" .sh): $t exited with status $rc: $(tail -n 3 /tmp/test.err | tr '\n' ' ')"
 		fi
