@@ -144,7 +144,17 @@ static const struct rule hvt_rules[] = {
 	R(close, "teardown, on the same thread"),
 };
 
-static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process"};
+/* SANDBOX_GDB: the debugger's thread (src/gdb/server.c). The connection was accepted before
+ * the sandbox; vCPU registers and debug controls go through the ioctls kvm/debug.c passes. */
+static const struct rule gdb_rules[] = {
+	LIBC_RULES,
+	R(read, "gdb's packets, the wake-up eventfd, the stop signals (hvt)"),
+	R(write, "replies to gdb, log"), R(writev, "log"),
+	R(poll, "the connection and the wake-up eventfd"), R(ppoll, "same"),
+	R(close, "the connection when gdb detaches or the VM ends"),
+};
+
+static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process", "gdb"};
 
 static void (*violation_hook)(void);
 static _Thread_local enum sandbox_class thread_class;
@@ -256,6 +266,7 @@ int sandbox_enter_extra(enum sandbox_class c, unsigned extras, const unsigned lo
 		[SANDBOX_IO] = {io_rules, sizeof(io_rules) / sizeof(io_rules[0])},
 		[SANDBOX_HVT] = {hvt_rules, sizeof(hvt_rules) / sizeof(hvt_rules[0])},
 		[SANDBOX_PROCESS_API] = {process_rules, sizeof(process_rules) / sizeof(process_rules[0])},
+		[SANDBOX_GDB] = {gdb_rules, sizeof(gdb_rules) / sizeof(gdb_rules[0])},
 	};
 	bool process = c == SANDBOX_PROCESS || c == SANDBOX_PROCESS_API;
 	if ((unsigned)c >= sizeof(lists) / sizeof(lists[0]))

@@ -25,6 +25,8 @@ enum sandbox_class {
 	SANDBOX_PROCESS_API, /* SANDBOX_PROCESS plus what the API server (--api-sock) needs after
 				the boot: its connections, and the files PUT /logger, PUT /metrics
 				and PATCH /drives open. Used instead of SANDBOX_PROCESS in API mode. */
+	SANDBOX_GDB,     /* the GDB server's thread (--gdb-socket, --gdb-tcp): its one connection
+			    and the vCPUs' debug ioctls (kvm/debug.c passes them) */
 };
 
 /* Applies class c's allowlist to the calling thread (SANDBOX_PROCESS: to every thread of the

@@ -310,8 +310,10 @@ static void cmd_Z(struct gdb_stub *s, struct cur *c, bool insert)
 		if (insert) {
 			if (b || slot_exec_at(s, 0, addr))
 				return reply(s, "OK");
-			/* int3 in memory, or a debug register where mote cannot write */
-			if (swbp_insert(s, addr) || slots_take(s, 0, SLOT_EXEC, addr, 1))
+			/* A free debug register first: the guest's memory stays untouched (read-only
+			 * text, code the guest checksums), and it also works where int3 cannot be
+			 * intercepted; then an int3 patched into memory. */
+			if (slots_take(s, 0, SLOT_EXEC, addr, 1) || swbp_insert(s, addr))
 				return reply(s, "OK");
 			return reply(s, E_FAULT);
 		}

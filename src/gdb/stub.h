@@ -3,7 +3,9 @@
  * while gdb looks, every vCPU is stopped). The stub owns the breakpoints: software ones are
  * int3 bytes it patches into guest memory (and hides from reads), hardware breakpoints and
  * watchpoints are debug-register slots (DR0-DR3, DR7) it hands to the target on each resume.
- * A software breakpoint the target cannot write (read-only text) takes a free debug register.
+ * A software breakpoint (Z0) takes a free debug register first (no guest memory changes: it
+ * works on read-only text, and on hosts that cannot intercept int3), an int3 when all four
+ * debug registers are in use.
  * Pure code: no sockets, no KVM; every packet is hostile (see packet.h), every answer to a
  * bad one is an error reply. */
 #ifndef MOTE_GDB_STUB_H

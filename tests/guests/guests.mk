@@ -4,7 +4,7 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle
+                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle gdbtarget
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
 GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net
 # Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
@@ -105,4 +105,7 @@ $(GUEST_BZ_OBJ)/main.o: $(GUEST_BZ_OBJ)/%.o: $(GUEST_BZ_DIR)/%.c
 	$(Q)$(GUEST_CC) $(GUEST_BZ_CFLAGS) -c -o $@ $<
 
 -include $(GUEST_BZ_OBJS:.o=.d)
+
+# The GDB stub's test guest carries debug information, so gdb finds its functions and globals.
+$(GUEST_OUT)/obj/gdbtarget.o: GUEST_CFLAGS += -g
 include tests/guests/hvt/hvt.mk

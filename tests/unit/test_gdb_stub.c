@@ -112,18 +112,20 @@ static void breakpoints(void)
 {
 	start();
 	f.mem[0x20] = 0x55;
-	SAYS("Z0,10020,1", "OK");
+	SAYS("Z1,10030,1", "OK");             /* slot 0 */
+	SAYS("Z2,10040,8", "OK");             /* slot 1 */
+	SAYS("Z0,1f010,1", "OK");             /* slot 2: a debug register first */
+	SAYS("Z0,10060,1", "OK");             /* slot 3 */
+	CHECK(f.mem[0x60] == 0);              /* memory untouched */
+	SAYS("Z0,10020,1", "OK");             /* no slot left: int3 */
 	CHECK(f.mem[0x20] == 0xcc);
 	SAYS("m10020,1", "55");               /* hidden from reads */
-	SAYS("Z0,1f010,1", "OK");             /* read-only: a debug register */
-	SAYS("Z1,10030,1", "OK");
-	SAYS("Z2,10040,8", "OK");
-	SAYS("Z4,10051,2", "E16");            /* one slot left, an unaligned 2 bytes need two */
+	SAYS("Z0,10020,1", "OK");             /* again: nothing changes */
+	SAYS("Z0,1f020,1", "E0E");            /* read-only and no slot */
+	SAYS("Z0,0,1", "E0E");                /* unmapped and no slot */
+	SAYS("Z4,10051,2", "E16");
 	SAYS("Z3,10040,8", "");               /* no read watchpoints on x86 */
 	SAYS("Z9,10040,8", "");
-	SAYS("Z0,0,1", "OK");                 /* unmapped: the last debug register */
-	SAYS("Z0,8,1", "E0E");                /* and none left */
-	SAYS("z0,0,1", "OK");
 	SAYS("Z2,10040,0", "E16");
 	SAYS("Z2,ffffffffffffffff,8", "E16");
 	SAYS("Z0,10020", "E01");
@@ -131,15 +133,16 @@ static void breakpoints(void)
 	CHECK_EQ(f.resumes, 1);
 	CHECK_EQ(f.last_step, -1);
 	CHECK(f.last_dbg.sw_bp);
-	CHECK(f.last_dbg.dr[0] == 0x1f010 && f.last_dbg.dr[1] == 0x10030 && f.last_dbg.dr[2] == 0x10040);
-	/* DR7: L0 L1 L2, slot 2 write (01) of 8 bytes (10), LE */
-	CHECK_EQ(f.last_dbg.dr7, 0x1 | 0x4 | 0x10 | (0x1ull << 24) | (0x2ull << 26) | 0x100);
+	CHECK(f.last_dbg.dr[0] == 0x10030 && f.last_dbg.dr[1] == 0x10040 &&
+	      f.last_dbg.dr[2] == 0x1f010 && f.last_dbg.dr[3] == 0x10060);
+	/* DR7: L0-L3, slot 1 write (01) of 8 bytes (10), LE */
+	CHECK_EQ(f.last_dbg.dr7, 0x55 | (0x1ull << 20) | (0x2ull << 22) | 0x100);
 	SAYS("g", "<nothing>");               /* running: no replies but to 0x03 */
 	gdb_stub_input(&s, (const uint8_t *)"\003", 1);
 	CHECK_EQ(f.interrupts, 1);
 	f.nsent = 0;
 	gdb_stub_stopped(&s, &(struct gdb_stop){.kind = GDB_STOP_DEBUG, .cpu = 1, .exception = 1,
-						.dr6 = 1u << 2});
+						.dr6 = 1u << 1});
 	CHECK(f.nsent > 0 && strstr(f.sent, "T05watch:10040;thread:2;"));
 	SAYS("qC", "QC2");
 	SAYS("z2,10040,8", "OK");
@@ -155,13 +158,24 @@ static void breakpoints(void)
 						.dr6 = 1u << 14});
 	CHECK(strstr(f.sent, "T05thread:2;"));
 	SAYS("?", "T05thread:2;");
+	f.nsent = 0;
+	SAYS("c", "<nothing>");
+	gdb_stub_stopped(&s, &(struct gdb_stop){.kind = GDB_STOP_DEBUG, .cpu = 0, .exception = 1,
+						.dr6 = 1u << 3});
+	SAYS("?", "T05hwbreak:;thread:1;");
 }
 
 static void swbreak_pc(void)
 {
 	start();
+	for (int i = 0; i < 4; i++) { /* the debug registers taken */
+		char z[32];
+		snprintf(z, sizeof(z), "Z1,%x,1", 0x10100 + i);
+		SAYS(z, "OK");
+	}
 	f.cpu[0].rip = 0x10021;
 	SAYS("Z0,10020,1", "OK");
+	CHECK(f.mem[0x20] == 0xcc);
 	SAYS("c", "<nothing>");
 	f.nsent = 0;
 	gdb_stub_stopped(&s, &(struct gdb_stop){.kind = GDB_STOP_DEBUG, .exception = 3, .pc = 0x10021});
@@ -179,6 +193,8 @@ static void swbreak_pc(void)
 	CHECK(f.mem[0x20] == 0);          /* breakpoints out before the guest runs on */
 	CHECK_EQ(s.state, GDB_DETACHED);
 	CHECK_EQ(f.resumes, 3);
+	CHECK_EQ(f.last_dbg.dr7, 0);
+	CHECK(!f.last_dbg.sw_bp);
 }
 
 static void exit_and_kill(void)
