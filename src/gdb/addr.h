@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GDB_SOCKET_PATH_MAX 107 /* sun_path, NUL included */
+#define GDB_SOCKET_PATH_MAX 108 /* sun_path: 107 bytes and the NUL */
 
 /* what names the option in messages ("--gdb-socket"). 0, or -1 with a one-line reason. */
 int gdb_check_socket_path(const char *what, const char *path, char *err, size_t errlen);
