@@ -216,3 +216,17 @@ if [ "$mrc" = 10 ] && grep -qF "seccomp: gdb thread made forbidden system call" 
 else
 	fail $t "$(why "want status 10 and the seccomp report, got $mrc" $t)"
 fi
+
+# The API's machine-config gdb_socket_path (Firecracker's name), here from a config file.
+t=gdb-api
+printf '{"boot-source":{"kernel_image_path":"%s","boot_args":"%s"},"machine-config":{"vcpu_count":1,"mem_size_mib":128,"gdb_socket_path":"%s"}}\n' \
+	"$ELF" "$RING" "$TMP/$t.sock" >"$TMP/$t.json"
+start $t --config-file "$TMP/$t.json"
+gdbrun $t "$TMP/$t.sock" "$ELF" -ex 'break gdb_target_func' -ex continue -ex 'print x' -ex delete \
+	-ex continue
+finish
+if gdb_has $t '$1 = 1' && gdb_has $t "exited with code 015" && [ "$mrc" = 13 ]; then
+	pass $t
+else
+	fail $t "$(why "want a stop in gdb_target_func and status 13, got $mrc" $t)"
+fi
