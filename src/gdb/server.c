@@ -322,11 +322,11 @@ static bool any_pending(struct gdb_server *g)
 	return p;
 }
 
-static void report_stop(struct gdb_server *g, bool interrupted)
+/* Parks every vCPU and reports why: a pending debug exit, else an interrupt. */
+static void report_stop(struct gdb_server *g)
 {
 	struct gdb_stop st = {.kind = GDB_STOP_INTERRUPT, .cpu = g->stub.g_cpu};
 	stop_all(g, &st);
-	(void)interrupted;
 	gdb_stub_stopped(&g->stub, &st);
 }
 
@@ -343,7 +343,7 @@ static void take_signal(struct gdb_server *g)
 
 static void serve(struct gdb_server *g)
 {
-	static uint8_t buf[4096];
+	uint8_t buf[4096];
 	while (g->conn_fd >= 0) {
 		enum gdb_state s = g->stub.state;
 		if (s == GDB_DETACHED || s == GDB_KILLED)
@@ -369,7 +369,7 @@ static void serve(struct gdb_server *g)
 				break;
 			}
 			if (g->stub.state == GDB_RUNNING && any_pending(g))
-				report_stop(g, false);
+				report_stop(g);
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(g->conn_fd, buf, sizeof(buf));
@@ -383,7 +383,7 @@ static void serve(struct gdb_server *g)
 			log_debug("gdb -> %.*s", (int)(n > 200 ? 200 : n), (const char *)buf);
 			gdb_stub_input(&g->stub, buf, (size_t)n);
 			if (g->interrupt_req && g->stub.state == GDB_RUNNING)
-				report_stop(g, true);
+				report_stop(g);
 			g->interrupt_req = false;
 		}
 	}

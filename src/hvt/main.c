@@ -48,7 +48,6 @@ struct hvt_vm {
 	struct vcpu vcpu;
 	bool vcpu_ready;
 	bool gdb_ready;                /* --gdb-socket */
-	struct gdb_server gdb;
 	int sig_fd;
 	uint64_t ring_gpa;             /* the net ring's block, or 0 */
 	struct hvt_ring_host ring;
@@ -59,6 +58,7 @@ struct hvt_vm {
 	struct hvt_mft mft;
 	struct hvt_cli cli;
 	char cmdline[HVT_CMDLINE_SIZE];
+	struct gdb_server gdb;         /* large, and only touched with --gdb-socket */
 };
 
 bool hvt_wanted(int argc, char **argv, int *shift)
