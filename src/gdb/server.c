@@ -375,11 +375,8 @@ static void serve(struct gdb_server *g)
 			ssize_t n = read(g->conn_fd, buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0) {
-				log_info("gdb disconnected; the guest runs on");
-				gdb_stub_drop(&g->stub);
+			if (n <= 0)
 				break;
-			}
 			log_debug("gdb -> %.*s", (int)(n > 200 ? 200 : n), (const char *)buf);
 			gdb_stub_input(&g->stub, buf, (size_t)n);
 			if (g->interrupt_req && g->stub.state == GDB_RUNNING)
@@ -387,8 +384,18 @@ static void serve(struct gdb_server *g)
 			g->interrupt_req = false;
 		}
 	}
-	if (g->stub.state == GDB_DETACHED)
+	enum gdb_state st = g->stub.state;
+	if (!atomic_load(&g->vm_ended) && (st == GDB_RUNNING || st == GDB_STOPPED)) {
+		/* The connection ended without a detach: every vCPU stopped, then resumed with
+		 * the breakpoints out and debugging off. */
+		struct gdb_stop ignored;
+		if (st == GDB_RUNNING)
+			stop_all(g, &ignored);
+		gdb_stub_drop(&g->stub);
+		log_info("gdb disconnected; the guest runs on");
+	} else if (st == GDB_DETACHED) {
 		log_info("gdb detached; the guest runs on");
+	}
 	for (unsigned i = 0; i < g->nvcpus; i++)
 		g->vcpus[i].on_debug = NULL; /* no debug exits after the debugger left */
 }

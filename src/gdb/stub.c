@@ -426,7 +426,9 @@ static void detach(struct gdb_stub *s)
 
 void gdb_stub_drop(struct gdb_stub *s)
 {
-	if (s->state == GDB_STOPPED || s->state == GDB_RUNNING)
+	if (s->state == GDB_RUNNING)
+		s->state = GDB_STOPPED; /* the caller stopped the target */
+	if (s->state == GDB_STOPPED)
 		detach(s);
 }
 

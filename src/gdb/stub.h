@@ -102,7 +102,9 @@ enum gdb_state gdb_stub_input(struct gdb_stub *s, const uint8_t *buf, size_t n);
 /* The target stopped (it was running): sends the stop reply. Returns the state afterwards. */
 enum gdb_state gdb_stub_stopped(struct gdb_stub *s, const struct gdb_stop *st);
 
-/* gdb went away without detaching: breakpoints out, the guest runs on. */
+/* gdb went away without detaching: breakpoints out, debugging off, the guest runs on. The
+ * caller has stopped the target first (a running target was resumed with the old debug
+ * state, whose breakpoints would otherwise still fire). */
 void gdb_stub_drop(struct gdb_stub *s);
 
 #endif

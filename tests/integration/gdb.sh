@@ -230,3 +230,29 @@ if gdb_has $t '$1 = 1' && gdb_has $t "exited with code 015" && [ "$mrc" = 13 ]; 
 else
 	fail $t "$(why "want a stop in gdb_target_func and status 13, got $mrc" $t)"
 fi
+
+# gdb vanishes (no detach) while the guest runs with a breakpoint armed: mote takes the
+# breakpoints out and the guest runs to its end.
+t=gdb-vanish
+start $t run --gdb-socket "$TMP/$t.sock" --cmdline "$RING" "$ELF"
+timeout 20 python3 - "$TMP/$t.sock" "$fn" <<'PY' >"$TMP/$t.gdb" 2>&1
+import socket, sys
+def frame(p):
+    return b"$" + p + b"#%02x" % (sum(p) & 0xff)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(frame(b"Z1,%s,1" % sys.argv[2].encode()))
+buf = b""
+while b"#" not in buf:
+    buf += s.recv(100)
+print("Z1 reply", buf)
+s.sendall(b"+" + frame(b"c"))
+s.close()
+PY
+finish
+if grep -q 'OK' "$TMP/$t.gdb" && [ "$mrc" = 13 ] && grep -qF "gdbtarget: counter 6" "$TMP/$t.out"; then
+	pass $t
+else
+	fail $t "$(why "want the guest to finish (status 13), got $mrc" $t)"
+fi
