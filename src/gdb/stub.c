@@ -291,6 +291,17 @@ static bool slot_exec_at(const struct gdb_stub *s, int zt, uint64_t addr)
 	return false;
 }
 
+/* Moves every software breakpoint held in a debug register to an int3 in memory (those
+ * mote can write), freeing the register for a hardware breakpoint or watchpoint. */
+static void swbp_yield_slots(struct gdb_stub *s)
+{
+	for (int i = 0; i < GDB_NSLOTS; i++) {
+		struct gdb_slot *k = &s->slot[i];
+		if (k->type == SLOT_EXEC && k->zt == 0 && swbp_insert(s, k->addr))
+			k->type = SLOT_FREE;
+	}
+}
+
 static void cmd_Z(struct gdb_stub *s, struct cur *c, bool insert)
 {
 	static const enum gdb_slot_type types[] = {SLOT_EXEC, SLOT_EXEC, SLOT_WRITE, SLOT_FREE,
@@ -326,6 +337,10 @@ static void cmd_Z(struct gdb_stub *s, struct cur *c, bool insert)
 	if (insert) {
 		if (zt == 1 && slot_exec_at(s, 1, addr))
 			return reply(s, "OK");
+		if (slots_take(s, (int)zt, types[zt], addr, kind))
+			return reply(s, "OK");
+		/* Only debug registers can do this: software breakpoints give theirs up. */
+		swbp_yield_slots(s);
 		return reply(s, slots_take(s, (int)zt, types[zt], addr, kind) ? "OK" : E_INVAL);
 	}
 	return reply(s, slots_drop(s, (int)zt, addr, kind) ? "OK" : E_INVAL);
