@@ -11,6 +11,7 @@
 #include "api/api_balloon.h"
 #include "arch/x86/machine.h"
 #include "core/log.h"
+#include "gdb/addr.h"
 
 #define MIB (1ull << 20)
 
@@ -268,12 +269,14 @@ int api_put_machine_config(struct api_config *ac, const json_t *body, bool parti
 			   size_t errlen)
 {
 	static const char *const known[] = {"vcpu_count", "mem_size_mib", "smt", "cpu_template",
-					    "track_dirty_pages", "huge_pages", NULL};
-	static const char *const unsupported[] = {"gdb_socket_path", NULL};
-	const char *what = "machine-config";
+					    "track_dirty_pages", "huge_pages", "gdb_socket_path", NULL};
+	const char *what = "machine-config", *gdb = NULL;
 	unsigned long long cpus = partial ? ac->cfg.cpus : 1;
 	unsigned long long mib = partial ? ac->cfg.mem_size / MIB : CONFIG_DEFAULT_MEM / MIB;
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
+	    get_str(body, what, "gdb_socket_path", false, &gdb, GDB_SOCKET_PATH_MAX - 1, err,
+		    errlen) < 0 ||
+	    (gdb && gdb_check_socket_path("machine-config: gdb_socket_path", gdb, err, errlen) < 0) ||
 	    get_uint(body, what, "vcpu_count", !partial, 1, CONFIG_MAX_CPUS, &cpus, err, errlen) < 0 ||
 	    get_uint(body, what, "mem_size_mib", !partial, MACHINE_MEM_MIN / MIB,
 		     MACHINE_MEM_MAX / MIB, &mib, err, errlen) < 0 ||
@@ -284,6 +287,8 @@ int api_put_machine_config(struct api_config *ac, const json_t *body, bool parti
 		return -1;
 	ac->cfg.cpus = (unsigned)cpus;
 	ac->cfg.mem_size = mib * MIB;
+	if (gdb || !partial) /* the VM waits for gdb there (docs/debugging.md) */
+		snprintf(ac->gdb_socket, sizeof(ac->gdb_socket), "%s", gdb ? gdb : "");
 	return 0;
 }
 
@@ -779,13 +784,17 @@ void api_config_export(struct api_config *ac, struct vm_config *out)
 	out->kernel = ac->kernel;
 	out->initrd = ac->initrd[0] ? ac->initrd : NULL;
 	out->cmdline = ac->export_cmdline;
+	out->gdb_socket = ac->gdb_socket[0] ? ac->gdb_socket : NULL;
 }
 
 json_t *api_machine_json(const struct api_config *ac)
 {
-	return json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)ac->cfg.cpus,
-			 "mem_size_mib", (json_int_t)(ac->cfg.mem_size / MIB), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None");
+	json_t *j = json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)ac->cfg.cpus,
+			      "mem_size_mib", (json_int_t)(ac->cfg.mem_size / MIB), "smt", 0,
+			      "track_dirty_pages", 0, "huge_pages", "None");
+	if (j && ac->gdb_socket[0])
+		json_object_set_new(j, "gdb_socket_path", json_string(ac->gdb_socket));
+	return j;
 }
 
 static const char *level_str(int level)

@@ -46,6 +46,7 @@ struct api_config {
 	char export_cmdline[X86_CMDLINE_MAX]; /* api_config_export: boot_args + root= */
 	struct api_logger_cfg logger;
 	struct api_metrics_cfg metrics;
+	char gdb_socket[108];       /* machine-config gdb_socket_path, "" none */
 };
 
 enum api_action { API_ACTION_START, API_ACTION_CTRL_ALT_DEL, API_ACTION_FLUSH_METRICS };

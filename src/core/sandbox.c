@@ -221,11 +221,21 @@ static const struct rule api_thread_rules[] = {
 			   "/balloon/statistics the statistics timer"),
 };
 
+/* SANDBOX_GDB: the debugger's thread (src/gdb/server.c). The connection was accepted before
+ * the sandbox; vCPU registers and debug controls go through the ioctls kvm/debug.c passes. */
+static const struct rule gdb_rules[] = {
+	LIBC_RULES,
+	R(read, "gdb's packets, the wake-up eventfd, the stop signals (hvt)"),
+	R(write, "replies to gdb, log"), R(writev, "log"),
+	R(poll, "the connection and the wake-up eventfd"), R(ppoll, "same"),
+	R(close, "the connection when gdb detaches or the VM ends"),
+};
+
 /* Every table, for the generator (each becomes gen_<table> in build/gen/seccomp_bpf.h). */
 #define SANDBOX_TABLES(X)                                                                  \
 	X(process_rules) X(api_rules) X(unix_socket_rules) X(unix_socket_process_rules)    \
 	X(balloon_rules) X(vcpu_rules) X(io_rules) X(hvt_rules) X(main_rules) X(metrics_rules) \
-	X(api_thread_rules)
+	X(api_thread_rules) X(gdb_rules)
 #endif /* SANDBOX_GEN */
 
 #ifndef SANDBOX_GEN
@@ -240,7 +250,7 @@ static const struct rule api_thread_rules[] = {
 #include "seccomp_bpf.h" /* build/gen, from tools/seccomp_gen.c */
 
 static const char *const class_names[] = {"process", "vCPU", "I/O", "hvt vCPU", "process",
-					  "main", "metrics", "API"};
+					  "main", "metrics", "API", "gdb"};
 
 static void (*violation_hook)(void);
 static void on_enter_signal(int sig, siginfo_t *si, void *uc);
@@ -413,6 +423,7 @@ static int prog_build(struct prog *p, enum sandbox_class c, unsigned extras,
 		[SANDBOX_MAIN] = &gen_main_rules,
 		[SANDBOX_METRICS] = &gen_metrics_rules,
 		[SANDBOX_API] = &gen_api_thread_rules,
+		[SANDBOX_GDB] = &gen_gdb_rules,
 	};
 	bool process = c == SANDBOX_PROCESS || c == SANDBOX_PROCESS_API;
 	bool unix_socks = (extras & SANDBOX_X_UNIX_SOCKETS) && (process || c == SANDBOX_IO);

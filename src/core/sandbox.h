@@ -37,6 +37,8 @@ enum sandbox_class {
 	SANDBOX_METRICS, /* the API's metrics thread: waits, renders and writes a line */
 	SANDBOX_API,     /* the API's HTTP thread (libmicrohttpd's): connections and the
 			    requests served after the boot */
+	SANDBOX_GDB,     /* the GDB server's thread (--gdb-socket, --gdb-tcp): its one connection
+			    and the vCPUs' debug ioctls (kvm/debug.c passes them) */
 };
 
 /* The signal sandbox_enter_thread sends (a real-time one; mote's vCPU kick is SIGRTMIN + 1).

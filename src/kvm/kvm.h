@@ -87,6 +87,15 @@ struct vcpu {
 	atomic_bool pause_req;
 	bool parked; /* the thread waits in vcpu_park, outside KVM_RUN */
 	bool done;   /* the thread has left its loop */
+	/* A debugger (kvm/debug.h): on_debug(debug_arg) runs on this thread after each
+	 * KVM_EXIT_DEBUG, recorded in dbg under pause_lock; NULL: such an exit is fatal. */
+	void (*on_debug)(void *arg);
+	void *debug_arg;
+	struct {
+		bool pending;       /* an exit the debugger has not taken yet */
+		uint32_t exception; /* 1 (#DB) or 3 (#BP) */
+		uint64_t pc, dr6;
+	} dbg;
 };
 
 /* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */

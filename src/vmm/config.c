@@ -11,6 +11,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "core/log.h"
+#include "gdb/addr.h"
 
 void config_usage(FILE *out)
 {
@@ -65,6 +66,10 @@ void config_usage(FILE *out)
 		"                       use it, and it slows VM exit)\n"
 		"  --mem-hugepages      guest RAM in transparent huge pages (2 MiB): faster O_DIRECT\n"
 		"                       disks and guest memory access, RSS grows in 2 MiB steps\n"
+		"  --gdb-socket PATH    wait for gdb on Unix socket PATH before the first instruction\n"
+		"                       (gdb: target remote PATH; docs/debugging.md)\n"
+		"  --gdb-tcp 127.0.0.1:PORT\n"
+		"                       the same on a loopback TCP port (0: any free port)\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
 		"\n"
@@ -495,6 +500,31 @@ static enum config_action parse_api_mode(int argc, char *const argv[], int first
 	return CONFIG_RUN;
 }
 
+/* --gdb-socket PATH, --gdb-tcp HOST:PORT (one of them, once). *m: whether argv[*i] was one. */
+static int parse_gdb(int argc, char *const argv[], int *i, struct vm_config *cfg, int *m,
+		     char *err, size_t errlen)
+{
+	const char *val = NULL;
+	int v6;
+	uint32_t ip4;
+	uint16_t port;
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "--gdb-tcp" : "--gdb-socket";
+		if (take_value(name, argc, argv, i, &val, err, errlen, m) < 0)
+			return -1;
+		if (!*m)
+			continue;
+		if (cfg->gdb_socket || cfg->gdb_tcp)
+			return err_set(err, errlen, "%s: give one of --gdb-socket and --gdb-tcp, once", name);
+		if (k ? gdb_parse_tcp(name, val, &v6, &ip4, &port, err, errlen)
+		      : gdb_check_socket_path(name, val, err, errlen))
+			return -1;
+		*(k ? &cfg->gdb_tcp : &cfg->gdb_socket) = val;
+		return 0;
+	}
+	return 0;
+}
+
 enum config_action config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
 				size_t errlen)
 {
@@ -641,6 +671,10 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			continue;
 		}
+		if (parse_gdb(argc, argv, &i, cfg, &m, err, errlen) < 0)
+			return CONFIG_ERROR;
+		if (m)
+			continue;
 		snprintf(err, errlen, "unknown option '%s' (see mote --help)", a);
 		return CONFIG_ERROR;
 	}

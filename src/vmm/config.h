@@ -96,6 +96,10 @@ struct vm_config {
 	const char *config_file; /* NULL: configure through the API */
 	const char *instance_id; /* --id: the instance id GET / reports ("anonymous-instance") */
 	struct balloon_config balloon; /* --balloon */
+	/* A GDB stub (docs/debugging.md): the VM waits for gdb on this Unix socket or loopback
+	 * HOST:PORT before its first instruction. NULL: none. */
+	const char *gdb_socket;
+	const char *gdb_tcp;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };

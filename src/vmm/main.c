@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/stop.h"
+#include "gdb/server.h"
 #include "kvm/kvm.h"
 #include "core/status.h"
 
@@ -83,6 +84,8 @@ struct vm {
 	unsigned nattached;
 	int sig_fd;
 	struct api *api; /* --api-sock / --config-file mode, else NULL */
+	struct gdb_server gdb; /* --gdb-socket / --gdb-tcp */
+	bool gdb_ready;
 };
 
 /* Waits for the stop request while moving console input; signals become stop requests. */
@@ -368,6 +371,11 @@ static int boot_and_run(struct vm *vm)
 		return fail(MOTE_EXIT_IMAGE, err);
 	if (open_vsock(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_USAGE, err);
+	if (vm->cfg.gdb_socket || vm->cfg.gdb_tcp) {
+		vm->gdb_ready = true;
+		if (gdb_server_listen(&vm->gdb, vm->cfg.gdb_socket, vm->cfg.gdb_tcp, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_USAGE, err);
+	}
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
@@ -391,6 +399,13 @@ static int boot_and_run(struct vm *vm)
 	if (kvm_create_vm(&vm->kvm, &vm->gm, vm->pit, err, sizeof(err)) < 0 ||
 	    attach_devices(vm, err, sizeof(err)) < 0 || create_vcpus(vm, &entry, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
+	if (vm->gdb_ready) { /* the VM waits for gdb before its first instruction */
+		int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
+		if (r != 0)
+			return r < 0 ? fail(MOTE_EXIT_INTERNAL, err) : MOTE_EXIT_USER;
+		gdb_server_bind(&vm->gdb, vm->vcpus, vm->nvcpus, &vm->gm, NULL, 0, &vm->stop,
+				MOTE_EXIT_USER);
+	}
 
 	if (console_raw_enter(&vm->console) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
@@ -406,6 +421,8 @@ static int boot_and_run(struct vm *vm)
 	if (event_start(&vm->io) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start the I/O thread: %s",
 			     strerror(errno));
+	if (vm->gdb_ready && vm->gdb.conn_fd >= 0 && gdb_server_start(&vm->gdb, err, sizeof(err)) < 0)
+		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
 	for (unsigned i = 0; i < vm->nvcpus && !stop_requested(&vm->stop); i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start vCPU thread %u: %s", i,
@@ -427,6 +444,8 @@ static int boot_and_run(struct vm *vm)
 
 static void teardown(struct vm *vm)
 {
+	if (vm->gdb_ready) /* gdb hears the exit status; its thread ends before the vCPUs go */
+		gdb_server_end(&vm->gdb, vm->stop.status);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -485,6 +504,8 @@ static void release(struct vm *vm)
 	if (vm->machine_ready)
 		machine_destroy(&vm->machine);
 	console_destroy(&vm->console);
+	if (vm->gdb_ready)
+		gdb_server_close(&vm->gdb);
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
 	if (vm->stop.efd >= 0)

@@ -151,8 +151,27 @@ static void machine_config_unsupported_features(void)
 	CHECK_STR_CONTAINS(err, "cpu_template 'T2' is not supported");
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"huge_pages\":\"2M\"}", false), -1);
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"track_dirty_pages\":true}", false), -1);
-	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"/g\"}", false), -1);
-	CHECK_STR_CONTAINS(err, "'gdb_socket_path' is not supported");
+}
+
+static void machine_config_gdb_socket(void)
+{
+	reset();
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"/g\"}", false), 0);
+	CHECK(strcmp(ac.gdb_socket, "/g") == 0);
+	CHECK_EQ(machine("{\"vcpu_count\":2}", true), 0); /* PATCH keeps it */
+	CHECK(strcmp(ac.gdb_socket, "/g") == 0);
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"\"}", false), -1);
+	CHECK_STR_CONTAINS(err, "gdb_socket_path needs a path");
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":5}", false), -1);
+	CHECK_STR_CONTAINS(err, "must be a string");
+	char big[300];
+	int n = snprintf(big, sizeof(big), "{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"");
+	memset(big + n, 'a', 120);
+	snprintf(big + n + 120, sizeof(big) - (size_t)n - 120, "\"}");
+	CHECK_EQ(machine(big, false), -1);
+	CHECK_STR_CONTAINS(err, "longer than 107 bytes");
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64}", false), 0); /* PUT replaces */
+	CHECK_EQ(ac.gdb_socket[0], 0);
 }
 
 static void drives_map_and_root_goes_first(void)
@@ -452,6 +471,7 @@ int main(void)
 	RUN(boot_source_refusals);
 	RUN(machine_config_ranges);
 	RUN(machine_config_unsupported_features);
+	RUN(machine_config_gdb_socket);
 	RUN(drives_map_and_root_goes_first);
 	RUN(drive_io_engine);
 	RUN(drive_refusals);
