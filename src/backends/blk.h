@@ -96,6 +96,9 @@ int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsi
 /* For backends layered on the file backend: its fd (or -1 when b is not a file backend). */
 int blk_file_fd(const struct blk_backend *b);
 
+/* The disk's fd for a file or an io_uring backend (fstat for its identity), else -1. */
+int blk_backend_fd(const struct blk_backend *b);
+
 /* Closes the backend once (later calls do nothing). */
 static inline void blk_close(struct blk_backend *b)
 {

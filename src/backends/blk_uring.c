@@ -536,3 +536,11 @@ int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsi
 	*no_uring = true;
 	return blk_file_open(path, ro, direct, out, err, errlen);
 }
+
+/* Appended for snapshots (a disk's identity is checked through its open fd). */
+int blk_backend_fd(const struct blk_backend *b)
+{
+	if (b && b->ops == &blk_uring_ops && b->be)
+		return ((const struct blk_uring *)b->be)->fd;
+	return blk_file_fd(b);
+}

@@ -188,6 +188,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (virtio_blk_init(b, &vm->disk_be[i], vm->cfg.disks[i].serial, err, errlen) < 0)
 			return -1;
 		vm->nblk++;
+		b->path = vm->cfg.disks[i].path; /* for snapshots: the disk's identity, messages */
 		virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, vm->blk_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &b->dev, err, errlen) < 0)
 			return -1;
