@@ -163,6 +163,7 @@ void gm_destroy(struct guest_mem *gm)
 {
 	/* fd is only looked at when map is set (gm_create sets map, and fd to the memfd or -1),
 	 * so a zeroed or never-created struct, whose fd may read 0, closes nothing. */
+	free(gm->written);
 	if (gm->map) {
 		munmap(gm->map, gm->map_len);
 		if (gm->fd >= 0)
@@ -200,6 +201,7 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 	if (!p)
 		return -1;
 	memcpy(p, src, len);
+	gm_mark_written(gm, p, len);
 	return 0;
 }
 
@@ -250,4 +252,61 @@ uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa)
 			return r->gpa + r->size;
 	}
 	return 0;
+}
+
+/* ---- host-side write tracking (appended for Diff snapshots) ---- */
+
+uint64_t gm_ram_pages(const struct guest_mem *gm)
+{
+	uint64_t end = 0;
+	for (size_t i = 0; i < gm->nregions; i++)
+		if (gm->regions[i].offset + gm->regions[i].size > end)
+			end = gm->regions[i].offset + gm->regions[i].size;
+	return end / GM_PAGE_SIZE;
+}
+
+int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen)
+{
+	free(gm->written);
+	gm->written = NULL;
+	gm->written_words = 0;
+	if (!on)
+		return 0;
+	size_t words = (size_t)((gm_ram_pages(gm) + 63) / 64);
+	gm->written = calloc(words ? words : 1, sizeof(uint64_t));
+	if (!gm->written)
+		return err_set(err, errlen, "out of memory for the guest-memory write bitmap");
+	gm->written_words = words;
+	return 0;
+}
+
+void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len)
+{
+	uint64_t *bits = __atomic_load_n(&gm->written, __ATOMIC_RELAXED);
+	const uint8_t *q = p;
+
+	if (!bits || len == 0 || !gm->base || q < gm->base)
+		return;
+	uint64_t off = (uint64_t)(q - gm->base);
+	uint64_t npages = (uint64_t)gm->written_words * 64;
+	uint64_t first = off / GM_PAGE_SIZE;
+	if (first >= npages || len > npages * GM_PAGE_SIZE)
+		return;
+	uint64_t last = (off + len - 1) / GM_PAGE_SIZE;
+	if (last >= npages)
+		last = npages - 1;
+	for (uint64_t pg = first; pg <= last; pg++) {
+		uint64_t bit = 1ull << (pg % 64);
+		/* Mostly set already: a plain load first keeps the cache line shared. */
+		if (!(__atomic_load_n(&bits[pg / 64], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&bits[pg / 64], bit, __ATOMIC_RELAXED);
+	}
+}
+
+void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords)
+{
+	if (!gm->written)
+		return;
+	for (size_t i = 0; i < gm->written_words && i < nwords; i++)
+		bits[i] |= __atomic_exchange_n(&gm->written[i], 0, __ATOMIC_ACQ_REL);
 }

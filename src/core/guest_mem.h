@@ -27,6 +27,10 @@ struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
 	void *map;      /* whole reservation, guards included */
 	size_t map_len;
+	/* Host-side write tracking (gm_track_writes), NULL when off: one bit per page of RAM by
+	 * RAM offset, set atomically by whoever writes guest RAM from the host. */
+	uint64_t *written;
+	size_t written_words;
 };
 
 /* Creates guest RAM for the given regions (gpa, size; offsets are assigned here, in order).
@@ -79,5 +83,23 @@ void *gm_region_host(const struct guest_mem *gm, size_t i);
 
 /* End of the region containing gpa (exclusive), or 0 when gpa is not RAM. */
 uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa);
+
+/* Host-side write tracking, for Diff snapshots (docs/snapshot-devices.md). KVM's dirty log
+ * sees only the guest's own writes; what mote writes into guest RAM from the host (the buffers
+ * devices fill, used rings, gm_write) is marked here by the code that writes it: virtqueue.c
+ * marks a popped chain's device-writable buffers and the used ring, gm_write its range. One
+ * bit per GM_PAGE_SIZE page, indexed by RAM offset (host address - base, the memory file's
+ * layout). gm_track_writes: on (allocates a clear bitmap; 0, or -1 with err) or off (frees
+ * it); call while no other thread touches guest memory (before the VM runs, or paused). */
+int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen);
+/* Marks host range [p, p + len) written (nothing when tracking is off or p is not RAM). Any
+ * thread. */
+void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len);
+/* ORs the marked pages into bits (nwords 64-bit words by RAM offset) and clears them. Words
+ * beyond the bitmap are left alone. Any thread; a page marked concurrently lands either in
+ * this take or the next. */
+void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords);
+/* Pages of RAM by RAM offset (the span of every region's offset + size), for bitmaps. */
+uint64_t gm_ram_pages(const struct guest_mem *gm);
 
 #endif
