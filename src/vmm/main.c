@@ -252,8 +252,11 @@ static int load_guest(struct vm *vm, struct boot_entry *entry, char *err, size_t
 		.ncpus = vm->cfg.cpus,
 		.virtio = virtio,
 		.nvirtio = machine_virtio_list(&vm->machine, virtio, MACHINE_MAX_VIRTIO),
+		.vmgenid_gpa = X86_VMGENID_GPA,
+		.vmgenid_gsi = MACHINE_VMGENID_GSI,
 	};
-	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0)
+	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0 ||
+	    machine_add_vmgenid(&vm->machine, &vm->gm, kvm_irq_set, &vm->kvm, err, errlen) < 0)
 		return -1;
 	log_info("kernel command line: %s", cmdline[0] ? cmdline : "(empty)");
 	vm->pit = vm->cfg.pit == PIT_ON || (vm->cfg.pit == PIT_AUTO && x86_cmdline_wants_pit(cmdline));
