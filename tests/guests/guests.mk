@@ -4,7 +4,7 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle
+                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle genid
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
 GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net
 # Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
