@@ -163,7 +163,7 @@ void gm_destroy(struct guest_mem *gm)
 {
 	/* fd is only looked at when map is set (gm_create sets map, and fd to the memfd or -1),
 	 * so a zeroed or never-created struct, whose fd may read 0, closes nothing. */
-	free(gm->written);
+	free(gm->written_mem);
 	if (gm->map) {
 		munmap(gm->map, gm->map_len);
 		if (gm->fd >= 0)
@@ -267,22 +267,26 @@ uint64_t gm_ram_pages(const struct guest_mem *gm)
 
 int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen)
 {
-	free(gm->written);
-	gm->written = NULL;
-	gm->written_words = 0;
-	if (!on)
+	if (!on) {
+		__atomic_store_n(&gm->written, NULL, __ATOMIC_RELEASE);
 		return 0;
+	}
 	size_t words = (size_t)((gm_ram_pages(gm) + 63) / 64);
-	gm->written = calloc(words ? words : 1, sizeof(uint64_t));
-	if (!gm->written)
-		return err_set(err, errlen, "out of memory for the guest-memory write bitmap");
-	gm->written_words = words;
+	if (!gm->written_mem) {
+		gm->written_mem = calloc(words ? words : 1, sizeof(uint64_t));
+		if (!gm->written_mem)
+			return err_set(err, errlen, "out of memory for the guest-memory write bitmap");
+		gm->written_words = words;
+	} else {
+		memset(gm->written_mem, 0, gm->written_words * sizeof(uint64_t));
+	}
+	__atomic_store_n(&gm->written, gm->written_mem, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len)
 {
-	uint64_t *bits = __atomic_load_n(&gm->written, __ATOMIC_RELAXED);
+	uint64_t *bits = __atomic_load_n(&gm->written, __ATOMIC_ACQUIRE);
 	const uint8_t *q = p;
 
 	if (!bits || len == 0 || !gm->base || q < gm->base)
@@ -305,8 +309,9 @@ void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len)
 
 void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords)
 {
-	if (!gm->written)
+	uint64_t *w = __atomic_load_n(&gm->written, __ATOMIC_ACQUIRE);
+	if (!w)
 		return;
 	for (size_t i = 0; i < gm->written_words && i < nwords; i++)
-		bits[i] |= __atomic_exchange_n(&gm->written[i], 0, __ATOMIC_ACQ_REL);
+		bits[i] |= __atomic_exchange_n(&w[i], 0, __ATOMIC_ACQ_REL);
 }

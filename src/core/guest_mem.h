@@ -28,8 +28,11 @@ struct guest_mem {
 	void *map;      /* whole reservation, guards included */
 	size_t map_len;
 	/* Host-side write tracking (gm_track_writes), NULL when off: one bit per page of RAM by
-	 * RAM offset, set atomically by whoever writes guest RAM from the host. */
+	 * RAM offset, set atomically by whoever writes guest RAM from the host. Read with an
+	 * atomic load; it points into written_mem, which stays allocated until gm_destroy so that
+	 * a thread that loaded the pointer just before tracking went off writes into valid memory. */
 	uint64_t *written;
+	uint64_t *written_mem;
 	size_t written_words;
 };
 
@@ -89,8 +92,9 @@ uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa);
  * devices fill, used rings, gm_write) is marked here by the code that writes it: virtqueue.c
  * marks a popped chain's device-writable buffers and the used ring, gm_write its range. One
  * bit per GM_PAGE_SIZE page, indexed by RAM offset (host address - base, the memory file's
- * layout). gm_track_writes: on (allocates a clear bitmap; 0, or -1 with err) or off (frees
- * it); call while no other thread touches guest memory (before the VM runs, or paused). */
+ * layout). gm_track_writes: on (a clear bitmap, allocated the first time; 0, or -1 with err)
+ * or off (marks stop; the bitmap is kept until gm_destroy). Turning it on clears the bitmap:
+ * call that before the VM runs, or while it is paused with its devices quiesced. */
 int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen);
 /* Marks host range [p, p + len) written (nothing when tracking is off or p is not RAM). Any
  * thread. */

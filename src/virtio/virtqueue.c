@@ -205,7 +205,8 @@ enum vq_result vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	chain->read_bytes = chain->write_bytes = 0;
 	if (walk_table(vq, vq->desc, vq->size, head, true, chain) < 0)
 		return VQ_ERROR;
-	if (vq->gm->written) /* Diff snapshots: the device will write these (guest_mem.h) */
+	/* Diff snapshots: the device will write these (guest_mem.h, gm_track_writes). */
+	if (__atomic_load_n(&vq->gm->written, __ATOMIC_RELAXED))
 		for (uint32_t i = chain->nread; i < chain->nread + chain->nwrite && i < VQ_MAX_IOV; i++)
 			gm_mark_written(vq->gm, chain->iov[i].base, chain->iov[i].len);
 	uint64_t wmax = chain->write_bytes < UINT32_MAX - 1 ? chain->write_bytes : UINT32_MAX - 1;

@@ -158,6 +158,21 @@ static void host_tracking(void)
 	CHECK(dl.bits[0] & (1ull << 0x12));
 	CHECK_EQ(gm_track_writes(&gm, false, err, sizeof(err)), 0);
 	CHECK(gm.written == NULL);
+	/* Off: marks are dropped (the bitmap stays allocated for racing writers); on again: a
+	 * clear start, whatever was marked before. */
+	CHECK(gm.written_mem != NULL);
+	gm.written_mem[0] = ~0ull; /* what a writer racing the switch could have left */
+	CHECK_EQ(gm_write(&gm, 0x9000, x, 1), 0);
+	dirty_log_clear(&dl);
+	gm_take_written(&gm, dl.bits, dl.nwords);
+	CHECK_EQ(dirty_log_count(&dl), 0u);
+	CHECK_EQ(gm_track_writes(&gm, true, err, sizeof(err)), 0);
+	gm_take_written(&gm, dl.bits, dl.nwords);
+	CHECK_EQ(dirty_log_count(&dl), 0u);
+	CHECK_EQ(gm_write(&gm, 0x9000, x, 1), 0);
+	gm_take_written(&gm, dl.bits, dl.nwords);
+	CHECK_EQ(dirty_log_count(&dl), 1u);
+	CHECK_EQ(gm_track_writes(&gm, false, err, sizeof(err)), 0);
 	dirty_log_free(&dl);
 	gm_destroy(&gm);
 }
