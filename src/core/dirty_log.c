@@ -1,5 +1,5 @@
 /* Dirty-page bitmaps, page runs, and Diff memory files (see dirty_log.h). Reads guest RAM only
- * through the region table (host address = base + RAM offset) for pages inside the RAM span. */
+ * through the gate by RAM offset (gm_ram_ptr). */
 #include "core/dirty_log.h"
 
 #include <errno.h>
@@ -108,17 +108,6 @@ static int write_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* The host address of RAM offset off for len bytes inside one region, or NULL. */
-static const uint8_t *ram_at(const struct guest_mem *gm, uint64_t off, uint64_t len)
-{
-	for (size_t i = 0; i < gm->nregions; i++) {
-		const struct gm_region *r = &gm->regions[i];
-		if (off >= r->offset && off - r->offset < r->size && len <= r->size - (off - r->offset))
-			return gm->base + off;
-	}
-	return NULL;
-}
-
 int dirty_write_diff(int fd, const struct guest_mem *gm, const struct dirty_log *dl,
 		     uint64_t *bytes, char *err, size_t errlen)
 {
@@ -141,9 +130,9 @@ int dirty_write_diff(int fd, const struct guest_mem *gm, const struct dirty_log 
 		uint64_t off = first * GM_PAGE_SIZE, len = count * GM_PAGE_SIZE;
 		while (len > 0) {
 			uint64_t piece = GM_PAGE_SIZE;
-			while (piece < len && ram_at(gm, off, piece + GM_PAGE_SIZE))
+			while (piece < len && gm_ram_ptr(gm, off, piece + GM_PAGE_SIZE))
 				piece += GM_PAGE_SIZE;
-			const uint8_t *src = ram_at(gm, off, piece);
+			const uint8_t *src = gm_ram_ptr(gm, off, piece);
 			if (src) {
 				int r = write_all(fd, src, piece, off);
 				if (r < 0)

@@ -315,3 +315,18 @@ void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords)
 	for (size_t i = 0; i < gm->written_words && i < nwords; i++)
 		bits[i] |= __atomic_exchange_n(&w[i], 0, __ATOMIC_ACQ_REL);
 }
+
+uint64_t gm_region_offset(const struct guest_mem *gm, size_t i)
+{
+	return i < gm->nregions ? gm->regions[i].offset : 0;
+}
+
+void *gm_ram_ptr(const struct guest_mem *gm, uint64_t off, uint64_t len)
+{
+	for (size_t i = 0; gm->base && i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (off >= r->offset && off - r->offset < r->size && len <= r->size - (off - r->offset))
+			return gm->base + off;
+	}
+	return NULL;
+}

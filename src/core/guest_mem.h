@@ -105,5 +105,10 @@ void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len);
 void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords);
 /* Pages of RAM by RAM offset (the span of every region's offset + size), for bitmaps. */
 uint64_t gm_ram_pages(const struct guest_mem *gm);
+/* The RAM offset of region i (where its pages sit in bitmaps and memory files). */
+uint64_t gm_region_offset(const struct guest_mem *gm, size_t i);
+/* The gate by RAM offset (memory files, dirty bitmaps): the host pointer of [off, off + len)
+ * when that range lies inside one region, else NULL (overflow-aware). */
+void *gm_ram_ptr(const struct guest_mem *gm, uint64_t off, uint64_t len);
 
 #endif

@@ -102,7 +102,7 @@ int kvm_dirty_fetch(struct kvm_dirty *kd, struct kvm *k, const struct guest_mem 
 	for (size_t i = 0; i < gm->nregions; i++) {
 		if (fetch_slot(kd, k, gm, i, err, errlen) < 0)
 			return -1;
-		uint64_t base = gm->regions[i].offset / GM_PAGE_SIZE;
+		uint64_t base = gm_region_offset(gm, i) / GM_PAGE_SIZE;
 		uint64_t pos = 0, first, count, n = gm->regions[i].size / GM_PAGE_SIZE;
 		while (dirty_next_run(kd->slot_bits[i], n, &pos, &first, &count))
 			dirty_log_set(out, base + first, count);

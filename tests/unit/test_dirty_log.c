@@ -86,6 +86,14 @@ static void log_ops(void)
 
 	CHECK_EQ(gm_create(&gm, r, 2, err, sizeof(err)), 0);
 	CHECK_EQ(gm_ram_pages(&gm), 512u);
+	/* The gate by RAM offset: inside one region only, overflow-aware. */
+	CHECK_EQ(gm_region_offset(&gm, 1), 1u << 20);
+	CHECK(gm_ram_ptr(&gm, 0, 1 << 20) == gm_ptr(&gm, 0, 1 << 20));
+	CHECK(gm_ram_ptr(&gm, (1 << 20) + 4096, 4096) == gm_ptr(&gm, (1 << 24) + 4096, 4096));
+	CHECK(gm_ram_ptr(&gm, (1 << 20) - 4096, 8192) == NULL); /* across the regions */
+	CHECK(gm_ram_ptr(&gm, 2 << 20, 1) == NULL);
+	CHECK(gm_ram_ptr(&gm, 4096, UINT64_MAX) == NULL);
+	CHECK(gm_ram_ptr(&gm, UINT64_MAX, 2) == NULL);
 	CHECK_EQ(dirty_log_init(&dl, &gm, err, sizeof(err)), 0);
 	CHECK_EQ(dl.npages, 512u);
 	dirty_log_set(&dl, 500, 100); /* clamped */
