@@ -205,56 +205,7 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 	return 0;
 }
 
-int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
-		  size_t errlen)
-{
-	void *p = gm_ptr(gm, gpa, len);
-	if (!p || !aligned(gpa) || !aligned(len))
-		return err_set(err, errlen, "internal: read-only range 0x%llx + 0x%llx is not whole "
-				            "pages of guest RAM", (unsigned long long)gpa,
-			       (unsigned long long)len);
-	if (mprotect(p, (size_t)len, PROT_READ) < 0)
-		return err_set(err, errlen, "cannot make guest memory read-only: %s", strerror(errno));
-	return 0;
-}
-
-int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err, size_t errlen)
-{
-	void *p = gm_ptr(gm, gpa, len);
-	if (!p || !aligned(gpa) || !aligned(len))
-		return err_set(err, errlen, "discard range 0x%llx + 0x%llx is not whole pages of "
-				            "guest RAM", (unsigned long long)gpa,
-			       (unsigned long long)len);
-	if (gm->fd >= 0) {
-		/* p lies inside the memfd mapping at base; its file offset is p - base. */
-		off_t off = (off_t)((uint8_t *)p - gm->base);
-		if (fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0)
-			return err_set(err, errlen, "cannot release guest memory: fallocate: %s",
-				       strerror(errno));
-		return 0;
-	}
-	if (madvise(p, (size_t)len, MADV_DONTNEED) < 0)
-		return err_set(err, errlen, "cannot release guest memory: madvise: %s",
-			       strerror(errno));
-	return 0;
-}
-
-void *gm_region_host(const struct guest_mem *gm, size_t i)
-{
-	return i < gm->nregions ? gm->base + gm->regions[i].offset : NULL;
-}
-
-uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa)
-{
-	for (size_t i = 0; i < gm->nregions; i++) {
-		const struct gm_region *r = &gm->regions[i];
-		if (gpa >= r->gpa && gpa - r->gpa < r->size)
-			return r->gpa + r->size;
-	}
-	return 0;
-}
-
-/* ---- host-side write tracking (appended for Diff snapshots) ---- */
+/* ---- host-side write tracking and the gate by RAM offset (for Diff snapshots) ---- */
 
 uint64_t gm_ram_pages(const struct guest_mem *gm)
 {
@@ -329,4 +280,53 @@ void *gm_ram_ptr(const struct guest_mem *gm, uint64_t off, uint64_t len)
 			return gm->base + off;
 	}
 	return NULL;
+}
+
+int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
+		  size_t errlen)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p || !aligned(gpa) || !aligned(len))
+		return err_set(err, errlen, "internal: read-only range 0x%llx + 0x%llx is not whole "
+				            "pages of guest RAM", (unsigned long long)gpa,
+			       (unsigned long long)len);
+	if (mprotect(p, (size_t)len, PROT_READ) < 0)
+		return err_set(err, errlen, "cannot make guest memory read-only: %s", strerror(errno));
+	return 0;
+}
+
+int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err, size_t errlen)
+{
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p || !aligned(gpa) || !aligned(len))
+		return err_set(err, errlen, "discard range 0x%llx + 0x%llx is not whole pages of "
+				            "guest RAM", (unsigned long long)gpa,
+			       (unsigned long long)len);
+	if (gm->fd >= 0) {
+		/* p lies inside the memfd mapping at base; its file offset is p - base. */
+		off_t off = (off_t)((uint8_t *)p - gm->base);
+		if (fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0)
+			return err_set(err, errlen, "cannot release guest memory: fallocate: %s",
+				       strerror(errno));
+		return 0;
+	}
+	if (madvise(p, (size_t)len, MADV_DONTNEED) < 0)
+		return err_set(err, errlen, "cannot release guest memory: madvise: %s",
+			       strerror(errno));
+	return 0;
+}
+
+void *gm_region_host(const struct guest_mem *gm, size_t i)
+{
+	return i < gm->nregions ? gm->base + gm->regions[i].offset : NULL;
+}
+
+uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa)
+{
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->size)
+			return r->gpa + r->size;
+	}
+	return 0;
 }

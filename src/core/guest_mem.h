@@ -23,10 +23,6 @@ struct guest_mem {
 	uint8_t *base;  /* host address of guest RAM offset 0 (just after the low guard page) */
 	uint64_t size;  /* total RAM bytes (sum of region sizes) */
 	int fd;         /* the memfd; -1 when not created or with huge pages (anonymous RAM) */
-	size_t nregions;
-	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
-	void *map;      /* whole reservation, guards included */
-	size_t map_len;
 	/* Host-side write tracking (gm_track_writes), NULL when off: one bit per page of RAM by
 	 * RAM offset, set atomically by whoever writes guest RAM from the host. Read with an
 	 * atomic load; it points into written_mem, which stays allocated until gm_destroy so that
@@ -34,6 +30,10 @@ struct guest_mem {
 	uint64_t *written;
 	uint64_t *written_mem;
 	size_t written_words;
+	size_t nregions;
+	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
+	void *map;      /* whole reservation, guards included */
+	size_t map_len;
 };
 
 /* Creates guest RAM for the given regions (gpa, size; offsets are assigned here, in order).

@@ -91,9 +91,6 @@ static const struct rule api_rules[] = {
 	R(openat, "PUT /logger and /metrics open their file, PATCH /drives the new disk image"),
 	R(flock, "PATCH /drives locks the new disk image as --disk does"),
 	R(unlink, "the API socket is removed at exit"), R(unlinkat, "same"),
-	R(ftruncate, "PUT /snapshot/create: a Diff memory file is sized to the RAM span, the "
-		     "pages not written stay holes (core/dirty_log.c)"),
-	R(lseek, "layering a Diff memory file onto a full one finds its data (SEEK_DATA)"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, for the process list and the I/O thread's: the vsock device maps

@@ -620,7 +620,8 @@ static int net_activate(struct virtio_dev *d)
 			    d->name);
 		return -1;
 	}
-	n->rx.active = false;
+	/* rx.active: false after a reset (net_reset) and at init; a frame restored from a
+	 * snapshot (virtio_net_load) waits here for the receive buffers the guest posted. */
 	n->activate_pending = true;
 	net_request_work(n);
 	return 0;

@@ -52,12 +52,19 @@ static int write_area(const struct vmgenid *g, const uint8_t id[VMGENID_SIZE], u
 int vmgenid_init(struct vmgenid *g, const struct guest_mem *gm, uint64_t gpa,
 		 const struct irq_line *irq, char *err, size_t errlen)
 {
-	uint8_t id[VMGENID_SIZE];
-
 	if (gpa % 8 || !gm_ptr(gm, gpa, VMGENID_AREA))
 		return err_set(err, errlen, "vmgenid: 0x%llx is not 8-byte aligned guest RAM",
 			       (unsigned long long)gpa);
 	*g = (struct vmgenid){.gm = gm, .gpa = gpa, .irq = irq ? *irq : (struct irq_line){0}};
+	return 0;
+}
+
+int vmgenid_boot(struct vmgenid *g, char *err, size_t errlen)
+{
+	uint8_t id[VMGENID_SIZE];
+
+	if (!g->gm)
+		return err_set(err, errlen, "vmgenid: not attached");
 	if (new_id(id, NULL) < 0)
 		return err_set(err, errlen, "vmgenid: getrandom: %s", strerror(errno));
 	return write_area(g, id, 0, err, errlen);
@@ -81,7 +88,7 @@ int vmgenid_regenerate(struct vmgenid *g, char *err, size_t errlen)
 	uint64_t counter;
 
 	if (vmgenid_read(g, old, &counter) < 0)
-		return err_set(err, errlen, "vmgenid: the ID page is not guest RAM");
+		return err_set(err, errlen, "vmgenid: not attached, or the ID page is not guest RAM");
 	if (new_id(id, old) < 0)
 		return err_set(err, errlen, "vmgenid: getrandom: %s", strerror(errno));
 	if (write_area(g, id, counter + 1, err, errlen) < 0)

@@ -26,10 +26,13 @@ struct vmgenid {
 	struct irq_line irq;    /* the Generic Event Device's line (edge) */
 };
 
-/* Writes a fresh random ID and a counter of 0 at gpa (a cold boot). 0, or -1 with err set
- * (gpa not RAM or misaligned, no randomness). */
+/* Attaches the device to VMGENID_AREA bytes at gpa (checked: 8-byte aligned guest RAM) and
+ * its line; writes nothing (a restore finds the snapshot's ID there). 0, or -1 with err. */
 int vmgenid_init(struct vmgenid *g, const struct guest_mem *gm, uint64_t gpa,
 		 const struct irq_line *irq, char *err, size_t errlen);
+
+/* A cold boot: a fresh random ID and a counter of 0, no notify. 0, or -1 with err set. */
+int vmgenid_boot(struct vmgenid *g, char *err, size_t errlen);
 
 /* On restore, once guest memory holds the snapshot's contents and before the vCPUs run: a new
  * random ID (never the old one), the counter + 1, then one edge on the interrupt line (the

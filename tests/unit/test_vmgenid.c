@@ -1,5 +1,5 @@
 /* The VM generation ID (src/devices/vmgenid.c) and its ACPI description (src/arch/x86/acpi.c):
- * a cold boot writes a random non-zero ID and counter 0; each regenerate writes a new ID, the
+ * attaching writes nothing; a cold boot writes a random non-zero ID and counter 0; each regenerate writes a new ID, the
  * counter + 1 and raises one edge on the event line, after the ID is in memory; two clones of
  * one memory image get different IDs; the page is marked for Diff snapshots; bad addresses are
  * refused. The DSDT holds Device (VGEN) and the Generic Event Device byte for byte as ACPI 6.5
@@ -52,7 +52,15 @@ static void generation_id(void)
 	char err[256];
 
 	mem(&gm);
+	/* Not attached: refused. Attached: nothing written yet (a restore keeps the snapshot's). */
+	memset(&g, 0, sizeof(g));
+	CHECK_EQ(vmgenid_regenerate(&g, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "not attached");
+	CHECK_EQ(vmgenid_boot(&g, err, sizeof(err)), -1);
 	CHECK_EQ(vmgenid_init(&g, &gm, X86_VMGENID_GPA, &irq, err, sizeof(err)), 0);
+	CHECK_EQ(vmgenid_read(&g, id0, &c), 0);
+	CHECK(memcmp(id0, zero, VMGENID_SIZE) == 0 && c == 0);
+	CHECK_EQ(vmgenid_boot(&g, err, sizeof(err)), 0);
 	CHECK_EQ(vmgenid_read(&g, id0, &c), 0);
 	CHECK(memcmp(id0, zero, VMGENID_SIZE) != 0);
 	CHECK_EQ(c, 0u);

@@ -85,9 +85,9 @@ unsigned machine_virtio_gsi(size_t i);
 /* The placed virtio windows, as ACPI describes them (and the command line names them). */
 size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, size_t max);
 
-/* The VM generation ID (devices/vmgenid.h) at X86_VMGENID_GPA, its event device on
- * MACHINE_VMGENID_GSI: a fresh ID in guest memory now; the restore calls
- * vmgenid_regenerate(&m->genid, ...). After guest memory exists. 0, or -1 with err set. */
+/* Attaches the VM generation ID (devices/vmgenid.h) at X86_VMGENID_GPA, its event device on
+ * MACHINE_VMGENID_GSI (a boot then writes a fresh ID with vmgenid_boot; a restore calls
+ * vmgenid_regenerate(&m->genid, ...)). After guest memory exists. 0, or -1 with err set. */
 int machine_add_vmgenid(struct machine *m, const struct guest_mem *gm,
 			void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
 			char *err, size_t errlen);
