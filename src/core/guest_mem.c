@@ -302,6 +302,7 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
 		return err_set(err, errlen, "discard range 0x%llx + 0x%llx is not whole pages of "
 				            "guest RAM", (unsigned long long)gpa,
 			       (unsigned long long)len);
+	gm_mark_written(gm, p, len); /* it reads as zeroes now: a Diff snapshot must carry that */
 	if (gm->fd >= 0) {
 		/* p lies inside the memfd mapping at base; its file offset is p - base. */
 		off_t off = (off_t)((uint8_t *)p - gm->base);

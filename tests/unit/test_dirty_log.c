@@ -135,6 +135,12 @@ static void host_tracking(void)
 	dirty_log_clear(&dl);
 	gm_take_written(&gm, dl.bits, dl.nwords); /* taken: clear now */
 	CHECK_EQ(dirty_log_count(&dl), 0u);
+	/* A discarded range reads as zeroes: marked too. */
+	CHECK_EQ(gm_discard(&gm, 0x40000, 0x2000, err, sizeof(err)), 0);
+	gm_take_written(&gm, dl.bits, dl.nwords);
+	CHECK_EQ(dirty_log_count(&dl), 2u);
+	CHECK(dl.bits[1] & (3ull << 0)); /* pages 0x40, 0x41: word 1, bits 0-1 */
+	dirty_log_clear(&dl);
 
 	/* A virtqueue marks a popped chain's writable buffer and, on push, the used ring. */
 	static struct virtqueue vq;
