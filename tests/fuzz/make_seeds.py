@@ -186,3 +186,19 @@ with open(os.path.join(d, "seed-session"), "wb") as f:
     f.write(bytes(seed))
 with open(os.path.join(d, "seed-framed"), "wb") as f:
     f.write(b"\xfdX10000,4:$#}*\xff\xfdG" + b"00" * 616 + b"\xff\x03")
+# fuzz_snap_devices: one valid state per device (tests/fuzz/fuzz_snap_devices.c's layouts:
+# the device byte, then the stream as the save functions write it).
+d = os.path.join(out, "fuzz_snap_devices")
+os.makedirs(d, exist_ok=True)
+path = b"/tmp/disk.img"
+blk = (struct.pack("<IQQIB", 1, 65536, 128, 512, 0) + b"fuzz".ljust(20, b"\0") +
+       struct.pack("<H", len(path)) + path + struct.pack("<BQQQQI", 0, 0, 0, 0, 0, 0))
+feat = (1 << 32) | (1 << 29) | (1 << 28) | (1 << 16) | (1 << 15) | (1 << 5) | (1 << 3) | 3
+frame = bytes(12) + bytes(range(48))
+net = (struct.pack("<I", 1) + bytes([2, 1, 2, 3, 4, 5]) +
+       struct.pack("<HHQBBI", 1, 1500, feat, 0, 1, len(frame)) + frame)
+seeds = {"blk": b"\0" + blk, "net": b"\1" + net,
+         "rng": b"\2" + struct.pack("<II", 1, 4), "console": b"\3" + struct.pack("<II", 1, 3)}
+for name, data in seeds.items():
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
