@@ -278,6 +278,7 @@ static void selftest_run(enum selftest t)
 	else if (t == SELFTEST_IOCTL)
 		syscall(SYS_ioctl, -1, TIOCSTI, "x");
 }
+
 static _Thread_local enum sandbox_class thread_class;
 
 void sandbox_on_violation(void (*fn)(void)) { violation_hook = fn; }
