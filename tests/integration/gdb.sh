@@ -65,6 +65,10 @@ if [ -s "$TMP/$t.out" ]; then
 else
 	pass gdb-waits
 fi
+mode=$(stat -c %a "$TMP/$t.sock" 2>/dev/null)
+[ "$mode" = 600 ] && pass gdb-socket-mode || fail gdb-socket-mode "socket mode '$mode', want 600"
+: >"$TMP/gdb-exists.sock"
+refuse gdb-socket-exists 2 "exists" run --gdb-socket "$TMP/gdb-exists.sock" "$ELF"
 fn=$(nm "$ELF" | awk '$3 == "gdb_target_func" {print $1}' | sed 's/^0*//')
 gdbrun $t "$TMP/$t.sock" "$ELF" -ex 'break gdb_target_func' -ex continue -ex continue \
 	-ex 'print gdb_counter' -ex 'print/x $rip' -ex 'print/x $cr0' -ex stepi -ex 'print/x $rip' \
