@@ -1,8 +1,10 @@
 /* Unit tests for the KVM side of the GDB stub (kvm/debug.c) on a real /dev/kvm (skipped
  * without one): the debugger's register view round-trips through KVM (general, segment base,
  * x87, SSE), and KVM_SET_GUEST_DEBUG as mote issues it gives KVM_EXIT_DEBUG for a single step
- * (DR6.BS) and for a DR0 instruction breakpoint, on a vCPU in real mode running nop; nop; hlt. */
+ * (DR6.BS), a DR0 instruction breakpoint, a DR1 write watchpoint and an int3, on a vCPU in real
+ * mode (the last two skipped on PVM hosts, whose emulator checks neither). */
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include "test.h"
 
 static struct kvm k;
+static bool pvm; /* PVM emulates real mode: no data breakpoints, no #BP intercept there */
 static struct guest_mem gm;
 static struct vcpu v;
 
@@ -46,12 +49,11 @@ static void registers_round_trip(void)
 }
 
 /* Real mode at cs = 0, code at 0x1000. */
-static void enter_code(void)
+static void enter(const uint8_t *code, size_t n)
 {
-	static const uint8_t code[] = {0x90, 0x90, 0xf4}; /* nop; nop; hlt */
 	struct kvm_sregs sr;
 	struct kvm_regs r;
-	CHECK_EQ(gm_write(&gm, 0x1000, code, sizeof(code)), 0);
+	CHECK_EQ(gm_write(&gm, 0x1000, code, n), 0);
 	CHECK_EQ(ioctl(v.fd, KVM_GET_SREGS, &sr), 0);
 	sr.cs.base = 0;
 	sr.cs.selector = 0;
@@ -60,6 +62,40 @@ static void enter_code(void)
 	r.rip = 0x1000;
 	r.rflags = 0x2;
 	CHECK_EQ(ioctl(v.fd, KVM_SET_REGS, &r), 0);
+}
+
+static void enter_code(void)
+{
+	static const uint8_t code[] = {0x90, 0x90, 0xf4}; /* nop; nop; hlt */
+	enter(code, sizeof(code));
+}
+
+static void write_watchpoint(void)
+{
+	static const uint8_t code[] = {0xa2, 0x00, 0x20, 0x90, 0xf4}; /* mov [0x2000], al; nop; hlt */
+	const uint64_t dr[4] = {0, 0x2000, 0, 0};
+	const uint64_t none[4] = {0};
+	enter(code, sizeof(code));
+	/* slot 1: L1, RW1 = 01 (write), LEN1 = 00 (1 byte), LE: as the stub encodes Z2 */
+	CHECK_EQ(vcpu_debug_control(&v, false, dr, 0x4 | (1u << 20) | 0x100, false), 0);
+	CHECK_EQ(ioctl(v.fd, KVM_RUN, 0), 0);
+	CHECK_EQ(v.run->exit_reason, KVM_EXIT_DEBUG);
+	CHECK(v.run->debug.arch.dr6 & 2);
+	CHECK_EQ(v.run->debug.arch.pc, 0x1003); /* a trap: after the write */
+	CHECK_EQ(vcpu_debug_control(&v, false, none, 0, false), 0);
+}
+
+static void int3_exit(void)
+{
+	static const uint8_t code[] = {0xcc, 0xf4}; /* int3; hlt */
+	const uint64_t none[4] = {0};
+	enter(code, sizeof(code));
+	CHECK_EQ(vcpu_debug_control(&v, true, none, 0, false), 0);
+	CHECK_EQ(ioctl(v.fd, KVM_RUN, 0), 0);
+	CHECK_EQ(v.run->exit_reason, KVM_EXIT_DEBUG);
+	CHECK_EQ(v.run->debug.arch.exception, 3);
+	CHECK(v.run->debug.arch.pc == 0x1000 || v.run->debug.arch.pc == 0x1001);
+	CHECK_EQ(vcpu_debug_control(&v, false, none, 0, false), 0);
 }
 
 static void single_step(void)
@@ -98,6 +134,7 @@ int main(void)
 	const struct cpuid_hide none = {0};
 	const struct exit_ctx ctx = {0};
 	test_suite_name = "gdb_kvm";
+	pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	if (access("/dev/kvm", R_OK | W_OK) != 0) {
 		printf("skip gdb_kvm: no usable /dev/kvm\n");
 		return 0;
@@ -111,6 +148,13 @@ int main(void)
 	RUN(registers_round_trip);
 	RUN(single_step);
 	RUN(hardware_breakpoint);
+	if (pvm) { /* tried: the VM runs on to its hlt */
+		printf("skip gdb_kvm.write_watchpoint: PVM's emulator checks no data breakpoints\n");
+		printf("skip gdb_kvm.int3_exit: PVM's emulator runs int3 without the #BP intercept\n");
+	} else {
+		RUN(write_watchpoint);
+		RUN(int3_exit);
+	}
 	vcpu_destroy(&v);
 	kvm_close(&k);
 	gm_destroy(&gm);
