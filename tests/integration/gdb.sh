@@ -260,3 +260,16 @@ if grep -q 'OK' "$TMP/$t.gdb" && [ "$mrc" = 13 ] && grep -qF "gdbtarget: counter
 else
 	fail $t "$(why "want the guest to finish (status 13), got $mrc" $t)"
 fi
+
+# A guest that crashes its vCPU (triple): gdb sees SIGSEGV at the faulting instruction (ud2)
+# and may look; continuing ends the VM with mote's status 8.
+t=gdb-crash
+start $t run --gdb-socket "$TMP/$t.sock" "$G/triple.elf"
+gdbrun $t "$TMP/$t.sock" "$G/triple.elf" -ex continue -ex 'x/2xb $pc' -ex continue
+finish
+if gdb_has $t "received signal SIGSEGV" && gdb_has $t "0x0f	0x0b" && gdb_has $t "exited with code 010" &&
+	[ "$mrc" = 8 ]; then
+	pass $t
+else
+	fail $t "$(why "want SIGSEGV at the ud2, then status 8; got $mrc" $t)"
+fi
