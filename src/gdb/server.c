@@ -395,8 +395,16 @@ static void serve(struct gdb_server *g)
 	} else if (st == GDB_DETACHED) {
 		log_info("gdb detached; the guest runs on");
 	}
-	for (unsigned i = 0; i < g->nvcpus; i++)
-		g->vcpus[i].on_debug = NULL; /* no debug exits after the debugger left */
+	for (unsigned i = 0; i < g->nvcpus; i++) {
+		struct vcpu *v = &g->vcpus[i];
+		v->on_debug = NULL; /* no debug exits after the debugger left */
+		pthread_mutex_lock(&v->pause_lock);
+		bool parked_for_us = v->dbg.pending; /* a crash in the moment gdb left */
+		v->dbg.pending = false;
+		pthread_mutex_unlock(&v->pause_lock);
+		if (parked_for_us)
+			vcpu_resume(v);
+	}
 }
 
 static void *gdb_thread(void *arg)
