@@ -100,7 +100,7 @@ fi
 	"$G/blkrate.elf" </dev/null >"$TMP/blk-idle.out" 2>"$TMP/blk-idle.err" &
 P=$!
 PIDS+=("$P")
-for _ in $(seq 100); do grep -q "blkrate: idle" "$TMP/blk-idle.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "blkrate: idle" "$TMP/blk-idle.out" 2>/dev/null && break; sleep 0.1; done
 if grep -q "blkrate: idle" "$TMP/blk-idle.out"; then
 	sleep 0.3
 	ticks=$(cpu_ticks "$P" 2)
@@ -248,7 +248,7 @@ else
 		</dev/null >"$TMP/net-rx.out" 2>"$TMP/net-rx.err" &
 	P=$!
 	PIDS+=("$P")
-	for _ in $(seq 100); do grep -q "net: ready" "$TMP/net-rx.out" && break; sleep 0.1; done
+	for _ in $(seq 100); do grep -q "net: ready" "$TMP/net-rx.out" 2>/dev/null && break; sleep 0.1; done
 	rate=$(nsx python3 - <<'EOF'
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
