@@ -63,7 +63,9 @@ def blk_seed(flags, order, errs, rounds):
 d = os.path.join(out, "fuzz_blk")
 os.makedirs(d, exist_ok=True)
 for i, (fl, od, er, ro) in enumerate([(0x05, 3, 0, 3), (0x15, 7, 0, 2), (0x25, 1, 0, 1),
-                                      (0x04, 9, 0x0b, 4), (0x55, 5, 0, 2), (0x01, 2, 0x04, 3)]):
+                                      (0x04, 9, 0x0b, 4), (0x55, 5, 0, 2), (0x01, 2, 0x04, 3),
+                                      # rate-limited (bit 7): tiny buckets, the timer each round
+                                      (0x85, 3, 0, 7), (0xa5, 1, 0x40, 7)]):
     with open(os.path.join(d, "seed-%d" % i), "wb") as f:
         f.write(blk_seed(fl, od, er, ro))
 
