@@ -221,7 +221,9 @@ static void conn_packet(struct vsock_mux *m, struct vsock_conn *c, const struct 
 	if (conn_peer_credit(c) != before)
 		c->credit_asked = false;
 	if (c->state == C_REQUEST) {
-		if (h->op == VSOCK_OP_RESPONSE)
+		/* Only an answer to a REQUEST the guest was given (not one still owed: a guessed
+		 * port would otherwise open the connection and then get the REQUEST too). */
+		if (h->op == VSOCK_OP_RESPONSE && !(c->pending & P_REQUEST))
 			conn_accepted(m, c);
 		else
 			conn_kill(m, c);
