@@ -110,6 +110,8 @@ static const struct rule unix_socket_rules[] = {
 	R(shutdown, "vsock: the guest shut its sending side (SHUT_WR to the host program)"),
 	R(close, "vsock: a connection ends"),
 	R(timerfd_settime, "vsock: connection deadlines (request, shutdown) arm and disarm a timer"),
+	RA(setsockopt, COND_ARG1_EQ, SOL_SOCKET, "vsock: SO_SNDBUF on mote's end of a stream "
+	   "(socket-level options only)"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, process list only: the device's socket is removed at exit. */
