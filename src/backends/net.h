@@ -79,6 +79,11 @@ int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *
  * once adopted; a refused fd is left as it was. Returns 0 and fills *out, or -1 with err. */
 int net_tap_adopt(int fd, struct net_backend *out, char *err, size_t errlen);
 
+/* Test support (tests/unit/test_net_tap.c): submits one SQE of opcode, without buffers, on the
+ * tap's transmit ring (on its fixed file when fixed, else on fd) and returns the completion's
+ * res: -EACCES when the ring's restrictions refuse it; -ENODEV without a ring. */
+int net_tap_ring_probe(struct net_backend *nb, unsigned opcode, bool fixed, int fd);
+
 /* Closes the backend once (later calls do nothing). */
 static inline void net_close(struct net_backend *n)
 {

@@ -489,3 +489,27 @@ int net_tap_adopt(int fd, struct net_backend *out, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int net_tap_ring_probe(struct net_backend *nb, unsigned opcode, bool fixed, int fd)
+{
+	struct net_tap *t = nb && nb->ops == &tap_ops ? nb->be : NULL;
+	struct io_uring_cqe *cqe;
+
+	if (!t || !t->uring)
+		return -ENODEV;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_rw((int)opcode, sqe, fixed ? TAP_RING_FILE : fd, NULL, 0, 0);
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	int r = io_uring_submit(&t->ring);
+	if (r < 0)
+		return r;
+	r = io_uring_wait_cqe(&t->ring, &cqe);
+	if (r < 0)
+		return r;
+	r = cqe->res;
+	io_uring_cqe_seen(&t->ring, cqe);
+	return r;
+}

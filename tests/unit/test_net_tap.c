@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <liburing.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -292,6 +293,18 @@ static void batched_send(void)
 	v[1][0].iov_len = HDR;
 	nb.send_batch(nb.be, f + 1, 1, res);
 	CHECK_EQ(res[0], 0);
+	/* The ring's restrictions: no other opcode, no fd but the fixed tap. */
+	if (nb.batched) {
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_OPENAT, false, AT_FDCWD), -EACCES);
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_NOP, true, -1), -EACCES);
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_READV, true, -1), -EACCES);
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_SOCKET, false, -1), -EACCES);
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_WRITEV, false, ps), -EACCES);
+		/* Allowed: a fixed-file writev (of nothing: the tap refuses an empty frame). */
+		CHECK(net_tap_ring_probe(&nb, IORING_OP_WRITEV, true, -1) != -EACCES);
+	} else {
+		CHECK_EQ(net_tap_ring_probe(&nb, IORING_OP_NOP, true, -1), -ENODEV);
+	}
 	close(ps);
 	net_close(&nb);
 	/* The ring gave the tap back at close: a new reader attaches at once. */
