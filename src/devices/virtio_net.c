@@ -5,7 +5,9 @@
  * until the guest posts more (a receive-queue kick): back-pressure, at most one frame held.
  * Transmit: each chain's header is copied once and checked (size, flags, checksum range, GSO
  * type against the negotiated features); a bad one is dropped and counted, the checked copy
- * (never guest memory) is what the backend sees, followed by the guest's frame bytes.
+ * (never guest memory) is what the backend sees, followed by the guest's frame bytes. The
+ * frames of one drain are collected (up to NET_TX_BATCH_MAX) and sent together through the
+ * backend's send_batch (the tap: one io_uring submission), then their chains are returned.
  * Must not: walk rings, hand guest addresses to anyone but the backend's iovecs, or abort. */
 #include "devices/virtio_net.h"
 
