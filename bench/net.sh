@@ -57,15 +57,17 @@ for t in "$TM:10.0.0" "$TQ:10.0.1"; do
 done
 
 # vm KIND CMDLINE: starts the guest under mote or QEMU in the background (pid in BG, console
-# in $TMP/vm.out) and waits for "net: ready" / "net: idle".
+# in $TMP/vm.out) and waits for "net: ready" / "net: idle". Not through nsx: a backgrounded
+# function is a subshell, and BG must be the VMM itself (ip netns exec execs it), which
+# idle_run measures and kills.
 vm() {
 	local kind=$1 cl=$2
 	: >"$TMP/vm.out"
 	if [ "$kind" = mote ]; then
-		nsx "$MOTE" run --net "tap=$TM" --cmdline "$cl ip=10.0.0.2 dst=10.0.0.1" "$GUEST" \
+		ip netns exec "$NS" "$MOTE" run --net "tap=$TM" --cmdline "$cl ip=10.0.0.2 dst=10.0.0.1" "$GUEST" \
 			</dev/null >"$TMP/vm.out" 2>"$TMP/vm.err" &
 	else
-		nsx "$QEMU" -M microvm,acpi=off -enable-kvm -cpu host,-arch-capabilities -m 128M \
+		ip netns exec "$NS" "$QEMU" -M microvm,acpi=off -enable-kvm -cpu host,-arch-capabilities -m 128M \
 			-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -global virtio-mmio.force-legacy=false \
 			-netdev "tap,id=n0,ifname=$TQ,script=no,downscript=no,vhost=off" \

@@ -11,6 +11,7 @@
 #include <linux/ethtool.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
+#include <liburing.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@
 #include "core/log.h"
 
 #define TUN_DEV "/dev/net/tun"
+/* The transmit ring: one batch at a time (every SQE completes before send_batch returns), the
+ * tap as its one fixed file. */
+#define TAP_RING_DEPTH NET_TX_BATCH_MAX
+#define TAP_RING_FILE 0
 
 /* Offloads a reader of the tap may accept (TUNSETOFFLOAD), in the order they are probed. */
 #define TAP_OFFLOAD_ALL (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO)
@@ -33,6 +38,10 @@ struct net_tap {
 	 * so a byte landing in `spill` is how a frame that did not fit is recognised. */
 	struct iovec riov[IOV_MAX];
 	uint8_t spill;
+	/* send_batch's ring (restricted: writev on the tap alone), when uring is set. */
+	bool uring, ring_open;
+	struct io_uring ring;
+	ssize_t blen[NET_TX_BATCH_MAX]; /* the batch's frame lengths, for short writes */
 };
 
 /* Bytes described by iov[0..iovcnt), or -EINVAL for a bad count or an overflowing sum. */
@@ -92,6 +101,83 @@ static int tap_send(void *be, const struct iovec *iov, int iovcnt)
 	}
 }
 
+static int tap_result(ssize_t n, ssize_t len)
+{
+	if (n < 0)
+		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
+	return n == len ? 0 : -EIO;
+}
+
+/* The batch through the ring: one io_uring_enter submits every writev, which the tap runs
+ * inline (a tap write never blocks: it is O_NONBLOCK, so io_uring hands back -EAGAIN rather
+ * than waiting); every completion is reaped before returning, so no guest buffer stays in the
+ * kernel's hands. A ring that fails is given up for good (writev from then on). */
+static void tap_send_uring(struct net_tap *t, const struct net_frame *f, int n, int *res)
+{
+	int queued = 0, done = 0;
+
+	for (int i = 0; i < n; i++) {
+		ssize_t len = iov_bytes(f[i].iov, f[i].iovcnt);
+		struct io_uring_sqe *sqe = len >= 0 && (size_t)len >= t->vnet_hdr_len
+						   ? io_uring_get_sqe(&t->ring) : NULL;
+		if (!sqe) {
+			res[i] = len < 0 ? (int)len : (size_t)len < t->vnet_hdr_len ? -EINVAL : -ENOBUFS;
+			continue;
+		}
+		io_uring_prep_writev(sqe, TAP_RING_FILE, f[i].iov, (unsigned)f[i].iovcnt, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, (uint64_t)i);
+		t->blen[i] = len;
+		res[i] = -EIO; /* until its completion says otherwise */
+		queued++;
+	}
+	for (int sub = 0; sub < queued;) {
+		int r = io_uring_submit(&t->ring);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0) {
+			log_warn("tap: io_uring submission failed (%s); sending with writev from now on",
+				 strerror(r < 0 ? -r : EIO));
+			t->uring = false;
+			break;
+		}
+		sub += r;
+	}
+	while (done < queued) {
+		struct io_uring_cqe *cqe;
+		int r = io_uring_peek_cqe(&t->ring, &cqe);
+		if (r == -EAGAIN)
+			r = io_uring_wait_cqe(&t->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0) {
+			log_warn("tap: io_uring completion failed (%s); sending with writev from now on",
+				 strerror(-r));
+			t->uring = false;
+			return;
+		}
+		uint64_t i = io_uring_cqe_get_data64(cqe);
+		if (i < (uint64_t)n)
+			res[i] = tap_result(cqe->res, t->blen[i]);
+		io_uring_cqe_seen(&t->ring, cqe);
+		done++;
+	}
+}
+
+static void tap_send_batch(void *be, const struct net_frame *f, int n, int *res)
+{
+	struct net_tap *t = be;
+
+	if (n <= 0 || n > NET_TX_BATCH_MAX)
+		return;
+	if (t->uring && n > 1) {
+		tap_send_uring(t, f, n, res);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		res[i] = tap_send(t, f[i].iov, f[i].iovcnt);
+}
+
 static int tap_fd(void *be)
 {
 	return ((struct net_tap *)be)->fd;
@@ -112,6 +198,12 @@ static void tap_close(void *be)
 
 	if (!t)
 		return;
+	if (t->ring_open) {
+		/* The file first: the ring's own teardown runs later in the kernel and would keep
+		 * the tap attached (EBUSY for the next user) until it does. */
+		io_uring_unregister_files(&t->ring);
+		io_uring_queue_exit(&t->ring);
+	}
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t);
@@ -124,6 +216,48 @@ static const struct net_backend_ops tap_ops = {
 	.set_offload = tap_set_offload,
 	.close = tap_close,
 };
+
+/* send_batch's ring, restricted like the disk rings (docs/security.md): created disabled, the
+ * tap its one fixed file, then only IORING_OP_WRITEV on a fixed file and, as the one register
+ * operation, the files' unregistration at close. */
+static const struct io_uring_restriction tap_ring_restrictions[] = {
+	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
+	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
+	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES },
+};
+
+/* Sets t->uring when the ring is ready; else logs why and leaves writev per frame. */
+static void tap_ring_setup(struct net_tap *t, const char *ifname)
+{
+	struct io_uring_restriction res[sizeof(tap_ring_restrictions) /
+					sizeof(tap_ring_restrictions[0])];
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	const char *step = "setup";
+	int r;
+
+	memcpy(res, tap_ring_restrictions, sizeof(res)); /* liburing's prototype is not const */
+	r = io_uring_queue_init_params(TAP_RING_DEPTH, &t->ring, &p);
+	if (r < 0)
+		goto fail;
+	step = "file registration";
+	r = io_uring_register_files(&t->ring, &t->fd, 1);
+	if (r == 0) {
+		step = "restriction";
+		r = io_uring_register_restrictions(&t->ring, res, sizeof(res) / sizeof(res[0]));
+	}
+	if (r == 0) {
+		step = "enabling";
+		r = io_uring_enable_rings(&t->ring);
+	}
+	if (r == 0) {
+		t->uring = t->ring_open = true;
+		return;
+	}
+	io_uring_queue_exit(&t->ring);
+fail:
+	log_info("tap '%s': no io_uring for transmit batches (%s: %s); one writev per frame",
+		 ifname, step, strerror(-r));
+}
 
 /* What kind of interface ifname is, from its driver (ethtool): 1 a tap, 0 a tun (IP-level)
  * interface, -1 something else (driver name in drv), -2 unknown. sock: any AF_INET socket. */
@@ -313,6 +447,10 @@ int net_tap_open(const char *ifname, unsigned vnet_hdr_len, struct net_backend *
 	out->up = iface_up(sock, ifname);
 	out->offloads = vnet_hdr_len ? probe_offloads(t->fd) : 0;
 	close(sock);
+	if (vnet_hdr_len)
+		tap_ring_setup(t, ifname);
+	out->send_batch = tap_send_batch;
+	out->batched = t->uring;
 	return 0;
 }
 
@@ -350,4 +488,28 @@ int net_tap_adopt(int fd, struct net_backend *out, char *err, size_t errlen)
 		close(sock);
 	}
 	return 0;
+}
+
+int net_tap_ring_probe(struct net_backend *nb, unsigned opcode, bool fixed, int fd)
+{
+	struct net_tap *t = nb && nb->ops == &tap_ops ? nb->be : NULL;
+	struct io_uring_cqe *cqe;
+
+	if (!t || !t->uring)
+		return -ENODEV;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_rw((int)opcode, sqe, fixed ? TAP_RING_FILE : fd, NULL, 0, 0);
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	int r = io_uring_submit(&t->ring);
+	if (r < 0)
+		return r;
+	r = io_uring_wait_cqe(&t->ring, &cqe);
+	if (r < 0)
+		return r;
+	r = cqe->res;
+	io_uring_cqe_seen(&t->ring, cqe);
+	return r;
 }

@@ -148,7 +148,7 @@ static const struct rule io_rules[] = {
 	R(fsync, "virtio-blk flush"), R(fdatasync, "virtio-blk flush"),
 	R(epoll_wait, "the loop"), R(epoll_pwait, "the loop"), R(epoll_ctl, "back-pressure"),
 	R(getrandom, "virtio-rng"),
-	R(io_uring_enter, "asynchronous disk I/O"),
+	R(io_uring_enter, "asynchronous disk I/O; a tap's transmit batches (backends/net_tap.c)"),
 	R(timerfd_settime, "rate limiters: a throttled queue's wake-up (vmm/attach_rl.c)"),
 };
 
@@ -177,7 +177,7 @@ static const struct rule main_rules[] = {
 	R(write, "console output, eventfd kicks, log"), R(writev, "log"),
 	R(close, "teardown"),
 	R(io_uring_enter, "teardown waits for each disk's requests in flight"),
-	R(io_uring_register, "a disk ring's file unregistered at close"),
+	R(io_uring_register, "a disk ring's (and a tap ring's) file unregistered at close"),
 	R(fsync, "flush at exit"), R(fdatasync, "flush at exit"),
 	R(unlink, "the API socket and the vsock socket removed at exit (process list: those "
 		  "modes only)"),

@@ -5,7 +5,9 @@
  * until the guest posts more (a receive-queue kick): back-pressure, at most one frame held.
  * Transmit: each chain's header is copied once and checked (size, flags, checksum range, GSO
  * type against the negotiated features); a bad one is dropped and counted, the checked copy
- * (never guest memory) is what the backend sees, followed by the guest's frame bytes.
+ * (never guest memory) is what the backend sees, followed by the guest's frame bytes. The
+ * frames of one drain are collected (up to NET_TX_BATCH_MAX) and sent together through the
+ * backend's send_batch (the tap: one io_uring submission), then their chains are returned.
  * Must not: walk rings, hand guest addresses to anyone but the backend's iovecs, or abort. */
 #include "devices/virtio_net.h"
 
@@ -394,51 +396,109 @@ static void tx_drop(struct virtio_net *n, const char *why)
 	guest_error("%s: transmit frame dropped: %s", n->dev.name, why);
 }
 
-/* Sends one frame (or drops it) and returns the chain. -1 after failing the device. */
-static int tx_frame(struct virtio_dev *d, struct vq_chain *c)
+/* Sends the batch's frames (the backend's send_batch: one system call for all where it can)
+ * and returns every chain, in the order they were popped. 0, or -1 after failing the device. */
+static int tx_flush(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+	struct net_frame fr[NET_TX_BATCH_MAX];
+	int nf = 0, k = 0;
+
+	for (unsigned i = 0; i < n->ntxb; i++)
+		if (n->txb[i].send)
+			fr[nf++] = n->txf[i];
+	if (nf > 0 && n->be.send_batch)
+		n->be.send_batch(n->be.be, fr, nf, n->txres);
+	else
+		for (int i = 0; i < nf; i++)
+			n->txres[i] = n->be.ops->send(n->be.be, fr[i].iov, fr[i].iovcnt);
+	for (unsigned i = 0; i < n->ntxb; i++) {
+		const struct virtio_net_txb *b = &n->txb[i];
+		if (b->send) {
+			if (n->txres[k++] < 0)
+				atomic_fetch_add_explicit(&d->io_errors, 1, memory_order_relaxed);
+			else
+				atomic_fetch_add_explicit(&d->bytes_out, b->len, memory_order_relaxed);
+			atomic_fetch_add_explicit(&d->requests, 1, memory_order_relaxed);
+		}
+		if (vq_push(&d->vq[VIRTIO_NET_TXQ], b->head, 0) < 0) {
+			n->ntxb = n->tx_iov_used = 0;
+			virtio_dev_fail(d, d->vq[VIRTIO_NET_TXQ].why);
+			return -1;
+		}
+	}
+	n->ntxb = n->tx_iov_used = 0;
+	return 0;
+}
+
+/* The chain's frame bytes as iovecs in the batch's free part of n->iov, after one slot for
+ * the header (at most IOV_MAX - 1 of them, as one writev takes); the batch is flushed first
+ * when the rest of n->iov is too small. 0 with *cnt (-1: too many buffers even alone), or
+ * -1 after failing the device. */
+static int tx_slice_batch(struct virtio_net *n, const struct vq_chain *c, int *cnt)
+{
+	for (;;) {
+		unsigned room = (unsigned)(sizeof(n->iov) / sizeof(n->iov[0])) - n->tx_iov_used;
+		int max = room > IOV_MAX ? IOV_MAX - 1 : (int)room - 1;
+		*cnt = max > 0 ? tx_slice(c, VIRTIO_NET_HDR_LEN, n->iov + n->tx_iov_used + 1, max) : -1;
+		if (*cnt >= 0 || n->tx_iov_used == 0)
+			return 0;
+		if (tx_flush(n) < 0)
+			return -1;
+	}
+}
+
+/* Checks a chain and adds it to the transmit batch (flushed first when full); a bad frame is
+ * counted and its chain joins the batch unsent. -1 after failing the device. */
+static int tx_add(struct virtio_dev *d, struct vq_chain *c)
 {
 	struct virtio_net *n = d->priv;
 	struct virtio_net_hdr_v1 h;
+	const char *why = NULL;
+	int cnt = 0;
+	uint64_t len = 0;
 
 	if (c->nwrite > 0) {
 		virtio_dev_fail(d, "transmit chain has device-writable buffers");
 		return -1;
 	}
+	if (n->ntxb == NET_TX_BATCH_MAX && tx_flush(n) < 0)
+		return -1;
 	if (vq_chain_read(c, 0, &h, sizeof(h)) < sizeof(h)) {
-		tx_drop(n, "chain shorter than the 12-byte header");
+		why = "chain shorter than the 12-byte header";
 	} else {
-		uint64_t len = c->read_bytes - VIRTIO_NET_HDR_LEN;
+		len = c->read_bytes - VIRTIO_NET_HDR_LEN;
 		h.hdr_len = le16toh(h.hdr_len);
 		h.gso_size = le16toh(h.gso_size);
 		h.csum_start = le16toh(h.csum_start);
 		h.csum_offset = le16toh(h.csum_offset);
 		enum virtio_net_tx_verdict v = virtio_net_check_tx_hdr(
 			&h, len, d->driver_features, virtio_net_max_tx_frame(d->driver_features, n->mtu));
-		int cnt = v == NET_TX_OK ? tx_slice(c, VIRTIO_NET_HDR_LEN, n->iov + 1, IOV_MAX - 1) : 0;
-		if (v != NET_TX_OK) {
-			tx_drop(n, virtio_net_tx_verdict_str(v));
-		} else if (cnt < 0) {
-			tx_drop(n, "too many buffers in one frame");
-		} else {
-			/* The checked copy goes to the host, never the guest's header. */
-			struct virtio_net_hdr_v1 out = {
-				.flags = h.flags, .gso_type = h.gso_type, .hdr_len = htole16(h.hdr_len),
-				.gso_size = htole16(h.gso_size), .csum_start = htole16(h.csum_start),
-				.csum_offset = htole16(h.csum_offset), .num_buffers = 0,
-			};
-			n->iov[0] = (struct iovec){ .iov_base = &out, .iov_len = sizeof(out) };
-			int r = n->be.ops->send(n->be.be, n->iov, cnt + 1);
-			if (r < 0)
-				atomic_fetch_add_explicit(&d->io_errors, 1, memory_order_relaxed);
-			else
-				atomic_fetch_add_explicit(&d->bytes_out, len, memory_order_relaxed);
-			atomic_fetch_add_explicit(&d->requests, 1, memory_order_relaxed);
-		}
+		if (v != NET_TX_OK)
+			why = virtio_net_tx_verdict_str(v);
+		else if (tx_slice_batch(n, c, &cnt) < 0)
+			return -1;
+		else if (cnt < 0)
+			why = "too many buffers in one frame";
 	}
-	if (vq_push(&d->vq[VIRTIO_NET_TXQ], c->head, 0) < 0) {
-		virtio_dev_fail(d, d->vq[VIRTIO_NET_TXQ].why);
-		return -1;
+	struct virtio_net_txb *b = &n->txb[n->ntxb];
+	if (why) {
+		tx_drop(n, why);
+		*b = (struct virtio_net_txb){ .head = c->head, .send = false };
+	} else {
+		/* The checked copy goes to the host, never the guest's header. */
+		*b = (struct virtio_net_txb){
+			.head = c->head, .send = true, .len = len,
+			.hdr = { .flags = h.flags, .gso_type = h.gso_type, .hdr_len = htole16(h.hdr_len),
+				 .gso_size = htole16(h.gso_size), .csum_start = htole16(h.csum_start),
+				 .csum_offset = htole16(h.csum_offset), .num_buffers = 0 },
+		};
+		struct iovec *v = n->iov + n->tx_iov_used;
+		v[0] = (struct iovec){ .iov_base = &b->hdr, .iov_len = sizeof(b->hdr) };
+		n->txf[n->ntxb] = (struct net_frame){ .iov = v, .iovcnt = cnt + 1 };
+		n->tx_iov_used += (unsigned)cnt + 1;
 	}
+	n->ntxb++;
 	return 0;
 }
 
@@ -508,12 +568,14 @@ static void tx_run(struct virtio_net *n)
 			}
 			if (!tx_admit(n, vq, &n->chain))
 				break;
-			if (tx_frame(d, &n->chain) < 0)
+			if (tx_add(d, &n->chain) < 0)
 				return;
 			pushed++;
 			if (++total >= NET_TX_BUDGET)
 				break;
 		}
+		if (n->ntxb && tx_flush(n) < 0)
+			return;
 		if (pushed)
 			virtio_dev_used(d, VIRTIO_NET_TXQ);
 		if (n->tx_throttled)
@@ -678,6 +740,7 @@ static void net_reset(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	n->rx.active = false; /* the held chains go with the queue reset */
+	n->ntxb = n->tx_iov_used = 0; /* only a failed device leaves a batch behind */
 	n->rx_throttled = n->tx_throttled = false;
 	n->activate_pending = false;
 	n->reset_pending = true;
@@ -819,6 +882,7 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->defer_ctx = NULL;
 	n->activate_pending = n->reset_pending = n->restore_pending = false;
 	n->rx.active = false;
+	n->ntxb = n->tx_iov_used = 0;
 	static const struct rl_config none = {{0, 0, 0}, {0, 0, 0}};
 	n->clock = rl_clock_ns;
 	rl_init(&n->rl_rx, &none, 0);

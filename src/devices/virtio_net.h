@@ -139,6 +139,19 @@ struct virtio_net {
 	/* Scratch (kept off the I/O thread's stack). */
 	struct vq_chain chain;
 	struct iovec iov[VQ_MAX_IOV + 1];
+	/* The transmit batch (tx_run): chains popped and checked, their frames sent together
+	 * (the backend's send_batch), then returned in the order they came. Each frame's iovecs
+	 * (its checked header copy, then the guest's bytes) are taken from iov[], tx_iov_used of
+	 * them so far. send false: a dropped frame, returned unsent. dev.lock. */
+	struct virtio_net_txb {
+		uint16_t head;
+		bool send;
+		uint64_t len;
+		struct virtio_net_hdr_v1 hdr;
+	} txb[NET_TX_BATCH_MAX];
+	struct net_frame txf[NET_TX_BATCH_MAX];
+	int txres[NET_TX_BATCH_MAX];
+	unsigned ntxb, tx_iov_used;
 	uint8_t buf[VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_GSO_FRAME + 64];
 };
 

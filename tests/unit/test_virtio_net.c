@@ -3,7 +3,7 @@
  * out both split rings in guest RAM. Covers: offered features follow the backend's offloads,
  * the configuration space, activation (TUNSETOFFLOAD flags, inconsistent features), transmit
  * (the checked header copy reaches the backend, bad headers dropped and counted, a writable
- * buffer fails the device), receive (no buffers: nothing read and the watch goes off;
+ * buffer fails the device; batches through send_batch in order), receive (no buffers: nothing read and the watch goes off;
  * single buffer; MRG_RXBUF across buffers with num_buffers; a frame held until buffers come;
  * drop without MRG; a buffer smaller than the header fails the device), the header checks as
  * a table, the external data-path hooks, and the activation/reset work deferred to the I/O
@@ -69,6 +69,32 @@ static int fk_send(void *be, const struct iovec *iov, int iovcnt)
 	}
 	fk.nout++;
 	return fk.send_err;
+}
+
+/* send_batch: records each batch's size and each frame's first payload byte, in order;
+ * frame fail_at (0-based over the whole test) gets -ENOBUFS. */
+static int batches, batch_sizes[16], bframes, fail_at = -1;
+static uint8_t bfirst[64];
+static void fk_send_batch(void *be, const struct net_frame *f, int n, int *res)
+{
+	(void)be;
+	if (batches < 16)
+		batch_sizes[batches] = n;
+	batches++;
+	for (int i = 0; i < n; i++) {
+		size_t skip = VIRTIO_NET_HDR_LEN;
+		const uint8_t *first = NULL;
+		for (int k = 0; k < f[i].iovcnt && !first; k++) {
+			if (f[i].iov[k].iov_len > skip)
+				first = (const uint8_t *)f[i].iov[k].iov_base + skip;
+			else
+				skip -= f[i].iov[k].iov_len;
+		}
+		if (bframes < 64)
+			bfirst[bframes] = first ? *first : 0xee;
+		res[i] = bframes == fail_at ? -ENOBUFS : 0;
+		bframes++;
+	}
 }
 
 static int fk_fd(void *be) { (void)be; return -1; }
@@ -314,6 +340,60 @@ static void transmit(void)
 	CHECK_EQ(used_idx(TX), 1);
 	CHECK_EQ(atomic_load(&net.dev.io_errors), 1u);
 	CHECK(!failed());
+}
+
+/* A kick with several chains waiting: one send_batch for the good frames in order, a bad
+ * header dropped from it, a failed frame counted, every chain returned in order. */
+static void transmit_batched(void)
+{
+	setup(0, NULL, 1500);
+	net.be.send_batch = fk_send_batch;
+	batches = bframes = 0;
+	fail_at = 3;
+	CHECK_EQ(start(BASE_F), 0);
+	uint16_t heads[6];
+	for (int i = 0; i < 6; i++) {
+		uint64_t g = DATA_GPA + 0x1000ull * (uint64_t)i;
+		put_hdr(g, i == 2 ? 0x80 : 0, 0, 0, 0, 0, 0); /* frame 2: an unknown flag */
+		uint8_t *p = host(g + VIRTIO_NET_HDR_LEN, 60);
+		memset(p, 0x40 + i, 60);
+		const struct seg hs[] = { { g, VIRTIO_NET_HDR_LEN, false },
+					  { g + VIRTIO_NET_HDR_LEN, 60, false } };
+		const struct seg one[] = { { g, VIRTIO_NET_HDR_LEN + 60, false } };
+		heads[i] = i % 2 ? offer(TX, hs, 2) : offer(TX, one, 1);
+	}
+	kick(TX);
+	CHECK_EQ(batches, 1);
+	CHECK_EQ(batch_sizes[0], 5);
+	static const uint8_t want[] = { 0x40, 0x41, 0x43, 0x44, 0x45 };
+	CHECK(memcmp(bfirst, want, sizeof(want)) == 0);
+	CHECK_EQ(fk.nout, 0); /* nothing went through send */
+	CHECK_EQ(used_idx(TX), 6);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(used_id(TX, (uint16_t)i), heads[i]);
+	CHECK_EQ(atomic_load(&net.dev.io_errors), 2u); /* the bad header, the failed send */
+	CHECK_EQ(atomic_load(&net.dev.requests), 5u);
+	CHECK_EQ(atomic_load(&net.dev.bytes_out), 4u * 60);
+	CHECK(!failed());
+	/* A lone frame is a batch of one. */
+	put_hdr(DATA_GPA, 0, 0, 0, 0, 0, 0);
+	const struct seg one[] = { { DATA_GPA, VIRTIO_NET_HDR_LEN + 60, false } };
+	offer(TX, one, 1);
+	kick(TX);
+	CHECK_EQ(batches, 2);
+	CHECK_EQ(batch_sizes[1], 1);
+	CHECK_EQ(used_idx(TX), 7);
+	/* A writable buffer after good frames: the device fails; a reset clears the batch. */
+	put_hdr(DATA_GPA, 0, 0, 0, 0, 0, 0);
+	offer(TX, one, 1);
+	const struct seg wr[] = { { DATA_GPA, 12, false }, { DATA_GPA + 0x100, 60, true } };
+	offer(TX, wr, 2);
+	kick(TX);
+	CHECK(failed());
+	net.ops.reset(&net.dev);
+	CHECK_EQ(net.ntxb, 0u);
+	CHECK_EQ(net.tx_iov_used, 0u);
+	fail_at = -1;
 }
 
 static void rx_ready(void)
@@ -726,6 +806,7 @@ int main(void)
 	RUN(config_space);
 	RUN(activation);
 	RUN(transmit);
+	RUN(transmit_batched);
 	RUN(receive_single);
 	RUN(receive_mergeable);
 	RUN(receive_drops_and_failures);
