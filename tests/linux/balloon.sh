@@ -187,4 +187,6 @@ PID=""
 secs=$(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime)
 echo "  $N: mote status $rc after $secs s" >&2
 [ "$rc" = 0 ] || fail linux-balloon-end "mote status $rc after SendCtrlAltDel (999: still running after 60 s), expected 0"
+# Guest errors mote logged (informational: the console log of the nested host shows them).
+grep 'guest error' "$TMP/$N.err" | head -n 5 | sed "s/^/  $N: /" >&2
 exit 0

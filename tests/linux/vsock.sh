@@ -157,4 +157,6 @@ else
 	fail $N "mote status $rc (999: still running 60 s after the host's last connection), $(grep -m1 '^VS-DEV' "$T"), $(grep -m1 '^VS-END' "$T")"
 	show $N >&2
 fi
+# Guest errors mote logged (informational: the console log of the nested host shows them).
+grep 'guest error' "$TMP/$N.err" | head -n 5 | sed "s/^/  $N: /" >&2
 exit 0

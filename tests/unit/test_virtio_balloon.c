@@ -332,8 +332,8 @@ static void statistics(void)
 	CHECK_STR_CONTAINS(err, "not enabled");
 }
 
-/* Linux adds its first stats buffer before DRIVER_OK (its notify then is refused): the
- * device finds it when the driver sets DRIVER_OK. */
+/* Linux adds its first stats buffer before DRIVER_OK and does not notify after: the device
+ * finds it when the driver sets DRIVER_OK. */
 static void stats_buffer_before_driver_ok(void)
 {
 	const struct virtio_balloon_params p = {.stats_interval_s = 1};
