@@ -14,6 +14,9 @@
 #                             guest fills its memory again (the pages are reused: VmRSS grows by
 #                             at least 40 MiB); SendCtrlAltDel ends it (mote status 0, else
 #                             fail linux-balloon-end)
+#   linux-balloon-reporting   a second boot with --balloon amount_mib=0,reporting=on: the guest fills
+#                             and frees its memory, no inflate: Linux's free page reporting makes
+#                             mote's VmRSS drop by at least 40 MiB within 60 s
 # Needs curl. Run directly on a host with hardware virtualization, or through tests/nested/host.sh.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -189,4 +192,38 @@ echo "  $N: mote status $rc after $secs s" >&2
 [ "$rc" = 0 ] || fail linux-balloon-end "mote status $rc after SendCtrlAltDel (999: still running after 60 s), expected 0"
 # Guest errors mote logged (informational: the console log of the nested host shows them).
 grep 'guest error' "$TMP/$N.err" | head -n 5 | sed "s/^/  $N: /" >&2
+
+# Free page reporting: no inflate, the guest's page_reporting hands its free 2 MiB blocks over.
+N=linux-balloon-reporting
+T=$TMP/$N.txt
+cmd='fill() { set -- $(grep MemFree /proc/meminfo); dd if=/dev/zero of=/fill/f bs=1048576 count=$(($2 / 1024 - 24)) 2>/dev/null; echo $?; }
+mkdir -p /fill; mount -t tmpfs -o size=95% tmpfs /fill
+echo BR-FILL $(fill); echo BR-FILLED-$((1 + 1)); sleep 3; rm /fill/f; echo BR-FREED-$((2 + 2)); sleep 600'
+cmd=${cmd//$'\n'/; }
+"$MOTE" -v run --mem 256M --balloon amount_mib=0,reporting=on --cmdline "mote.quiet=1 mote.cmd=\"$cmd\"" \
+	--initrd "$initramfs" "$vmlinuz" </dev/null >"$TMP/$N.out" 2>"$TMP/$N.err" &
+PID=$!
+if ! wait_line '^BR-FILLED-2$' || ! grep -q '^BR-FILL 0$' "$T"; then
+	fail $N "the guest did not fill its memory: $(grep -m1 '^BR-FILL' "$T" || tail -n 3 "$T" | tr '\n' '|')"
+	show $N >&2
+	exit 0
+fi
+rss0=$(rss_kib)
+wait_line '^BR-FREED-4$'
+s0=$(cut -d' ' -f1 /proc/uptime)
+rss1=$rss0
+for _ in $(seq 300); do
+	rss1=$(rss_kib)
+	[ $((rss0 - rss1)) -ge 40960 ] && break
+	sleep 0.2
+done
+s1=$(cut -d' ' -f1 /proc/uptime)
+if [ $((rss0 - rss1)) -ge 40960 ]; then
+	pass "$N (VmRSS $rss0 -> $rss1 KiB $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", b - a }') s after the guest freed its memory)"
+else
+	fail $N "VmRSS $rss0 -> $rss1 KiB 60 s after the guest freed its memory (a drop of at least 40960 expected)"
+fi
+kill -TERM "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+PID=""
 exit 0
