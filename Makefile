@@ -148,6 +148,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 
 include tests/guests/guests.mk
 include bench/bench.mk
+include tests/linux/linux.mk
 
 deps:
 	@sh scripts/deps.sh

@@ -267,6 +267,16 @@ static int balloon_activate(struct virtio_dev *d)
 	b->stats_q = virtio_has_feature(d, VIRTIO_BALLOON_F_STATS_VQ) ? next++ : -1;
 	b->report_q = virtio_has_feature(d, VIRTIO_BALLOON_F_REPORTING) ? next++ : -1;
 	b->stats_held = false;
+	/* Linux's driver adds its first statistics buffer before it sets DRIVER_OK
+	 * (virtballoon_probe -> init_vqs) and no notify for it reaches the device afterwards
+	 * (Debian's 6.1: none arrives; one before DRIVER_OK the transport would refuse). Without
+	 * that buffer no statistics would ever arrive, so look at the queue now, as if notified. */
+	if (b->stats_q >= 0) {
+		if (d->kick)
+			d->kick(d->kick_ctx, (uint16_t)b->stats_q); /* the I/O thread serves it */
+		else
+			balloon_notify(d, (uint16_t)b->stats_q);
+	}
 	return 0;
 }
 

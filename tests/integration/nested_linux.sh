@@ -28,6 +28,9 @@ direct)
 	;;
 nested)
 	echo "  linux tests: through the nested test host (tests/nested/host.sh)" >&2
+	# All of tests/linux/ (balloon.sh and vsock.sh too) takes longer than the default 600 s when
+	# the machine is loaded.
+	[ "${MOTE_SLOW:-0}" = 1 ] && export MOTE_NESTED_TIMEOUT=${MOTE_NESTED_TIMEOUT:-1200}
 	# shellcheck disable=SC2046
 	bash tests/nested/host.sh $(printf '%s ' "${TESTS[@]}")
 	;;

@@ -84,6 +84,8 @@ libs_of() {
 MHD=$(ldconfig -p 2>/dev/null | sed -n 's/^[[:space:]]*libmicrohttpd\.so\.12 (libc6,x86-64) => //p' | head -n 1)
 LIBS=$( { libs_of $BINS; [ -n "$MHD" ] && echo "$MHD" && libs_of "$MHD"; } | sort -u)
 GUESTS=$(ls "$BUILD"/guests/*.elf 2>/dev/null)
+# Static helpers for the Linux tests (tests/linux/linux.mk), e.g. vsockt for tests/linux/vsock.sh.
+LTOOLS=$(ls "$BUILD"/linux/* 2>/dev/null)
 MODS="kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko"
 for m in $MODS; do [ -f "$modules/$m" ] || skip "$release has no $m"; done
 # The scripts the tests use inside (tests/linux/lib.sh finds the payload by MOTE_LINUX_* there).
@@ -108,7 +110,7 @@ base_key=$({
 top_key=$({
 	echo "top 1"
 	# shellcheck disable=SC2086
-	sha256sum $BINS $LIBS $GUESTS $TREE
+	sha256sum $BINS $LIBS $GUESTS $TREE $LTOOLS
 } | sha)
 mkdir -p "$NCACHE"
 BASE=$NCACHE/base-$base_key.cpio
@@ -155,6 +157,8 @@ build_image() {
 		c_dir etc
 		[ -f /etc/mke2fs.conf ] && c_file etc/mke2fs.conf 0644 /etc/mke2fs.conf
 		for f in $GUESTS; do c_file "mote/build/guests/$(basename "$f")" 0644 "$f"; done
+		[ -n "$LTOOLS" ] && c_dir mote/build/linux
+		for f in $LTOOLS; do c_file "mote/build/linux/$(basename "$f")" 0755 "$f"; done
 		for f in $TREE; do c_file "mote/$f" 0755 "$f"; done
 		c_trailer
 	} >"$t" && mv "$t" "$IMG" || { rm -f "$t"; return 1; }

@@ -332,6 +332,26 @@ static void statistics(void)
 	CHECK_STR_CONTAINS(err, "not enabled");
 }
 
+/* Linux adds its first stats buffer before DRIVER_OK and does not notify after: the device
+ * finds it when the driver sets DRIVER_OK. */
+static void stats_buffer_before_driver_ok(void)
+{
+	const struct virtio_balloon_params p = {.stats_interval_s = 1};
+	start(&p, 1ull << VIRTIO_BALLOON_F_STATS_VQ);
+	uint8_t s[10];
+	put_stat(s, 5, 256ull << 20);
+	CHECK_EQ(gm_write(&gm, BUF_GPA, s, sizeof(s)), 0);
+	offer(2, (const struct seg[]){{BUF_GPA, sizeof(s), false}}, 1);
+	CHECK_EQ(b.ops.activate(&b.dev), 0); /* DRIVER_OK, no notify */
+	struct virtio_balloon_info info;
+	virtio_balloon_info(&b, &info);
+	CHECK_EQ(info.stats.updates, 1u);
+	CHECK_EQ(info.stats.val[5], 256ull << 20);
+	CHECK_EQ(used_idx(2), 0); /* held until the poll */
+	virtio_balloon_on_timer(&b);
+	CHECK_EQ(used_idx(2), 1);
+}
+
 static void free_page_reporting(void)
 {
 	const struct virtio_balloon_params p = {.reporting = true};
@@ -387,6 +407,7 @@ int main(void)
 	RUN(too_many_pfns_capped);
 	RUN(config_space);
 	RUN(statistics);
+	RUN(stats_buffer_before_driver_ok);
 	RUN(free_page_reporting);
 	RUN(gpa_of_host);
 	if (gm_live) {
