@@ -35,7 +35,7 @@ MSG
 	[ $mode = tty ] && echo "demo-linux: at the guest's '/ #' prompt type commands; Ctrl-A x quits mote (or: poweroff -f)"
 	MOTE_NESTED_DEMO=$mode bash tests/nested/host.sh
 	rc=$?
-	[ $rc = 0 ] && echo "demo-linux: done (mote ended with status 0 inside the nested host)"
+	[ $rc = 0 ] && echo "demo-linux: done (mote ended inside the nested host; it powered off)"
 	[ $rc = 0 ] || echo "demo-linux: the nested demo did not end cleanly (see above)" >&2
 	exit $rc
 fi
