@@ -10,7 +10,9 @@ MOTE_RUN="build/mote run --mem 512M --initrd payload/initramfs.cpio.gz payload/v
 echo "demo-linux: nested host up; running: mote run --mem 512M --initrd <guest kit initramfs> vmlinuz"
 if [ "$1" = tty ]; then
 	$MOTE_RUN
-	echo "demo-status: $?"
+	rc=$?
+	echo
+	echo "demo-status: $rc"
 	exit 0
 fi
 
