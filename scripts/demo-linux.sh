@@ -24,7 +24,7 @@ case $via in direct | nested) ;; *)
 esac
 
 if [ $via = nested ]; then
-	if [ -t 0 ]; then mode=tty; else mode=script; fi
+	if [ -t 0 ]; then mode="tty"; else mode="script"; fi
 	cat <<MSG
 demo-linux: this host's KVM cannot run a stock Linux kernel (PVM emulates guest ring 0 about
 1000x slower, and not every instruction), so the demo runs inside the nested test host: a
