@@ -20,7 +20,7 @@
 # when the VM does not come up or runs past the time limit (it is killed by PID then).
 # Environment: MOTE_SLOW=1 (make check-slow) is passed on to the tests; MOTE_NESTED_TIMEOUT (seconds for the whole VM, 600), MOTE_NESTED_SMP (2),
 # MOTE_NESTED_MEM (3072, MiB), MOTE_NESTED_LOG (keep the VM's console log at this path),
-# MOTE_CACHE, BUILD, QEMU (qemu-system-x86_64).
+# MOTE_CACHE, BUILD, QEMU (qemu-system-x86_64), MOTE_NESTED_DEMO (below).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -174,6 +174,31 @@ build_image() {
 	return 0
 }
 [ -s "$IMG" ] || build_image || fail "could not build the initramfs in $NCACHE"
+
+# MOTE_NESTED_DEMO=tty|script (scripts/demo-linux.sh): no tests; init.sh runs tests/nested/demo.sh,
+# a Linux guest under mote with its console on QEMU's stdio (tty: the user types, Ctrl-A x quits
+# mote; script: it types a few commands). The VM powers off when mote ends. Exit status 0 when
+# mote ended with 0 (or, tty, 12: Ctrl-A x), else 1.
+case ${MOTE_NESTED_DEMO:-} in
+"") ;;
+tty | script)
+	dmode=$MOTE_NESTED_DEMO
+	note "booting $release under QEMU TCG (-cpu max); mote starts in it in a minute or so"
+	DLOG=$TMP/demo.log
+	# tty: no time limit (the user decides); script: the hard limit, as for tests.
+	if [ "$dmode" = tty ]; then din=/dev/stdin lim=""; else din=/dev/null lim="timeout -s KILL $TIMEOUT"; fi
+	$lim "$QEMU" -accel tcg -cpu max -m "${MOTE_NESTED_MEM:-3072}" -smp "${MOTE_NESTED_SMP:-2}" \
+		-nographic -no-reboot -nodefaults -serial stdio -serial "file:$TMP/results.txt" \
+		-kernel "$vmlinuz" -initrd "$IMG" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off mote.demo=$dmode" \
+		<$din 2>&1 | tee "$DLOG"
+	tr -d '\r' <"$DLOG" | grep -q '^demo-status: 0$' && exit 0
+	# tty: Ctrl-A x ends mote with 12, a normal way out of an interactive demo.
+	[ "$dmode" = tty ] && tr -d '\r' <"$DLOG" | grep -q '^demo-status: 12$' && exit 0
+	exit 1
+	;;
+*) fail "MOTE_NESTED_DEMO must be tty or script, not '$MOTE_NESTED_DEMO'" ;;
+esac
 
 CONSOLE=${MOTE_NESTED_LOG:-$TMP/console.log}
 RESULTS=$TMP/results.txt

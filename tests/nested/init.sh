@@ -4,7 +4,8 @@
 # /dev/kvm, runs the tests named by mote.tests= (comma-separated tests/*.sh paths) with bash
 # from /mote, and powers off. Result lines (the tests' stdout) go to the second serial port
 # (/dev/ttyS1), everything else to the console (ttyS0). Lines "nested-time: ..." carry timings,
-# "nested-done" says the run completed.
+# "nested-done" says the run completed. With mote.demo=tty|script it runs tests/nested/demo.sh
+# (a Linux guest under mote on the console, for `make demo-linux`) instead of tests.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin
 /bin/busybox mount -t proc proc /proc
@@ -49,6 +50,14 @@ else
 		out "fail nested-kvm: mote run hello.elf: status $rc, $(head -c 300 /tmp/hello.out /tmp/hello.err | tr '\n' ' ')"
 	fi
 
+	demo=$(param demo)
+	if [ -n "$demo" ]; then
+		# `make demo-linux` (host.sh MOTE_NESTED_DEMO): a Linux guest on this console, no tests.
+		sh /mote/tests/nested/demo.sh "$demo"
+		out "nested-done"
+		sync
+		poweroff -f
+	fi
 	export BUILD=build MOTE=build/mote
 	export MOTE_LINUX_VMLINUZ=/mote/payload/vmlinuz MOTE_LINUX_VMLINUX=/mote/payload/vmlinux
 	export MOTE_LINUX_INITRAMFS=/mote/payload/initramfs.cpio.gz MOTE_LINUX_NESTED=1
