@@ -91,6 +91,8 @@ static const struct rule api_rules[] = {
 	R(openat, "PUT /logger and /metrics open their file, PATCH /drives the new disk image"),
 	R(flock, "PATCH /drives locks the new disk image as --disk does"),
 	R(unlink, "the API socket is removed at exit"), R(unlinkat, "same"),
+	R(ftruncate, "PUT /snapshot/create sizes the memory file (sparse: holes stay holes)"),
+	R(lseek, "PUT /snapshot/create finds guest RAM's data in its memfd (SEEK_DATA/SEEK_HOLE)"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, for the process list and the I/O thread's: the vsock device maps
