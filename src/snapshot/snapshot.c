@@ -293,24 +293,47 @@ static int write_all(int fd, const uint8_t *p, size_t n, off_t off)
 	return 0;
 }
 
-/* Guest RAM [from, to) (offsets in RAM = offsets in the file), zero pages left as holes. */
-static int write_range(int fd, const struct guest_mem *gm, uint64_t from, uint64_t to)
+/* RAM bytes [from, to) of one region (host pointer ram, file offset base + from), zero pages
+ * left as holes. */
+static int write_range(int fd, const uint8_t *ram, uint64_t base, uint64_t from, uint64_t to)
 {
 	uint64_t run = from;
 	for (uint64_t off = from; off < to; off += GM_PAGE_SIZE) {
-		if (!page_is_zero(gm->base + off))
+		if (!page_is_zero(ram + off))
 			continue;
-		if (off > run && write_all(fd, gm->base + run, (size_t)(off - run), (off_t)run) < 0)
+		if (off > run && write_all(fd, ram + run, (size_t)(off - run), (off_t)(base + run)) < 0)
 			return -1;
 		run = off + GM_PAGE_SIZE;
 	}
-	if (to > run && write_all(fd, gm->base + run, (size_t)(to - run), (off_t)run) < 0)
+	if (to > run && write_all(fd, ram + run, (size_t)(to - run), (off_t)(base + run)) < 0)
 		return -1;
 	return 0;
 }
 
-/* The memory file: guest RAM as is, a sparse file of gm->size bytes. A memfd's holes are
- * found with SEEK_DATA (never read: reading them would allocate pages). */
+/* One region at file offset base. A memfd's holes are found with SEEK_DATA (never read:
+ * reading them would allocate pages); the memfd's offsets are the file's. */
+static int write_region(int fd, const struct guest_mem *gm, size_t i, uint64_t base)
+{
+	const uint8_t *ram = gm_region_host(gm, i);
+	uint64_t size = gm->regions[i].size, pos = 0;
+	while (pos < size) {
+		uint64_t start = pos, end = size;
+		if (gm->fd >= 0) {
+			off_t d = lseek(gm->fd, (off_t)(base + pos), SEEK_DATA);
+			if (d < 0 || (uint64_t)d >= base + size)
+				break; /* ENXIO or the next region: only holes left here */
+			off_t h = lseek(gm->fd, d, SEEK_HOLE);
+			start = (uint64_t)d - base;
+			end = h < 0 || (uint64_t)h > base + size ? size : (uint64_t)h - base;
+		}
+		if (write_range(fd, ram, base, start, end) < 0)
+			return -1;
+		pos = end;
+	}
+	return 0;
+}
+
+/* The memory file: guest RAM as is (the regions back to back), a sparse file. */
 static int write_memory(const struct guest_mem *gm, const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -321,22 +344,13 @@ static int write_memory(const struct guest_mem *gm, const char *path, char *err,
 		err_set(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
 		goto out;
 	}
-	uint64_t pos = 0;
-	while (pos < gm->size) {
-		uint64_t start = pos, end = gm->size;
-		if (gm->fd >= 0) {
-			off_t d = lseek(gm->fd, (off_t)pos, SEEK_DATA);
-			if (d < 0)
-				break; /* ENXIO: only holes from here on */
-			off_t h = lseek(gm->fd, d, SEEK_HOLE);
-			start = (uint64_t)d;
-			end = h < 0 || (uint64_t)h > gm->size ? gm->size : (uint64_t)h;
-		}
-		if (write_range(fd, gm, start, end) < 0) {
+	uint64_t base = 0;
+	for (size_t i = 0; i < gm->nregions; i++) {
+		if (write_region(fd, gm, i, base) < 0) {
 			err_set(err, errlen, "mem_file_path %s: write: %s", path, strerror(errno));
 			goto out;
 		}
-		pos = end;
+		base += gm->regions[i].size;
 	}
 	if (fsync(fd) < 0) {
 		err_set(err, errlen, "mem_file_path %s: fsync: %s", path, strerror(errno));

@@ -1,0 +1,238 @@
+#!/bin/bash
+# Snapshots end to end (docs/snapshot.md) through real KVM: the counter guest (2 vCPUs) booted
+# through the API, paused, snapshotted, its process killed, then restored in a new process by
+# PUT /snapshot/load and by `mote restore`: its count goes on with no gap and no restart.
+# The refusals: create while running, Diff, load twice, load after configuring, and every
+# damaged state file (truncated, wrong magic, wrong version, bad checksum, a section past the
+# end, a memory file of the wrong size, a CPUID this host cannot give) with its status and
+# one line. Every API exchange is checked against Firecracker's Swagger file at the end.
+source "$(dirname "$0")/lib.sh"
+SPEC=${MOTE_FC_SPEC:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/reference/firecracker-api.yaml}
+[ -f "$SPEC" ] || SPEC=/work/shared/reference/firecracker-api.yaml
+EX=$TMP/exchanges.jsonl
+: >"$EX"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if ! command -v curl >/dev/null; then
+	skip snapshot "curl is not installed (sh scripts/deps.sh)"
+	exit 0
+fi
+if [ ! -e /dev/kvm ]; then
+	skip snapshot "no /dev/kvm"
+	exit 0
+fi
+
+# api METHOD PATH [BODY]: one request on $SOCK; sets $code and $body, records the exchange.
+api() {
+	local m=$1 p=$2 d=${3-}
+	local args=(-s -m 20 -o "$TMP/resp" -w '%{http_code}' --unix-socket "$SOCK" -X "$m")
+	: >"$TMP/resp"
+	[ -n "$d" ] && args+=(-H 'Content-Type: application/json' --data-binary "$d")
+	code=$(curl "${args[@]}" "http://localhost$p")
+	body=$(cat "$TMP/resp")
+	printf '{"method":"%s","path":"%s","status":%s,"req":"%s","resp":"%s"}\n' "$m" "$p" \
+		"$((10#${code:-0}))" "$(printf %s "$d" | base64 -w0)" "$(base64 -w0 <"$TMP/resp")" >>"$EX"
+}
+
+want() {
+	if [ "$code" != "$2" ]; then
+		fail "$1" "HTTP $code, expected $2: $body"
+	elif [ -n "${3-}" ] && ! grep -qF -- "$3" <<<"$body"; then
+		fail "$1" "answer lacks '$3': $body"
+	else
+		pass "$1"
+	fi
+}
+
+# start_api NAME: mote --api-sock in the background ($PID), waiting for the socket.
+start_api() {
+	SOCK=$TMP/$1.sock
+	"$MOTE" --api-sock "$SOCK" </dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
+	PID=$!
+	PIDS+=("$PID")
+	for _ in $(seq 200); do [ -S "$SOCK" ] && return 0; sleep 0.01; done
+	return 1
+}
+
+stop_api() { # the API process of $PID, killed as a crash would (no clean shutdown)
+	kill -9 "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
+# counts FILE...: the complete "counter N" lines of the files' concatenated output.
+counts() { cat "$@" | tr -d '\r' | grep -aE '^counter [0-9]+$' | cut -d' ' -f2; }
+last_count() { counts "$@" | tail -1; }
+
+# continues NAME BEFORE AFTER: AFTER's output goes on from BEFORE's: together they count
+# 1, 2, 3, ... with no gap or repeat, and AFTER added at least 3 lines.
+continues() {
+	local n before
+	before=$(last_count "$2")
+	n=$(counts "$2" "$3" | awk 'BEGIN{e=1} {if ($1 != e) {print "gap at " e ": " $1; exit} e++} END{}')
+	local total
+	total=$(last_count "$2" "$3")
+	if [ -z "$before" ]; then
+		fail "$1" "no counter output before the snapshot"
+	elif [ -n "$n" ]; then
+		fail "$1" "$n (before: ...$(tail -c 60 "$2" | tr '\r\n' '  '); after: $(head -c 80 "$3" | tr '\r\n' '  '))"
+	elif [ -z "$total" ] || [ "$total" -lt $((before + 3)) ]; then
+		fail "$1" "the restored guest counted from $before to ${total:-nothing}"
+	else
+		pass "$1"
+	fi
+}
+
+wait_count() { # wait_count FILE N: until the output shows counter N (10 s)
+	for _ in $(seq 200); do
+		c=$(last_count "$1")
+		[ -n "$c" ] && [ "$c" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+COUNTER=$(pwd)/$G/counter.elf
+ST=$TMP/vm.state
+MEM=$TMP/vm.mem
+
+# ---- take a snapshot ------------------------------------------------------------------------
+start_api orig || fail snap-socket "no socket: $(cat "$TMP/orig.err")"
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=20000000\"}"
+api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
+api PUT /snapshot/create "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-create-before-boot 400 "paused"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want snap-boot 204
+wait_count "$TMP/orig.out" 5 || fail snap-guest-counts "no counter output: $(head -c 200 "$TMP/orig.out")"
+api PUT /snapshot/create "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-create-while-running 400 "must be paused"
+api PATCH /vm '{"state":"Paused"}'
+want snap-pause 204
+api PUT /snapshot/create "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-create-diff-refused 400 "not supported yet"
+api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/no/dir/st\",\"mem_file_path\":\"$MEM\"}"
+want snap-create-bad-path 400 "No such file"
+api PUT /snapshot/create "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"x\":1}"
+want snap-create-unknown-field 400 "unknown field 'x'"
+api PUT /snapshot/create "{\"snapshot_path\":\"$ST\"}"
+want snap-create-no-mem-path 400 "mem_file_path is required"
+t0=$(date +%s%N)
+api PUT /snapshot/create "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+t1=$(date +%s%N)
+want snap-create 204
+memsize=$(stat -c %s "$MEM" 2>/dev/null)
+[ "$memsize" = $((64 << 20)) ] && [ "$(stat -c %a "$ST")" = 600 ] && [ "$(stat -c %a "$MEM")" = 600 ] &&
+	pass snap-files-0600-mem-is-ram || fail snap-files-0600-mem-is-ram "mem $memsize bytes, modes $(stat -c %a "$ST" "$MEM" | tr '\n' ' ')"
+echo "info snapshot create of a 64 MiB guest: $(((t1 - t0) / 1000000)) ms, state $(stat -c %s "$ST") bytes, memory file $(du -k "$MEM" | cut -f1) KiB on disk"
+sleep 0.3
+stop_api
+sum_before=$(sha256sum <"$MEM")
+cp "$TMP/orig.out" "$TMP/before.out"
+
+# ---- restore through the API -----------------------------------------------------------------
+start_api load || fail snap-load-socket "no socket"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$MEM\"}}"
+want snap-load-uffd-refused 400 "Uffd"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"track_dirty_pages\":true}"
+want snap-load-dirty-tracking-refused 400 "not supported yet"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\"}"
+want snap-load-no-memory 400 "mem_backend"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"network_overrides\":[{\"iface_id\":\"eth9\",\"host_dev_name\":\"tap9\"}]}"
+want snap-load-unknown-iface 400 "no interface 'eth9'"
+api GET /
+want snap-load-refusals-keep-it-fresh 200 '"state":"Not started"'
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$MEM\"},\"resume_vm\":true}"
+want snap-load 204
+api GET /
+want snap-load-running 200 '"state":"Running"'
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-load-twice-refused 400 "fresh"
+wait_count "$TMP/load.out" $(($(last_count "$TMP/before.out") + 4))
+continues snap-restore-api-counts-on "$TMP/before.out" "$TMP/load.out"
+# A restored VM is a VM: pause it and snapshot it again.
+api PATCH /vm '{"state":"Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/again.state\",\"mem_file_path\":\"$TMP/again.mem\"}"
+want snap-create-from-restored 204
+stop_api
+
+# resume_vm false (the default): paused until PATCH /vm Resumed.
+start_api paused
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-load-paused 204
+api GET /
+want snap-load-paused-state 200 '"state":"Paused"'
+sleep 0.5
+[ -z "$(counts "$TMP/paused.out")" ] && pass snap-load-paused-does-not-run ||
+	fail snap-load-paused-does-not-run "counted while paused: $(head -c 100 "$TMP/paused.out")"
+api PATCH /vm '{"state":"Resumed"}'
+wait_count "$TMP/paused.out" $(($(last_count "$TMP/before.out") + 4))
+continues snap-load-paused-then-resumed-counts-on "$TMP/before.out" "$TMP/paused.out"
+stop_api
+
+# Configuring a machine first is refused: the snapshot brings its own.
+start_api conf
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\"}"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
+want snap-load-after-configure-refused 400 "configure nothing"
+stop_api
+
+# ---- restore from the command line -------------------------------------------------------------
+VM_TIMEOUT=2 vm cli restore --snapshot "$ST" --mem-file "$MEM"
+[ "$rc" = 124 ] && continues snap-restore-cli-counts-on "$TMP/before.out" "$TMP/cli.out" ||
+	fail snap-restore-cli-counts-on "status $rc: $(head -c 300 "$TMP/cli.err")"
+# Two restores of one snapshot at once: each its own copy-on-write memory, each counts on.
+VM_TIMEOUT=2 vm clone1 restore --snapshot "$ST" --mem-file "$MEM" &
+c1=$!
+VM_TIMEOUT=2 vm clone2 restore --snapshot "$ST" --mem-file "$MEM"
+wait "$c1"
+continues snap-clone1-counts-on "$TMP/before.out" "$TMP/clone1.out"
+continues snap-clone2-counts-on "$TMP/before.out" "$TMP/clone2.out"
+[ "$(sha256sum <"$MEM")" = "$sum_before" ] && pass snap-memory-file-untouched-by-restores ||
+	fail snap-memory-file-untouched-by-restores "the guests' writes reached the shared memory file"
+
+# ---- damaged state files: one line, a documented status, no VM --------------------------------
+for kind in truncate magic version crc sections cpuid; do
+	python3 tests/integration/snapfile.py "$kind" "$ST" "$TMP/bad-$kind"
+done
+refuse snap-bad-truncated 4 "truncated" restore --snapshot "$TMP/bad-truncate" --mem-file "$MEM"
+refuse snap-bad-magic 4 "not a mote snapshot" restore --snapshot "$TMP/bad-magic" --mem-file "$MEM"
+refuse snap-bad-version 4 "version 99" restore --snapshot "$TMP/bad-version" --mem-file "$MEM"
+refuse snap-bad-checksum 4 "checksum mismatch" restore --snapshot "$TMP/bad-crc" --mem-file "$MEM"
+refuse snap-bad-section-length 4 "runs past the end" restore --snapshot "$TMP/bad-sections" --mem-file "$MEM"
+refuse snap-bad-cpuid 6 "cannot give" restore --snapshot "$TMP/bad-cpuid" --mem-file "$MEM"
+head -c $((32 << 20)) "$MEM" >"$TMP/short.mem"
+refuse snap-bad-mem-size 4 "not the memory file of this snapshot" restore --snapshot "$ST" --mem-file "$TMP/short.mem"
+refuse snap-missing-state 4 "No such file" restore --snapshot "$TMP/none" --mem-file "$MEM"
+refuse snap-missing-mem 4 "No such file" restore --snapshot "$ST" --mem-file "$TMP/none"
+refuse snap-restore-usage 2 "needs --snapshot FILE and --mem-file FILE" restore --snapshot "$ST"
+refuse snap-restore-unknown-option 2 "unknown option '--mem'" restore --snapshot "$ST" --mem 64
+refuse snap-restore-bad-override 4 "no interface 'eth0'" restore --snapshot "$ST" --mem-file "$MEM" --net-override eth0=tap0
+# Through the API: the same checks answer 400 and leave the process fresh.
+start_api bad
+for kind in truncate magic crc cpuid; do
+	api PUT /snapshot/load "{\"snapshot_path\":\"$TMP/bad-$kind\",\"mem_file_path\":\"$MEM\"}"
+	want "snap-api-bad-$kind" 400 "snapshot/load"
+done
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$TMP/short.mem\"}"
+want snap-api-bad-mem-size 400 "not the memory file"
+api PUT /snapshot/load "{\"snapshot_path\":\"$TMP/nothing\",\"mem_file_path\":\"$MEM\"}"
+want snap-api-missing-file 400 "No such file"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"resume_vm\":true}"
+want snap-api-load-after-refusals 204
+stop_api
+
+# ---- every exchange against Firecracker's Swagger description ------------------------------
+if [ ! -f "$SPEC" ]; then
+	skip snap-swagger-validation "Firecracker's API description not found at $SPEC"
+elif ! dir=$(sh tests/api/install-validator.sh 2>"$TMP/npm.err"); then
+	skip snap-swagger-validation "validator not installable: $(cat "$TMP/npm.err")"
+elif out=$(NODE_PATH=$dir/node_modules node tests/api/validate.mjs "$SPEC" "$EX" 2>&1); then
+	pass "snap-swagger-validation ($out)"
+else
+	fail snap-swagger-validation "$(echo "$out" | head -5 | tr '\n' ';')"
+fi
