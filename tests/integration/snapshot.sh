@@ -64,12 +64,15 @@ stop_api() { # the API process of $PID, killed as a crash would (no clean shutdo
 	wait "$PID" 2>/dev/null
 }
 
-# counts FILE...: the complete "counter N" lines of the files' concatenated output.
-counts() { cat "$@" | tr -d '\r' | grep -aE '^counter [0-9]+$' | cut -d' ' -f2; }
+# counts FILE...: the complete "counter N ap M" lines of the files' concatenated output.
+counts() { cat "$@" | tr -d '\r' | grep -aE '^counter [0-9]+ ap [0-9]+$' | cut -d' ' -f2; }
+# ap_counts FILE...: the second vCPU's count on the same lines.
+ap_counts() { cat "$@" | tr -d '\r' | grep -aE '^counter [0-9]+ ap [0-9]+$' | cut -d' ' -f4; }
 last_count() { counts "$@" | tail -1; }
 
 # continues NAME BEFORE AFTER: AFTER's output goes on from BEFORE's: together they count
-# 1, 2, 3, ... with no gap or repeat, and AFTER added at least 3 lines.
+# 1, 2, 3, ... with no gap or repeat, AFTER added at least 3 lines, and the second vCPU's
+# count never went back and grew after the restore.
 continues() {
 	local n before
 	before=$(last_count "$2")
@@ -82,6 +85,9 @@ continues() {
 		fail "$1" "$n (before: ...$(tail -c 60 "$2" | tr '\r\n' '  '); after: $(head -c 80 "$3" | tr '\r\n' '  '))"
 	elif [ -z "$total" ] || [ "$total" -lt $((before + 3)) ]; then
 		fail "$1" "the restored guest counted from $before to ${total:-nothing}"
+	elif ! ap_counts "$2" "$3" | awk -v b="$(ap_counts "$2" | tail -1)" \
+		'{if ($1 < p) exit 1; p = $1} END {exit !(p > b)}'; then
+		fail "$1" "the second vCPU's count went back or stood still: $(ap_counts "$2" | tail -2 | tr '\n' ' ')-> $(ap_counts "$3" | head -3 | tr '\n' ' ')"
 	else
 		pass "$1"
 	fi
@@ -102,7 +108,7 @@ MEM=$TMP/vm.mem
 
 # ---- take a snapshot ------------------------------------------------------------------------
 start_api orig || fail snap-socket "no socket: $(cat "$TMP/orig.err")"
-api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=20000000\"}"
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"smp spin=20000000\"}"
 api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
 api PUT /snapshot/create "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
 want snap-create-before-boot 400 "paused"
