@@ -387,6 +387,8 @@ static int boot_and_run(struct vm *vm)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->restoring) {
 		snapshot_close(&vm->snap); /* RAM maps the memory file; the state is applied */
+		if (vm->vsock_ready) /* connections do not survive a snapshot (docs/vsock.md) */
+			virtio_vsock_transport_reset(&vm->vsock);
 		log_info("restored %s: %u vCPUs, %llu MiB%s", vm->cfg.restore_state, vm->nvcpus,
 			 (unsigned long long)(vm->gm.size >> 20), vm->cfg.restore_paused ? ", paused" : "");
 	}
