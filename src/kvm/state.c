@@ -401,19 +401,6 @@ int kvm_vcpu_cpuid_set(struct vcpu *v, const struct cpuid_entry *e, size_t n, ch
 	return 0;
 }
 
-size_t kvm_supported_cpuid(const struct kvm *k, struct cpuid_entry *out, size_t cap)
-{
-	size_t n = 0;
-	for (uint32_t i = 0; k->supported && i < k->supported->nent && n < cap; i++, n++) {
-		const struct kvm_cpuid_entry2 *s = &k->supported->entries[i];
-		out[n] = (struct cpuid_entry){
-			.function = s->function, .index = s->index,
-			.flags = (s->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? CPUID_FLAG_SIGNIFICANT_INDEX : 0,
-			.eax = s->eax, .ebx = s->ebx, .ecx = s->ecx, .edx = s->edx};
-	}
-	return n;
-}
-
 /* ---- the VM ----------------------------------------------------------------------------- */
 
 int kvm_vm_save(struct kvm *k, bool pit, struct snap_out *o, char *err, size_t errlen)
@@ -479,23 +466,3 @@ int kvm_vm_load(struct kvm *k, bool pit, struct snap_in *in, char *err, size_t e
 	return 0;
 }
 
-int kvm_probe_cpuid(const struct kvm *k, struct cpuid_entry *out, size_t cap, size_t *n, char *err,
-		    size_t errlen)
-{
-	struct kvm tmp = *k;
-	struct vcpu v;
-	static const struct cpuid_hide none = {0};
-	const struct exit_ctx ctx = {0};
-	do {
-		tmp.vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
-	} while (tmp.vm_fd < 0 && errno == EINTR);
-	if (tmp.vm_fd < 0)
-		return err_set(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
-	int r = vcpu_create(&v, &tmp, 0, 1, &none, &ctx, err, errlen);
-	if (r == 0) {
-		r = kvm_vcpu_cpuid_get(&v, out, cap, n, err, errlen);
-		vcpu_destroy(&v);
-	}
-	close(tmp.vm_fd);
-	return r;
-}

@@ -35,13 +35,4 @@ int kvm_vcpu_cpuid_get(struct vcpu *v, struct cpuid_entry *out, size_t cap, size
 int kvm_vcpu_cpuid_set(struct vcpu *v, const struct cpuid_entry *e, size_t n, char *err,
 		       size_t errlen);
 
-/* What this host's KVM can give a guest (KVM_GET_SUPPORTED_CPUID, fetched by kvm_open). */
-size_t kvm_supported_cpuid(const struct kvm *k, struct cpuid_entry *out, size_t cap);
-
-/* The CPUID a mote vCPU gets on this host with nothing hidden: a throw-away VM and vCPU get
- * mote's filtered CPUID and it is read back (KVM_GET_CPUID2). This, not the supported list, is
- * what a snapshot is checked against: some hosts (PVM) give vCPUs more than they list. */
-int kvm_probe_cpuid(const struct kvm *k, struct cpuid_entry *out, size_t cap, size_t *n, char *err,
-		    size_t errlen);
-
 #endif

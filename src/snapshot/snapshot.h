@@ -62,18 +62,20 @@ int snapshot_create(const struct snap_vm *vm, const char *state_path, const char
 		    const char (*net_ids)[SNAP_ID_MAX + 1], char *err, size_t errlen);
 
 /* Reads and checks a state file and its memory file: framing and checksum, every section a
- * machine needs, the configuration, the CPU vendor and the CPUID against this host's KVM
- * (kvm: an open one, or NULL to open /dev/kvm for the check), the memory file's size.
- * overrides[0..n) replace taps. Returns 0, or -1 with one line in err and *status set to
- * SNAP_STATUS_FILE or SNAP_STATUS_HOST; snapshot_close either way. */
+ * machine needs, the configuration, the CPU vendor, the vCPU count against kvm's limit (kvm:
+ * an open one, or NULL to skip that), the memory file's size. overrides[0..n) replace taps.
+ * The CPUID is checked by snapshot_apply, against the vCPUs KVM actually built (a probe VM
+ * would cost its teardown, 10-30 ms on some hosts). Returns 0, or -1 with one line in err and
+ * *status set to SNAP_STATUS_FILE or SNAP_STATUS_HOST; snapshot_close either way. */
 int snapshot_open(struct snap_image *img, const char *state_path, const char *mem_path,
 		  const struct snap_net_override *overrides, size_t n, const struct kvm *kvm,
 		  int *status, char *err, size_t errlen);
 void snapshot_close(struct snap_image *img);
 
 /* Puts the state into a VM built from img->cfg (RAM from the memory file, devices created
- * and attached, vCPUs created, nothing run yet). Returns 0, or -1 with err set (the VM must
- * then not run). */
+ * and attached, vCPUs created, nothing run yet): first the CPUID check (every feature bit a
+ * saved vCPU saw must be one KVM gave the new vCPU 0), then VM, vCPUs, legacy devices, virtio
+ * devices. Returns 0, or -1 with err set (the VM must then not run). */
 int snapshot_apply(const struct snap_image *img, const struct snap_vm *vm, char *err,
 		   size_t errlen);
 

@@ -364,9 +364,9 @@ static int boot_and_run(struct vm *vm)
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
-		snprintf(err, sizeof(err), "--cpus %u: this host's KVM allows at most %u vCPUs",
-			 vm->cfg.cpus, vm->kvm.max_vcpus);
-		return fail(MOTE_EXIT_USAGE, err);
+		snprintf(err, sizeof(err), "%s %u: this host's KVM allows at most %u vCPUs",
+			 vm->restoring ? "the snapshot's vCPUs:" : "--cpus", vm->cfg.cpus, vm->kvm.max_vcpus);
+		return fail(vm->restoring ? MOTE_EXIT_HOST : MOTE_EXIT_USAGE, err);
 	}
 	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
 	if (gm_fits_limit(vm->cfg.mem_size, secure_getenv("MOTE_MEMORY_LIMIT"), err, sizeof(err)) < 0 ||
