@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Forges damaged mote snapshot state files for tests/integration/snapshot.sh.
-usage: snapfile.py KIND IN OUT   KIND: truncate magic version crc cpuid sections
+usage: snapfile.py KIND IN OUT   KIND: truncate magic version crc cpuid vcpu sections
 The layout is docs/snapshot.md's: a 48-byte header, sections (u32 type, u32 instance,
 u64 length, payload), a CRC-32 (zlib's) of everything before it."""
 import struct
@@ -41,6 +41,11 @@ def main():
                     f, idx = struct.unpack_from('<II', b, e)
                     if f == 7 and idx == 0:
                         struct.pack_into('<I', b, e + 16, 0xffffffff)
+        b = fix_crc(b)
+    elif kind == 'vcpu':  # vCPU 0's regs blob claims 7 bytes: not this kernel's struct kvm_regs
+        for t, inst, off, ln in sections(b):
+            if t == 3 and inst == 0:
+                struct.pack_into('<I', b, off + 8, 7)
         b = fix_crc(b)
     elif kind == 'sections':  # a section length running past the end, checksum fixed
         t, inst, off, ln = next(sections(b))

@@ -202,7 +202,7 @@ continues snap-clone2-counts-on "$TMP/before.out" "$TMP/clone2.out"
 	fail snap-memory-file-untouched-by-restores "the guests' writes reached the shared memory file"
 
 # ---- damaged state files: one line, a documented status, no VM --------------------------------
-for kind in truncate magic version crc sections cpuid; do
+for kind in truncate magic version crc sections cpuid vcpu; do
 	python3 tests/integration/snapfile.py "$kind" "$ST" "$TMP/bad-$kind"
 done
 refuse snap-bad-truncated 4 "truncated" restore --snapshot "$TMP/bad-truncate" --mem-file "$MEM"
@@ -211,6 +211,7 @@ refuse snap-bad-version 4 "version 99" restore --snapshot "$TMP/bad-version" --m
 refuse snap-bad-checksum 4 "checksum mismatch" restore --snapshot "$TMP/bad-crc" --mem-file "$MEM"
 refuse snap-bad-section-length 4 "runs past the end" restore --snapshot "$TMP/bad-sections" --mem-file "$MEM"
 refuse snap-bad-cpuid 6 "cannot give" restore --snapshot "$TMP/bad-cpuid" --mem-file "$MEM"
+refuse snap-bad-vcpu-state 6 "this host's KVM uses" restore --snapshot "$TMP/bad-vcpu" --mem-file "$MEM"
 head -c $((32 << 20)) "$MEM" >"$TMP/short.mem"
 refuse snap-bad-mem-size 4 "not the memory file of this snapshot" restore --snapshot "$ST" --mem-file "$TMP/short.mem"
 refuse snap-missing-state 4 "No such file" restore --snapshot "$TMP/none" --mem-file "$MEM"
