@@ -191,6 +191,21 @@ stop_api
 VM_TIMEOUT=2 vm cli restore --snapshot "$ST" --mem-file "$MEM"
 [ "$rc" = 124 ] && continues snap-restore-cli-counts-on "$TMP/before.out" "$TMP/cli.out" ||
 	fail snap-restore-cli-counts-on "status $rc: $(head -c 300 "$TMP/cli.err")"
+# mote restore --paused --api-sock: parked until PATCH /vm, then the API serves it.
+SOCK=$TMP/cliapi.sock
+"$MOTE" restore --snapshot "$ST" --mem-file "$MEM" --paused --api-sock "$SOCK" </dev/null \
+	>"$TMP/cliapi.out" 2>"$TMP/cliapi.err" &
+PID=$!
+PIDS+=("$PID")
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.01; done
+for _ in $(seq 100); do api GET /; grep -q Paused <<<"$body" && break; sleep 0.02; done
+want snap-restore-cli-paused-api 200 '"state":"Paused"'
+sleep 0.3
+[ -z "$(counts "$TMP/cliapi.out")" ] || fail snap-restore-cli-paused-api-still "counted while paused"
+api PATCH /vm '{"state":"Resumed"}'
+wait_count "$TMP/cliapi.out" $(($(last_count "$TMP/before.out") + 4))
+continues snap-restore-cli-api-resumed-counts-on "$TMP/before.out" "$TMP/cliapi.out"
+stop_api
 # Two restores of one snapshot at once: each its own copy-on-write memory, each counts on.
 VM_TIMEOUT=2 vm clone1 restore --snapshot "$ST" --mem-file "$MEM" &
 c1=$!
