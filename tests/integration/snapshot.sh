@@ -216,6 +216,27 @@ continues snap-clone2-counts-on "$TMP/before.out" "$TMP/clone2.out"
 [ "$(sha256sum <"$MEM")" = "$sum_before" ] && pass snap-memory-file-untouched-by-restores ||
 	fail snap-memory-file-untouched-by-restores "the guests' writes reached the shared memory file"
 
+# ---- a virtio device in use: the rng guest's queue (EVENT_IDX) goes on after a restore -----------
+rng_seq() { cat "$@" | tr -d '\r' | grep -aE '^rng [0-9]+ [0-9a-f]{8}$' | cut -d' ' -f2; }
+start_api rng
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/rng.elf\",\"boot_args\":\"loop event_idx=1 spin=20000000\"}"
+api PUT /entropy '{}'
+api PUT /actions '{"action_type":"InstanceStart"}'
+for _ in $(seq 200); do [ "$(rng_seq "$TMP/rng.out" | tail -1)" -ge 5 ] 2>/dev/null && break; sleep 0.05; done
+api PATCH /vm '{"state":"Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/rng.state\",\"mem_file_path\":\"$TMP/rng.mem\"}"
+want snap-create-virtio-in-use 204
+stop_api
+VM_TIMEOUT=2 vm rngrestore restore --snapshot "$TMP/rng.state" --mem-file "$TMP/rng.mem"
+gap=$(rng_seq "$TMP/rng.out" "$TMP/rngrestore.out" | awk 'BEGIN{e=1} {if ($1 != e) {print "gap at " e ": " $1; exit} e++}')
+b=$(rng_seq "$TMP/rng.out" | tail -1)
+a=$(rng_seq "$TMP/rng.out" "$TMP/rngrestore.out" | tail -1)
+if [ "$rc" != 124 ] || grep -q "failed" "$TMP/rngrestore.out" || [ -n "$gap" ] || [ -z "$b" ] || [ "${a:-0}" -lt $((b + 3)) ]; then
+	fail snap-restore-virtio-queue-goes-on "status $rc, ${gap:-no gap}, $b -> $a: $(tail -c 200 "$TMP/rngrestore.out" | tr '\r\n' '  ') $(head -c 200 "$TMP/rngrestore.err")"
+else
+	pass snap-restore-virtio-queue-goes-on
+fi
+
 # ---- damaged state files: one line, a documented status, no VM --------------------------------
 for kind in truncate magic version crc sections cpuid vcpu; do
 	python3 tests/integration/snapfile.py "$kind" "$ST" "$TMP/bad-$kind"
