@@ -530,6 +530,10 @@ static enum config_action parse_restore(int argc, char *const argv[], int first,
 		snprintf(err, errlen, "mote restore needs --snapshot FILE and --mem-file FILE");
 		return CONFIG_ERROR;
 	}
+	if (cfg->restore_paused && !cfg->api_sock) {
+		snprintf(err, errlen, "--paused needs --api-sock PATH: nothing else could resume the VM");
+		return CONFIG_ERROR;
+	}
 	if (cfg->instance_id && (!cfg->api_sock || strlen(cfg->instance_id) > 64)) {
 		snprintf(err, errlen, "--id needs --api-sock and at most 64 bytes");
 		return CONFIG_ERROR;
