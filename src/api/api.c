@@ -417,6 +417,8 @@ static void do_snapshot_load(struct api *a, const json_t *body, struct answer *a
 	snapshot_close(&img);
 	if (r < 0)
 		return bad(ans, 400, "snapshot/load: %s", err);
+	a->ac.cfg.cpus = img.cfg.cpus; /* GET /machine-config tells the restored machine */
+	a->ac.cfg.mem_size = img.cfg.mem_size;
 	snprintf(a->load_state, sizeof(a->load_state), "%s", l.state);
 	snprintf(a->load_mem, sizeof(a->load_mem), "%s", l.mem);
 	for (unsigned i = 0; i < l.nov; i++)

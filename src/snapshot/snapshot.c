@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "devices/virtio_blk.h"
 #include "kvm/state.h"
 #include "virtio/snap.h"
 
@@ -55,6 +56,17 @@ static unsigned expected_virtio(const struct vm_config *c)
 
 /* ---- the configuration section ---------------------------------------------------------- */
 
+/* The size of disk i (the i-th virtio-blk device of the machine), 0 when there is none. */
+static uint64_t disk_size(const struct snap_vm *vm, unsigned i)
+{
+	for (size_t k = 0; k < vm->machine->nvirtio; k++) {
+		const struct virtio_dev *d = vm->machine->virtio[k].dev;
+		if (d->ops->device_id == VIRTIO_ID_BLOCK && i-- == 0)
+			return ((const struct virtio_blk *)d->priv)->be.size;
+	}
+	return 0;
+}
+
 static void save_config(struct snap_out *o, const struct snap_vm *vm,
 			const char (*net_ids)[SNAP_ID_MAX + 1])
 {
@@ -78,6 +90,7 @@ static void save_config(struct snap_out *o, const struct snap_vm *vm,
 		snap_put_u8(o, d->direct);
 		snap_put_u8(o, (uint8_t)d->io);
 		put_str(o, d->serial);
+		snap_put_u64(o, disk_size(vm, i));
 	}
 	snap_put_u32(o, c->nnets);
 	for (unsigned i = 0; i < c->nnets; i++) {
@@ -146,6 +159,7 @@ int snapshot_parse_config(const uint8_t *p, size_t len, struct snap_image *img, 
 		d->direct = snap_get_u8(&in) != 0;
 		d->io = snap_get_u8(&in);
 		get_str(&in, d->serial, sizeof(d->serial));
+		img->disk_size[i] = snap_get_u64(&in);
 		if (!snap_in_ok(&in) || !d->path[0] || d->io > DISK_IO_URING)
 			return err_set(err, errlen, "snapshot configuration: disk %u is malformed", i);
 	}
@@ -697,4 +711,14 @@ int snapshot_apply(const struct snap_image *img, const struct snap_vm *vm, char 
 			return -1;
 	}
 	return 0;
+}
+
+int snapshot_check_disk(const struct snap_image *img, unsigned i, uint64_t size, char *err,
+			size_t errlen)
+{
+	if (i >= img->cfg.ndisks || size == img->disk_size[i])
+		return 0;
+	return err_set(err, errlen, "disk %s has %llu bytes, at the snapshot it had %llu: give the "
+		       "restored VM the image as it was then", img->cfg.disks[i].path,
+		       (unsigned long long)size, (unsigned long long)img->disk_size[i]);
 }

@@ -49,6 +49,7 @@ struct snap_image {
 	struct snapf_file f;
 	struct vm_config cfg;  /* mem_size, cpus, devices with their paths (overrides applied) */
 	char net_ids[CONFIG_MAX_NETS][SNAP_ID_MAX + 1];
+	uint64_t disk_size[CONFIG_MAX_DISKS]; /* bytes of each disk at the snapshot */
 	bool pit;
 	uint32_t nvirtio;
 	int mem_fd;            /* the memory file, O_RDONLY, size checked */
@@ -78,6 +79,12 @@ void snapshot_close(struct snap_image *img);
  * devices. Returns 0, or -1 with err set (the VM must then not run). */
 int snapshot_apply(const struct snap_image *img, const struct snap_vm *vm, char *err,
 		   size_t errlen);
+
+/* Disk i of the snapshot, reopened, has size bytes: 0 when that is the size it had at the
+ * snapshot, else -1 with err set (an image that changed since; the guest's view would be
+ * wrong). */
+int snapshot_check_disk(const struct snap_image *img, unsigned i, uint64_t size, char *err,
+			size_t errlen);
 
 /* "IFACE=TAP" -> an override. 0, or -1 with err set. */
 int snapshot_parse_override(const char *s, struct snap_net_override *o, char *err, size_t errlen);

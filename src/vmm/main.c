@@ -359,6 +359,9 @@ static int boot_and_run(struct vm *vm)
 		return fail(rs, err);
 	if (open_files(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_IMAGE, err);
+	for (unsigned i = 0; vm->restoring && i < vm->ndisks; i++)
+		if (snapshot_check_disk(&vm->snap, i, vm->disk_be[i].size, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_IMAGE, err);
 	if (open_vsock(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_USAGE, err);
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)

@@ -154,6 +154,9 @@ api GET /
 want snap-load-refusals-keep-it-fresh 200 '"state":"Not started"'
 api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$MEM\"},\"resume_vm\":true}"
 want snap-load 204
+api GET /machine-config
+want snap-load-machine-config 200 '"vcpu_count":2'
+
 api GET /
 want snap-load-running 200 '"state":"Running"'
 api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
@@ -236,6 +239,26 @@ if [ "$rc" != 124 ] || grep -q "failed" "$TMP/rngrestore.out" || [ -n "$gap" ] |
 else
 	pass snap-restore-virtio-queue-goes-on
 fi
+
+# ---- disks are reopened by path: a changed image, or one another VM holds, is refused ----------
+dd if=/dev/zero of="$TMP/disk.img" bs=1M count=1 status=none
+start_api disk
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=20000000\"}"
+api PUT /drives/root "{\"drive_id\":\"root\",\"path_on_host\":\"$TMP/disk.img\",\"is_root_device\":true,\"is_read_only\":false}"
+api PUT /actions '{"action_type":"InstanceStart"}'
+api PATCH /vm '{"state":"Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/disk.state\",\"mem_file_path\":\"$TMP/disk.mem\"}"
+want snap-create-with-disk 204
+stop_api
+VM_TIMEOUT=2 vm diskholder restore --snapshot "$TMP/disk.state" --mem-file "$TMP/disk.mem" &
+holder=$!
+sleep 0.5
+refuse snap-restore-disk-locked 4 "locked" restore --snapshot "$TMP/disk.state" --mem-file "$TMP/disk.mem"
+wait "$holder" # (its status stays in its subshell: its output and stderr tell)
+[ -n "$(tr -d '\r' <"$TMP/diskholder.out" | grep -a '^counter ')" ] && [ ! -s "$TMP/diskholder.err" ] &&
+	pass snap-restore-with-disk || fail snap-restore-with-disk "$(head -c 200 "$TMP/diskholder.err")"
+truncate -s 2M "$TMP/disk.img"
+refuse snap-restore-disk-changed 4 "at the snapshot it had 1048576" restore --snapshot "$TMP/disk.state" --mem-file "$TMP/disk.mem"
 
 # ---- damaged state files: one line, a documented status, no VM --------------------------------
 for kind in truncate magic version crc sections cpuid vcpu; do
