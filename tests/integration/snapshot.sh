@@ -240,6 +240,32 @@ else
 	pass snap-restore-virtio-queue-goes-on
 fi
 
+# ---- 20 clones of one snapshot at once: each finishes its own count (max=) on its own -----------
+start_api c20
+api PUT /boot-source "{\"kernel_image_path\":\"$COUNTER\",\"boot_args\":\"spin=20000000 max=25\"}"
+api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":32}'
+api PUT /actions '{"action_type":"InstanceStart"}'
+for _ in $(seq 200); do c=$(tr -d '\r' <"$TMP/c20.out" | grep -aE '^counter [0-9]+$' | tail -1 | cut -d' ' -f2)
+	[ -n "$c" ] && [ "$c" -ge 3 ] && break; sleep 0.05; done
+api PATCH /vm '{"state":"Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/c20.state\",\"mem_file_path\":\"$TMP/c20.mem\"}"
+stop_api
+cpids=()
+for i in $(seq 20); do
+	timeout 30 "$MOTE" restore --snapshot "$TMP/c20.state" --mem-file "$TMP/c20.mem" </dev/null \
+		>"$TMP/clone$i.out" 2>"$TMP/clone$i.err" &
+	cpids+=($!)
+done
+bad=""
+for i in $(seq 20); do
+	wait "${cpids[$((i - 1))]}"
+	st=$?
+	seqok=$(cat "$TMP/c20.out" "$TMP/clone$i.out" | tr -d '\r' | grep -aE '^counter [0-9]+$' | cut -d' ' -f2 |
+		awk 'BEGIN{e=1} {if ($1 != e) {print "gap"; exit} e++} END{if (e != 26) print "ended at " e - 1}')
+	[ "$st" = 1 ] && [ -z "$seqok" ] || bad="$bad clone $i: status $st ${seqok:-}$(head -c 100 "$TMP/clone$i.err");"
+done
+[ -z "$bad" ] && pass snap-20-clones-each-count-to-the-end || fail snap-20-clones-each-count-to-the-end "$bad"
+
 # ---- disks are reopened by path: a changed image, or one another VM holds, is refused ----------
 dd if=/dev/zero of="$TMP/disk.img" bs=1M count=1 status=none
 start_api disk
