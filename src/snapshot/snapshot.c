@@ -109,6 +109,48 @@ static void save_config(struct snap_out *o, const struct snap_vm *vm,
 	snap_put_u32(o, (uint32_t)vm->machine->nvirtio);
 }
 
+static int parse_disks(struct snap_in *in, struct snap_image *img, char *err, size_t errlen)
+{
+	struct vm_config *c = &img->cfg;
+	c->ndisks = snap_get_u32(in);
+	if (!snap_in_ok(in) || c->ndisks > CONFIG_MAX_DISKS)
+		return err_set(err, errlen, "snapshot configuration: %u disks (at most %d)", c->ndisks,
+			       CONFIG_MAX_DISKS);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		struct disk_config *d = &c->disks[i];
+		get_str(in, d->path, sizeof(d->path));
+		d->read_only = snap_get_u8(in) != 0;
+		d->direct = snap_get_u8(in) != 0;
+		d->io = snap_get_u8(in);
+		get_str(in, d->serial, sizeof(d->serial));
+		img->disk_size[i] = snap_get_u64(in);
+		if (!snap_in_ok(in) || !d->path[0] || d->io > DISK_IO_URING)
+			return err_set(err, errlen, "snapshot configuration: disk %u is malformed", i);
+	}
+	return 0;
+}
+
+static int parse_nets(struct snap_in *in, struct snap_image *img, char *err, size_t errlen)
+{
+	struct vm_config *c = &img->cfg;
+	c->nnets = snap_get_u32(in);
+	if (!snap_in_ok(in) || c->nnets > CONFIG_MAX_NETS)
+		return err_set(err, errlen, "snapshot configuration: %u network interfaces (at most %d)",
+			       c->nnets, CONFIG_MAX_NETS);
+	for (unsigned i = 0; i < c->nnets; i++) {
+		struct net_config *n = &c->nets[i];
+		get_str(in, img->net_ids[i], sizeof(img->net_ids[i]));
+		get_str(in, n->tap, sizeof(n->tap));
+		snap_get(in, n->mac, 6);
+		n->mac_set = snap_get_u8(in) != 0;
+		uint8_t vh = snap_get_u8(in);
+		n->vhost = (int)vh - 1;
+		if (!snap_in_ok(in) || !n->tap[0] || !img->net_ids[i][0] || vh > 2)
+			return err_set(err, errlen, "snapshot configuration: network interface %u is malformed", i);
+	}
+	return 0;
+}
+
 int snapshot_parse_config(const uint8_t *p, size_t len, struct snap_image *img, char *err,
 			  size_t errlen)
 {
@@ -148,36 +190,8 @@ int snapshot_parse_config(const uint8_t *p, size_t len, struct snap_image *img, 
 			return err_set(err, errlen, "snapshot configuration: RAM region %u disagrees with "
 				       "this machine's layout", i);
 	}
-	c->ndisks = snap_get_u32(&in);
-	if (!snap_in_ok(&in) || c->ndisks > CONFIG_MAX_DISKS)
-		return err_set(err, errlen, "snapshot configuration: %u disks (at most %d)", c->ndisks,
-			       CONFIG_MAX_DISKS);
-	for (unsigned i = 0; i < c->ndisks; i++) {
-		struct disk_config *d = &c->disks[i];
-		get_str(&in, d->path, sizeof(d->path));
-		d->read_only = snap_get_u8(&in) != 0;
-		d->direct = snap_get_u8(&in) != 0;
-		d->io = snap_get_u8(&in);
-		get_str(&in, d->serial, sizeof(d->serial));
-		img->disk_size[i] = snap_get_u64(&in);
-		if (!snap_in_ok(&in) || !d->path[0] || d->io > DISK_IO_URING)
-			return err_set(err, errlen, "snapshot configuration: disk %u is malformed", i);
-	}
-	c->nnets = snap_get_u32(&in);
-	if (!snap_in_ok(&in) || c->nnets > CONFIG_MAX_NETS)
-		return err_set(err, errlen, "snapshot configuration: %u network interfaces (at most %d)",
-			       c->nnets, CONFIG_MAX_NETS);
-	for (unsigned i = 0; i < c->nnets; i++) {
-		struct net_config *n = &c->nets[i];
-		get_str(&in, img->net_ids[i], sizeof(img->net_ids[i]));
-		get_str(&in, n->tap, sizeof(n->tap));
-		snap_get(&in, n->mac, 6);
-		n->mac_set = snap_get_u8(&in) != 0;
-		uint8_t vh = snap_get_u8(&in);
-		n->vhost = (int)vh - 1;
-		if (!snap_in_ok(&in) || !n->tap[0] || !img->net_ids[i][0] || vh > 2)
-			return err_set(err, errlen, "snapshot configuration: network interface %u is malformed", i);
-	}
+	if (parse_disks(&in, img, err, errlen) < 0 || parse_nets(&in, img, err, errlen) < 0)
+		return -1;
 	c->vsock.enabled = snap_get_u8(&in) != 0;
 	c->vsock.cid = snap_get_u64(&in);
 	get_str(&in, c->vsock.uds, sizeof(c->vsock.uds));

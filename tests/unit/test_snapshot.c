@@ -210,6 +210,64 @@ static void configuration_checked(void)
 	snap_out_free(&o);
 }
 
+/* A configuration with one disk and one interface (the layout of snapshot.c's save_config). */
+static int config_devices(const char *path, const char *tap, uint8_t vhost, uint8_t io)
+{
+	struct snap_out o;
+	static struct snap_image img;
+	snap_out_init(&o);
+	snap_put_u32(&o, 1);
+	snap_put_u64(&o, 64ull << 20);
+	snap_put_u32(&o, 1);
+	snap_put_u8(&o, 0);
+	snap_put_u8(&o, 0);
+	snap_put_u8(&o, 0);
+	snap_put_u32(&o, 1);
+	snap_put_u64(&o, 0);
+	snap_put_u64(&o, 64ull << 20);
+	snap_put_u32(&o, 1); /* a disk */
+	snap_put_u16(&o, (uint16_t)strlen(path));
+	snap_put(&o, path, strlen(path));
+	snap_put_u8(&o, 1);
+	snap_put_u8(&o, 0);
+	snap_put_u8(&o, io);
+	snap_put_u16(&o, 3);
+	snap_put(&o, "ser", 3);
+	snap_put_u64(&o, 1 << 20);
+	snap_put_u32(&o, 1); /* an interface */
+	snap_put_u16(&o, 4);
+	snap_put(&o, "eth0", 4);
+	snap_put_u16(&o, (uint16_t)strlen(tap));
+	snap_put(&o, tap, strlen(tap));
+	snap_put(&o, "\x02\0\0\0\0\1", 6);
+	snap_put_u8(&o, 1);
+	snap_put_u8(&o, vhost);
+	snap_put_u8(&o, 0); /* vsock */
+	snap_put_u64(&o, 0);
+	snap_put_u16(&o, 0);
+	snap_put_u32(&o, 2); /* virtio slots */
+	err[0] = '\0';
+	int r = snapshot_parse_config(o.buf, o.len, &img, err, sizeof(err));
+	if (r == 0 && (strcmp(img.cfg.disks[0].path, path) != 0 || !img.cfg.disks[0].read_only ||
+		       strcmp(img.cfg.disks[0].serial, "ser") != 0 || img.disk_size[0] != 1 << 20 ||
+		       strcmp(img.cfg.nets[0].tap, tap) != 0 || strcmp(img.net_ids[0], "eth0") != 0 ||
+		       !img.cfg.nets[0].mac_set || img.cfg.nets[0].vhost != (int)vhost - 1))
+		r = -2;
+	snap_out_free(&o);
+	return r;
+}
+
+static void configuration_devices(void)
+{
+	CHECK_EQ(config_devices("/srv/disk.img", "tap0", 0, 1), 0);
+	CHECK_EQ(config_devices("/srv/disk.img", "tap0", 3, 1), -1); /* vhost mode out of range */
+	CHECK_STR_CONTAINS(err, "network interface 0");
+	CHECK_EQ(config_devices("/srv/disk.img", "tap0", 1, 9), -1); /* io mode out of range */
+	CHECK_STR_CONTAINS(err, "disk 0");
+	CHECK_EQ(config_devices("", "tap0", 1, 0), -1);                /* empty path */
+	CHECK_EQ(config_devices("/d", "a-tap-name-too-long", 1, 0), -1); /* 19 bytes > 15 */
+}
+
 static void cpuid_checked(void)
 {
 	const struct cpuid_entry host[] = {
@@ -362,6 +420,7 @@ int main(void)
 	RUN(header_fields_refused);
 	RUN(section_fields_refused);
 	RUN(configuration_checked);
+	RUN(configuration_devices);
 	RUN(cpuid_checked);
 	RUN(overrides_parsed);
 	RUN(legacy_devices_round_trip);
