@@ -17,11 +17,11 @@ ALLCFLAGS_EXTRA := -fno-asynchronous-unwind-tables
 # io_uring for the asynchronous disk backend (Debian liburing-dev, see scripts/deps.sh).
 URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
 URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
-ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(ALLCFLAGS_EXTRA) -Isrc -MMD -MP \
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(ALLCFLAGS_EXTRA) -Isrc -I$(BUILD)/gen -MMD -MP \
              -DMOTE_VERSION='"$(VERSION)"' $(URING_CFLAGS)
 LDFLAGS   += -pie -Wl,-z,relro,-z,now,-z,pack-relative-relocs
-PKGS      := libseccomp
-LDLIBS    += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The seccomp filters are BPF compiled at build time (tools/seccomp_gen.c): no libseccomp.
+LDLIBS    += -lpthread
 # liburing and jansson are linked statically: `mote hvt` (a unikernel in a few ms) uses neither,
 # and as shared objects each cost a load and resident pages in every run (docs/performance.md).
 LDLIBS    += -Wl,-Bstatic $(URING_LIBS)
@@ -51,7 +51,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc $(URING_CFLAGS) \
+SAN_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Wno-unused-command-line-argument -O1 -g -Isrc -I$(BUILD)/gen $(URING_CFLAGS) \
               -DMOTE_VERSION='"$(VERSION)"' $(API_CFLAGS)
 
 .PHONY: all mote guests unit unit-asan fuzz check check-slow demo demo-linux deps bench clean fuzz-long \
@@ -60,8 +60,21 @@ all: $(BUILD)/mote $(BUILD)/mote-jailer guests
 
 mote: $(BUILD)/mote
 
+# The seccomp filters, compiled at build time: tools/seccomp_gen.c includes the rule tables of
+# src/core/sandbox.c and prints them as BPF (docs/security.md, "The filters").
+SECCOMP_GEN := $(BUILD)/gen/seccomp_bpf.h
+$(BUILD)/gen/seccomp_gen: tools/seccomp_gen.c src/core/sandbox.c src/core/sandbox.h
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -Isrc -o $@ tools/seccomp_gen.c
+$(SECCOMP_GEN): $(BUILD)/gen/seccomp_gen
+	@echo "  GEN     $@"
+	$(Q)$< >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/core/sandbox.o $(BUILD)/asan-obj/src/core/sandbox.o \
+$(BUILD)/fuzz-obj/src/core/sandbox.o: $(SECCOMP_GEN)
+
 # The debug build without seccomp filters (it says so when it starts).
-$(BUILD)/mote-unsandboxed: $(VMM_SRCS)
+$(BUILD)/mote-unsandboxed: $(VMM_SRCS) $(SECCOMP_GEN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALLCFLAGS) -MF /dev/null -DMOTE_NO_SANDBOX $(LDFLAGS) -o $@ $(VMM_SRCS) $(LDLIBS)

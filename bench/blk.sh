@@ -30,7 +30,9 @@
 # command and the end of its output) if any run fails: wrong exit status, or the guest's
 # final `blkbench: mode=...` line missing or reporting another request count.
 #
-# Environment: BUILD (build), BENCH_RUNS (3), BENCH_QD (32), BENCH_MEM (256M),
+# Last, rate-limited rows (achieved / configured rate, the blkrate guest: `limited_rows`).
+#
+# Environment: BUILD (build), BENCH_LIMITED_ONLY (0; 1: only the rate-limited rows), BENCH_RUNS (3), BENCH_QD (32), BENCH_MEM (256M),
 # BENCH_BLK_CACHES ("cached direct"), BENCH_BLK_MIB_RAND (512; direct: 128),
 # BENCH_BLK_MIB_SEQ (4096; direct: 1024), BENCH_BLK_MIB_LAT (16; direct: 8),
 # BENCH_BLK_SEED (0x6d6f7465), BENCH_DIR (/tmp: where the image goes),
@@ -103,6 +105,36 @@ sync
 # The TSC rate, measured (the guest's CPUID usually does not report it on KVM).
 TSC_MHZ=$("$HOSTIO" tsc | sed -n 's/^tsc_mhz=//p')
 [ -n "$TSC_MHZ" ] || fail "$HOSTIO tsc printed nothing"
+
+# ---- rate-limited rows (issue 17): achieved / configured, the blkrate guest's own clock ----
+# bw=16M and bw=64M (2 s each, 64 KiB reads, qd=8), iops=1000 (4 KiB reads, 2 s), and the
+# same guest unlimited for reference. achieved = (bytes - the initial bucket) / time (the
+# CLI's bucket for RATE is RATE/8 per 125 ms, RATE/10 per 100 ms for ops: docs/api.md).
+# BENCH_LIMITED_ONLY=1 runs only these rows (a short run).
+limited_rows() {
+	local g=$BUILD/guests/blkrate.elf out us r k tsc
+	tsc=$(awk -v m="$TSC_MHZ" 'BEGIN { printf "%d", m + 0.5 }') # the guest takes whole MHz
+	[ -f "$g" ] || fail "missing $g: run make"
+	for r in 16 64; do
+		k=$((r * 2048))
+		out=$("$MOTE" run --mem "$MEM" --disk "$img,bw=${r}M" --cmdline "tsc_mhz=$tsc kib=$k qd=8" "$g" | tr -d '\r')
+		us=$(echo "$out" | sed -n 's/.*blkrate: dev=0 .* us=\([0-9]*\).*/\1/p')
+		[ -n "$us" ] || fail "blkrate bw=${r}M printed no result: $(echo "$out" | tail -2)"
+		emit "blk_limited_bw_${r}mibs_achieved_mibs" "$(awk -v b=$((k * 1024 - (r << 20) / 8)) -v u="$us" 'BEGIN { printf "%.2f", b / u * 1e6 / 1048576 }')"
+		emit "blk_limited_bw_${r}mibs_ratio_achieved_configured" "$(awk -v b=$((k * 1024 - (r << 20) / 8)) -v u="$us" -v c=$((r << 20)) 'BEGIN { printf "%.3f", b / u * 1e6 / c }')"
+	done
+	out=$("$MOTE" run --mem "$MEM" --disk "$img,iops=1000" --cmdline "tsc_mhz=$tsc kib=8000 req=4096 qd=8" "$g" | tr -d '\r')
+	us=$(echo "$out" | sed -n 's/.*blkrate: dev=0 .* us=\([0-9]*\).*/\1/p')
+	emit blk_limited_iops_1000_achieved "$(awk -v u="$us" 'BEGIN { printf "%.1f", (2000 - 100) / u * 1e6 }')"
+	emit blk_limited_iops_1000_ratio_achieved_configured "$(awk -v u="$us" 'BEGIN { printf "%.3f", (2000 - 100) / u * 1e6 / 1000 }')"
+	out=$("$MOTE" run --mem "$MEM" --disk "$img" --cmdline "tsc_mhz=$tsc kib=262144 qd=8" "$g" | tr -d '\r')
+	us=$(echo "$out" | sed -n 's/.*blkrate: dev=0 .* us=\([0-9]*\).*/\1/p')
+	emit blk_unlimited_blkrate_mibs "$(awk -v u="$us" 'BEGIN { printf "%.1f", 256 / u * 1e6 }') (the same guest without a limit)"
+}
+if [ "${BENCH_LIMITED_ONLY:-0}" = 1 ]; then
+	limited_rows
+	exit 0
+fi
 
 mib_for() { # CACHE MODE
 	case $1:$2 in
@@ -389,6 +421,7 @@ END {
 	}
 }' "$results"
 
+limited_rows
 emit blk_idle_io_thread_cpu_ms_over_3s "$idle_io_ms"
 emit blk_idle_vmm_cpu_ms_over_3s "$idle_vmm_ms (the guest's vCPU spins at ring 3 meanwhile: ~3000 expected)"
 emit host_load_end "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -12,6 +12,8 @@
 # Then once per VMM: idle  the guest sets the device up with every receive buffer posted and
 #           halts its vCPU (`ring0 mode=idle`); the VMM process's CPU time over
 #           BENCH_NET_IDLE_S (3) seconds, as a percentage of one CPU.
+# Last, rate-limited rows (mote only: achieved / configured transmit rate, `limited_rows`;
+# BENCH_LIMITED_ONLY=1 runs only them).
 # Output: `name: value` lines on stdout (medians over the rounds), progress on stderr.
 # Needs root, `make all bench-bins`, qemu-system-x86_64, ip, /dev/net/tun.
 set -eu
@@ -88,6 +90,34 @@ stop_vm() {
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -1; }
 
+# ---- rate-limited rows (issue 17): achieved / configured transmit rates, the guest's clock ----
+# tx_bw=8M (1400-byte datagrams: 1442-byte frames, 2 s) and tx_ops=5000 (64-byte datagrams,
+# 2 s; unlimited, the test host sends ~18000 frames/s), the guest's send time until the
+# device took every frame (drain=1). achieved = (frames - the initial bucket) / time
+# (docs/api.md: RATE/8 per 125 ms, RATE/10 per 100 ms).
+# BENCH_LIMITED_ONLY=1 runs only these rows.
+limited_rows() {
+	local tsc out us n
+	tsc=$(awk '/^cpu MHz/ { printf "%d", $4 + 0.5; exit }' /proc/cpuinfo)
+	n=$(( (8 << 21) / 1442 ))
+	out=$(nsx "$MOTE" run --net "tap=$TM,tx_bw=8M" --cmdline "tsc_mhz=$tsc mode=burst count=$n size=1400 drain=1 secs=1 ip=10.0.0.2 dst=10.0.0.1" \
+		"$GUEST" </dev/null 2>&1 | tr -d '\r')
+	us=$(echo "$out" | sed -n 's/.*netburst: frames=.* us=\([0-9]*\).*/\1/p')
+	[ -n "$us" ] || die "tx_bw=8M: $(echo "$out" | tail -2)"
+	emit net_limited_tx_bw_8mibs_achieved_mibs "$(awk -v b=$((n * 1442 - (8 << 20) / 8)) -v u="$us" 'BEGIN { printf "%.2f", b / u * 1e6 / 1048576 }')"
+	emit net_limited_tx_bw_8mibs_ratio_achieved_configured "$(awk -v b=$((n * 1442 - (8 << 20) / 8)) -v u="$us" 'BEGIN { printf "%.3f", b / u * 1e6 / (8 * 1048576) }')"
+	out=$(nsx "$MOTE" run --net "tap=$TM,tx_ops=5000" --cmdline "tsc_mhz=$tsc mode=burst count=10000 size=64 drain=1 secs=1 ip=10.0.0.2 dst=10.0.0.1" \
+		"$GUEST" </dev/null 2>&1 | tr -d '\r')
+	us=$(echo "$out" | sed -n 's/.*netburst: frames=.* us=\([0-9]*\).*/\1/p')
+	[ -n "$us" ] || die "tx_ops=5000: $(echo "$out" | tail -2)"
+	emit net_limited_tx_ops_5000_achieved "$(awk -v u="$us" 'BEGIN { printf "%.0f", (10000 - 500) / u * 1e6 }')"
+	emit net_limited_tx_ops_5000_ratio_achieved_configured "$(awk -v u="$us" 'BEGIN { printf "%.3f", (10000 - 500) / u * 1e6 / 5000 }')"
+}
+if [ "${BENCH_LIMITED_ONLY:-0}" = 1 ]; then
+	limited_rows
+	exit 0
+fi
+
 echo_run() { # KIND -> rt_per_s mean_us
 	vm "$1" "mode=echo secs=120"
 	local out
@@ -148,6 +178,8 @@ for k in mote qemu; do
 	say "$k idle"
 	idle_run "$k" >"$TMP/$k.idle"
 done
+say "rate-limited rows"
+limited_rows
 
 for k in mote qemu; do
 	emit "net_${k}_echo_rt_per_s" "$(median <"$TMP/$k.rtps")"

@@ -3,7 +3,7 @@
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev pkg-config clang libclang-rt-14-dev python3 qemu-system-x86
-	lz4 kmod busybox-static e2fsprogs libseccomp-dev iputils-ping iproute2 liburing-dev
+	lz4 kmod busybox-static e2fsprogs iputils-ping iproute2 liburing-dev
 	libmicrohttpd-dev libjansson-dev curl help2man man-db"
 missing=""
 for p in $PKGS; do

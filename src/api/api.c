@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include "api/api_snapshot.h"
+#include "api/api_balloon.h"
 #include "api/api_sock.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/stop.h"
 #include "core/status.h"
 
@@ -130,20 +132,25 @@ static int metrics_flush_locked(struct api *a)
 	ssize_t w = write(a->metrics_fd, line, n + 1);
 	free(line);
 	a->metrics_flushes++;
+	if (w != (ssize_t)(n + 1))
+		a->mstate.missed_lines++;
 	return w == (ssize_t)(n + 1) ? 0 : -1;
 }
 
 static void *metrics_thread(void *arg)
 {
 	struct api *a = arg;
+	log_set_thread("metrics");
 	pthread_mutex_lock(&a->lock);
 	while (!a->quit) {
 		struct timespec dl;
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 60; /* as Firecracker: one line a minute, and on FlushMetrics */
 		int r = 0;
-		while (!a->quit && r == 0)
+		while (!a->quit && r == 0) {
 			r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+			api_metrics_sandbox(a); /* its own list, once the VM runs */
+		}
 		if (!a->quit)
 			metrics_flush_locked(a);
 	}
@@ -157,6 +164,7 @@ static int apply_logger(const struct api_logger_cfg *l, char *err, size_t errlen
 	if (l->path[0] && (fd = open_output(l->path, err, errlen, "logger")) < 0)
 		return -1;
 	log_configure(fd, l->show_level, l->show_origin);
+	log_set_module(l->module);
 	log_set_level((enum log_level)l->level);
 	return 0;
 }
@@ -284,31 +292,72 @@ static void do_vm_state(struct api *a, const json_t *body, struct answer *ans)
 	log_info("microVM paused");
 }
 
+/* PATCH /drives/{id} rate_limiter (alone or after a swap): the device's limits change under
+ * its lock; the staged configuration follows, so GET /vm/config reports them. */
+static void drive_patch_limits(struct api *a, unsigned i, const struct rl_update *rl,
+			       struct answer *ans)
+{
+	if (rl->bw_set || rl->ops_set) {
+		virtio_blk_ratelimit_update(&a->view.blk[i], rl);
+		rl_config_apply(&a->ac.cfg.disks[i].rl, rl);
+		log_info("drive %s: new rate limits", a->ac.drive_id[i]);
+	}
+	ans->status = 204;
+}
+
+/* PATCH /network-interfaces/{id}: new rx/tx limits of a running interface. */
+static void do_net_patch(struct api *a, const char *id, const json_t *body, struct answer *ans)
+{
+	char err[ERRLEN];
+	unsigned i;
+	struct rl_update rx, tx;
+	if (a->state != API_RUNNING && a->state != API_PAUSED)
+		return bad(ans, 400, "PATCH /network-interfaces is only possible after InstanceStart "
+			   "(use PUT before)");
+	if (api_parse_net_patch(&a->ac, id, body, &i, &rx, &tx, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	if (!a->view_valid || i >= a->view.nnet)
+		return bad(ans, 400, "network-interfaces: interface '%s' has no device", id);
+	if (virtio_net_ratelimit_update(&a->view.net[i], &rx, &tx, err, sizeof(err)) < 0)
+		return bad(ans, 400, "network-interfaces: %s: %s", id, err);
+	rl_config_apply(&a->ac.cfg.nets[i].rx_rl, &rx);
+	rl_config_apply(&a->ac.cfg.nets[i].tx_rl, &tx);
+	log_info("interface %s: new rate limits", id);
+	ans->status = 204;
+}
+
 static void do_drive_patch(struct api *a, const char *id, const json_t *body, struct answer *ans)
 {
 	char err[ERRLEN], path[CONFIG_PATH_MAX];
 	unsigned i;
+	struct rl_update rl;
 	if (a->state != API_RUNNING && a->state != API_PAUSED)
 		return bad(ans, 400, "PATCH /drives is only possible after InstanceStart (use PUT before)");
-	if (api_parse_drive_patch(&a->ac, id, body, path, &i, err, sizeof(err)) < 0)
+	if (api_parse_drive_update(&a->ac, id, body, path, &i, &rl, err, sizeof(err)) < 0)
 		return bad(ans, 400, "%s", err);
 	if (!a->view_valid || i >= a->view.nblk)
 		return bad(ans, 400, "drives: drive '%s' has no device", id);
+	char mgroup[API_ID_MAX + 8]; /* metrics: block_<id>.update_count / update_fails */
+	snprintf(mgroup, sizeof(mgroup), "block_%s", id);
+	api_metrics_count(&a->mstate, mgroup, "update_count");
+	api_metrics_count(&a->mstate, mgroup, "update_fails"); /* taken back below on success */
 	struct disk_config *d = &a->ac.cfg.disks[i];
-	if (d->io == DISK_IO_URING)
-		return bad(ans, 400, "drives: %s uses io_engine Async; mote can swap the backing file "
-			   "of Sync drives only", id);
-	struct blk_backend be;
-	bool no_uring = true;
-	if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err, sizeof(err)) < 0)
-		return bad(ans, 400, "drives: %s", err);
-	if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
-		blk_close(&be);
-		return bad(ans, 400, "drives: %s: %s", id, err);
+	if (path[0]) { /* a new backing file; without one, new limits only */
+		struct blk_backend be; /* a file backend; an io_uring drive takes its fd (blk_swap_file) */
+		bool no_uring = true;
+		if (blk_open(path, d->read_only, d->direct, BLK_IO_SYNC, 0, &no_uring, &be, err,
+			     sizeof(err)) < 0)
+			return bad(ans, 400, "drives: %s", err);
+		if (virtio_blk_swap_backend(&a->view.blk[i], &be, err, sizeof(err)) < 0) {
+			blk_close(&be);
+			return bad(ans, 400, "drives: %s: %s", id, err);
+		}
+		snprintf(d->path, sizeof(d->path), "%s", path);
+		log_info("drive %s now uses %s", id, path);
 	}
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	log_info("drive %s now uses %s", id, path);
-	ans->status = 204;
+	json_t *fails = json_object_get(json_object_get(a->mstate.counts, mgroup), "update_fails");
+	json_integer_set(fails, json_integer_value(fails) - 1);
+	drive_patch_limits(a, i, &rl, ans);
 }
 
 static void do_action(struct api *a, const json_t *body, struct answer *ans)
@@ -374,7 +423,7 @@ static void do_metrics(struct api *a, const json_t *body, struct answer *ans)
 static const struct {
 	const char *prefix, *name;
 } unsupported[] = {
-	{"/balloon", "the balloon device"}, {"/mmds", "MMDS"},
+	{"/mmds", "MMDS"},
 	{"/cpu-config", "CPU templates (cpu-config)"},
 	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
 };
@@ -542,8 +591,8 @@ static void route(struct api *a, const char *method, const char *url, const json
 			r = api_put_net(&a->ac, id, body, err, sizeof(err));
 		else
 			return;
-	} else if (patch && path_id(url, "/network-interfaces/")) {
-		return bad(ans, 400, "PATCH /network-interfaces updates rate limiters, which mote does not support");
+	} else if (patch && (id = path_id(url, "/network-interfaces/"))) {
+		return do_net_patch(a, id, body, ans);
 	} else if (put && !strcmp(url, "/entropy")) {
 		if (pre_boot(a, ans, "PUT /entropy"))
 			r = api_put_entropy(&a->ac, body, err, sizeof(err));
@@ -588,9 +637,33 @@ static bool known_body_route(const char *method, const char *url)
 			  !strncmp(url, "/network-interfaces/", 20)));
 }
 
+/* /balloon and below (api_balloon.c): GET without a body, PUT and PATCH with one. */
+static void do_balloon(struct api *a, const char *method, const char *url,
+		       const struct api_req *q, struct answer *ans)
+{
+	char err[ERRLEN] = "";
+	json_t *body = NULL, *out = NULL;
+	if (!strcmp(method, "PUT") || !strcmp(method, "PATCH")) {
+		if (q->too_big)
+			return bad(ans, 400, "request body is larger than the limit of %d bytes", API_BODY_MAX);
+		if (!(body = api_body_parse(q->buf ? q->buf : "", q->len, err, sizeof(err))))
+			return bad(ans, 400, "%s", err);
+	}
+	struct virtio_balloon *dev = a->view_valid ? a->view.balloon : NULL;
+	unsigned st = api_balloon_request(&a->ac, dev, a->state != API_NOT_STARTED, method, url, body,
+					  &out, err, sizeof(err));
+	json_decref(body);
+	if (st >= 400)
+		return bad(ans, st, "%s", err);
+	ans->status = st;
+	ans->body = out;
+}
+
 static void handle(struct api *a, const char *method, const char *url, const struct api_req *q,
 		   struct answer *ans)
 {
+	if (api_balloon_url(url))
+		return do_balloon(a, method, url, q, ans);
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
 		size_t n = strlen(unsupported[i].prefix);
 		if (!strncmp(url, unsupported[i].prefix, n) && (url[n] == '\0' || url[n] == '/'))
@@ -623,6 +696,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api *a = cls;
 	struct api_req *q = *con_cls;
 	(void)version;
+	log_set_thread("api"); /* libmicrohttpd's thread, in the logger's lines */
 	if (!q) {
 		q = calloc(1, sizeof(*q));
 		if (!q)
@@ -666,6 +740,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ans.status >= 400 && !ans.body)
 		ans.body = json_pack("{s:s}", "fault_message", ans.fault);
 	a->requests++;
+	api_metrics_count_request(&a->mstate, method, url, ans.status >= 400);
 	if (ans.status >= 400) {
 		a->errors++;
 		log_debug("API %s %.200s: %u %s", method, url, ans.status, ans.fault);
@@ -705,6 +780,8 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	a->listen_fd = a->sig_fd = a->start_efd = a->metrics_fd = -1;
 	a->sock_path = cli->api_sock;
 	a->instance_id = cli->instance_id;
+	log_set_instance_id(a->instance_id);
+	api_metrics_state_init(&a->mstate);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	api_config_init(&a->ac, cli);
@@ -735,7 +812,14 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 			return -1;
 		a->state = API_STARTING;
 	}
-	if (pthread_create(&a->metrics_thread, NULL, metrics_thread, a) != 0)
+	/* The metrics thread blocks SANDBOX_SIGNAL: only libmicrohttpd's answers the probe below. */
+	sigset_t sbx, old;
+	sigemptyset(&sbx);
+	sigaddset(&sbx, SANDBOX_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &sbx, &old);
+	int mt = pthread_create(&a->metrics_thread, NULL, metrics_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (mt != 0)
 		return err_set(err, errlen, "cannot start the metrics thread");
 	a->metrics_thread_started = true;
 	if (!a->sock_path)
@@ -758,6 +842,9 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 				  MHD_OPTION_END);
 	if (!a->mhd)
 		return err_set(err, errlen, "--api-sock %s: cannot start the HTTP server", a->sock_path);
+	if (sandbox_enabled() && (a->http_tid = sandbox_probe_thread()) <= 0)
+		return err_set(err, errlen, "--api-sock %s: cannot find the HTTP server's thread for "
+			       "its seccomp list", a->sock_path);
 	log_info("API listening on %s", a->sock_path);
 	return 0;
 }
@@ -811,6 +898,7 @@ void api_vm_running(struct api *a, const struct api_vm_view *v)
 	pthread_mutex_lock(&a->lock);
 	a->view = *v;
 	a->view_valid = true;
+	api_metrics_started(&a->mstate, &a->t0);
 	a->state = v->paused ? API_PAUSED : API_RUNNING;
 	a->start_result = 1;
 	pthread_cond_broadcast(&a->cond);
@@ -875,4 +963,5 @@ void api_destroy(struct api *a)
 		close(a->start_efd);
 	a->sig_fd = a->start_efd = -1;
 	api_config_release(&a->ac);
+	api_metrics_state_release(&a->mstate);
 }

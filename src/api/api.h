@@ -14,10 +14,12 @@
 #include <time.h>
 
 #include "api/api_config.h"
+#include "api/api_metrics.h"
 #include "arch/x86/machine.h"
 #include "vmm/config.h"
 #include "core/stop.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "kvm/kvm.h"
 #include "snapshot/snapshot.h"
 
@@ -30,12 +32,16 @@ struct api_vm_view {
 	struct machine *machine; /* the virtio devices, for metrics */
 	struct virtio_blk *blk;   /* blk[i] is drive i of the configuration */
 	unsigned nblk;
+	struct virtio_net *net;   /* net[i] is interface i of the configuration */
+	unsigned nnet;
 	struct vm_stop *stop;
+	struct virtio_balloon *balloon; /* NULL: the VM has no balloon */
 	const struct snap_vm *snap; /* what PUT /snapshot/create reads */
 	bool paused;                /* restored with its vCPUs parked (resume_vm false, --paused) */
 };
 
 struct MHD_Daemon;
+struct virtio_balloon;
 
 struct api {
 	struct api_config ac;     /* staged configuration (the API thread writes it) */
@@ -61,8 +67,11 @@ struct api {
 	int metrics_fd;
 	pthread_t metrics_thread;
 	bool metrics_thread_started;
+	bool metrics_sandboxed;   /* the metrics thread took its own list (api_sandbox.c) */
+	pid_t http_tid;           /* libmicrohttpd's thread (0: no socket), for its list */
 	bool quit;
 	uint64_t requests, errors, metrics_flushes;
+	struct api_metrics_state mstate; /* per-interval metrics, request counts (api_metrics.h) */
 	/* PUT /snapshot/load: the files to restore (api_wait_start hands them to main.c). */
 	char load_state[CONFIG_PATH_MAX], load_mem[CONFIG_PATH_MAX];
 	char load_override[CONFIG_MAX_NETS][SNAP_ID_MAX + 18]; /* "IFACE=TAP" */
@@ -78,6 +87,14 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 /* Waits (main thread) for InstanceStart, or returns at once with a config file. 0: *out is the
  * configuration to boot; -1: stopped by a signal before the boot. */
 int api_wait_start(struct api *a, struct vm_config *out);
+
+/* main.c, once every thread runs (after api_vm_running): libmicrohttpd's thread takes its own
+ * seccomp list (SANDBOX_API); the metrics thread takes its own when api_vm_running wakes it.
+ * 0, or -1 with a reason in err. */
+int api_sandbox_threads(struct api *a, char *err, size_t errlen);
+
+/* The metrics thread, a->lock held: once the VM runs, enter SANDBOX_METRICS (once). */
+void api_metrics_sandbox(struct api *a);
 
 /* main.c: the vCPUs run (InstanceStart answers 204) / the VM ended or failed to boot (a
  * pending InstanceStart answers 400 with the last error; the final metrics are written).

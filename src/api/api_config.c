@@ -8,8 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_balloon.h"
 #include "arch/x86/machine.h"
 #include "core/log.h"
+#include "gdb/addr.h"
 
 #define MIB (1ull << 20)
 
@@ -26,6 +28,7 @@ void api_config_init(struct api_config *ac, const struct vm_config *base)
 	ac->cfg.nnets = 0;
 	ac->cfg.rng = false;
 	ac->cfg.vsock.enabled = false;
+	ac->cfg.balloon = (struct balloon_config){0};
 	ac->logger.level = LOG_INFO;
 }
 
@@ -185,6 +188,62 @@ static int only_false(const json_t *obj, const char *what, const char *key, char
 	return 0;
 }
 
+/* A TokenBucket {size, refill_time, one_time_burst}: size 0 disables it (the way to remove a
+ * limit); a size with refill_time 0 is refused (it would never refill; Firecracker silently
+ * disables such a bucket). */
+static int get_bucket(const json_t *v, const char *what, struct tb_config *out, char *err,
+		      size_t errlen)
+{
+	static const char *const known[] = {"size", "one_time_burst", "refill_time", NULL};
+	unsigned long long size = 0, burst = 0, refill = 0;
+	if (!json_is_object(v))
+		return err_set(err, errlen, "%s must be an object {\"size\", \"refill_time\"[, "
+			       "\"one_time_burst\"]}", what);
+	if (check_keys(v, what, known, NULL, err, errlen) < 0 ||
+	    get_uint(v, what, "size", true, 0, RL_MAX_TOKENS, &size, err, errlen) < 0 ||
+	    get_uint(v, what, "refill_time", true, 0, RL_MAX_REFILL_MS, &refill, err, errlen) < 0 ||
+	    get_uint(v, what, "one_time_burst", false, 0, RL_MAX_TOKENS, &burst, err, errlen) < 0)
+		return -1;
+	if (size > 0 && refill == 0)
+		return err_set(err, errlen, "%s: refill_time 0 with size %llu: the bucket would never "
+			       "refill; give refill_time in ms, or size 0 to remove the limit", what, size);
+	*out = (struct tb_config){size, burst, refill};
+	return 0;
+}
+
+/* A RateLimiter {bandwidth, ops} field of obj: absent or null sets nothing; each bucket given
+ * is set in *u. what: "drives" etc. */
+static int get_rate_limiter(const json_t *obj, const char *what, const char *key,
+			    struct rl_update *u, char *err, size_t errlen)
+{
+	static const char *const known[] = {"bandwidth", "ops", NULL};
+	char w[96];
+	const json_t *v;
+	*u = (struct rl_update){0};
+	int r = field(obj, what, key, false, &v, err, errlen);
+	if (r <= 0)
+		return r;
+	snprintf(w, sizeof(w), "%s: %s", what, key);
+	if (!json_is_object(v))
+		return err_set(err, errlen, "%s must be an object {\"bandwidth\", \"ops\"}", w);
+	if (check_keys(v, w, known, NULL, err, errlen) < 0)
+		return -1;
+	const json_t *b = json_object_get(v, "bandwidth"), *o = json_object_get(v, "ops");
+	if (b && !json_is_null(b)) {
+		snprintf(w, sizeof(w), "%s: %s.bandwidth", what, key);
+		if (get_bucket(b, w, &u->cfg.bw, err, errlen) < 0)
+			return -1;
+		u->bw_set = true;
+	}
+	if (o && !json_is_null(o)) {
+		snprintf(w, sizeof(w), "%s: %s.ops", what, key);
+		if (get_bucket(o, w, &u->cfg.ops, err, errlen) < 0)
+			return -1;
+		u->ops_set = true;
+	}
+	return 0;
+}
+
 int api_put_boot_source(struct api_config *ac, const json_t *body, char *err, size_t errlen)
 {
 	static const char *const known[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
@@ -210,12 +269,14 @@ int api_put_machine_config(struct api_config *ac, const json_t *body, bool parti
 			   size_t errlen)
 {
 	static const char *const known[] = {"vcpu_count", "mem_size_mib", "smt", "cpu_template",
-					    "track_dirty_pages", "huge_pages", NULL};
-	static const char *const unsupported[] = {"gdb_socket_path", NULL};
-	const char *what = "machine-config";
+					    "track_dirty_pages", "huge_pages", "gdb_socket_path", NULL};
+	const char *what = "machine-config", *gdb = NULL;
 	unsigned long long cpus = partial ? ac->cfg.cpus : 1;
 	unsigned long long mib = partial ? ac->cfg.mem_size / MIB : CONFIG_DEFAULT_MEM / MIB;
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
+	    get_str(body, what, "gdb_socket_path", false, &gdb, GDB_SOCKET_PATH_MAX - 1, err,
+		    errlen) < 0 ||
+	    (gdb && gdb_check_socket_path("machine-config: gdb_socket_path", gdb, err, errlen) < 0) ||
 	    get_uint(body, what, "vcpu_count", !partial, 1, CONFIG_MAX_CPUS, &cpus, err, errlen) < 0 ||
 	    get_uint(body, what, "mem_size_mib", !partial, MACHINE_MEM_MIN / MIB,
 		     MACHINE_MEM_MAX / MIB, &mib, err, errlen) < 0 ||
@@ -226,6 +287,8 @@ int api_put_machine_config(struct api_config *ac, const json_t *body, bool parti
 		return -1;
 	ac->cfg.cpus = (unsigned)cpus;
 	ac->cfg.mem_size = mib * MIB;
+	if (gdb || !partial) /* the VM waits for gdb there (docs/debugging.md) */
+		snprintf(ac->gdb_socket, sizeof(ac->gdb_socket), "%s", gdb ? gdb : "");
 	return 0;
 }
 
@@ -275,8 +338,10 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 		  size_t errlen)
 {
 	static const char *const known[] = {"drive_id", "is_root_device", "path_on_host",
-					    "is_read_only", "partuuid", "cache_type", "io_engine", NULL};
-	static const char *const unsupported[] = {"rate_limiter", "socket", NULL};
+					    "is_read_only", "partuuid", "cache_type", "io_engine",
+					    "rate_limiter", NULL};
+	static const char *const unsupported[] = {"socket", NULL};
+	struct rl_update rl;
 	const char *what = "drives", *id = NULL, *path = NULL, *partuuid = NULL, *cache = NULL;
 	const char *engine = NULL;
 	bool root = false, ro = false;
@@ -287,7 +352,8 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 	    get_bool(body, what, "is_read_only", false, &ro, err, errlen) < 0 ||
 	    get_str(body, what, "partuuid", false, &partuuid, API_ID_MAX, err, errlen) < 0 ||
 	    get_str(body, what, "cache_type", false, &cache, 16, err, errlen) < 0 ||
-	    get_str(body, what, "io_engine", false, &engine, 16, err, errlen) < 0)
+	    get_str(body, what, "io_engine", false, &engine, 16, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rate_limiter", &rl, err, errlen) < 0)
 		return -1;
 	/* Firecracker's engines: Sync (the default) is the preadv/pwritev backend, Async io_uring. */
 	if (engine && strcmp(engine, "Sync") != 0 && strcmp(engine, "Async") != 0)
@@ -312,6 +378,7 @@ int api_put_drive(struct api_config *ac, const char *path_id, const json_t *body
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->read_only = ro;
 	d->io = engine && !strcmp(engine, "Async") ? DISK_IO_URING : DISK_IO_SYNC;
+	rl_config_apply(&d->rl, &rl); /* after the memset: buckets not given are unlimited */
 	/* The guest reads the drive id as the disk's serial (GET_ID), as with Firecracker. */
 	snprintf(d->serial, sizeof(d->serial), "%.20s", id);
 	snprintf(ac->drive_id[i], sizeof(ac->drive_id[i]), "%s", id);
@@ -351,14 +418,18 @@ static bool ifname_valid(const char *s)
 int api_put_net(struct api_config *ac, const char *path_id, const json_t *body, char *err,
 		size_t errlen)
 {
-	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac", NULL};
-	static const char *const unsupported[] = {"rx_rate_limiter", "tx_rate_limiter", "mtu", NULL};
+	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac",
+					    "rx_rate_limiter", "tx_rate_limiter", NULL};
+	static const char *const unsupported[] = {"mtu", NULL};
 	const char *what = "network-interfaces", *id = NULL, *tap = NULL, *mac_s = NULL;
 	uint8_t mac[6];
+	struct rl_update rx, tx;
 	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
 	    body_id(body, what, "iface_id", path_id, &id, err, errlen) < 0 ||
 	    get_str(body, what, "host_dev_name", true, &tap, 64, err, errlen) < 0 ||
-	    get_str(body, what, "guest_mac", false, &mac_s, 64, err, errlen) < 0)
+	    get_str(body, what, "guest_mac", false, &mac_s, 64, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rx_rate_limiter", &rx, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "tx_rate_limiter", &tx, err, errlen) < 0)
 		return -1;
 	if (!ifname_valid(tap))
 		return err_set(err, errlen, "network-interfaces: host_dev_name '%.64s' is not a valid "
@@ -395,8 +466,34 @@ int api_put_net(struct api_config *ac, const char *path_id, const json_t *body, 
 		n->mac_set = true;
 	}
 	n->vhost = -1;
+	rl_config_apply(&n->rx_rl, &rx);
+	rl_config_apply(&n->tx_rl, &tx);
+	/* vhost-net would move the frames past mote's limiters: mote's own path then. PATCH can
+	 * add limits later only where vhost is not in use (see api.c). */
+	if (rl_config_enabled(&n->rx_rl) || rl_config_enabled(&n->tx_rl))
+		n->vhost = 0;
 	snprintf(ac->net_id[i], sizeof(ac->net_id[i]), "%s", id);
 	return 0;
+}
+
+int api_parse_net_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			unsigned *index, struct rl_update *rx, struct rl_update *tx, char *err,
+			size_t errlen)
+{
+	static const char *const known[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
+	const char *what = "network-interfaces", *id = NULL;
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
+	    body_id(body, what, "iface_id", path_id, &id, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rx_rate_limiter", rx, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "tx_rate_limiter", tx, err, errlen) < 0)
+		return -1;
+	for (unsigned k = 0; k < ac->cfg.nnets; k++) {
+		if (!strcmp(ac->net_id[k], id)) {
+			*index = k;
+			return 0;
+		}
+	}
+	return err_set(err, errlen, "network-interfaces: no interface '%s' is configured", id);
 }
 
 int api_put_entropy(struct api_config *ac, const json_t *body, char *err, size_t errlen)
@@ -429,18 +526,20 @@ int api_put_vsock(struct api_config *ac, const json_t *body, char *err, size_t e
 
 int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, size_t errlen)
 {
-	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin", NULL};
-	static const char *const unsupported[] = {"module", NULL};
+	static const char *const known[] = {"level", "log_path", "show_level", "show_log_origin",
+					    "module", NULL};
+	/* Firecracker's names, any case; "Warn" too (Firecracker's parser takes it). */
 	static const struct { const char *name; int level; } levels[] = {
-		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Info", LOG_INFO},
-		{"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG}, {"Off", LOG_OFF}};
-	const char *what = "logger", *level = NULL, *path = NULL;
+		{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Warn", LOG_WARN}, {"Info", LOG_INFO},
+		{"Debug", LOG_DEBUG}, {"Trace", LOG_TRACE}, {"Off", LOG_OFF}};
+	const char *what = "logger", *level = NULL, *path = NULL, *module = NULL;
 	struct api_logger_cfg l = {.set = true, .level = LOG_INFO};
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
 	    get_str(body, what, "level", false, &level, 16, err, errlen) < 0 ||
 	    get_str(body, what, "log_path", false, &path, CONFIG_PATH_MAX - 1, err, errlen) < 0 ||
 	    get_bool(body, what, "show_level", false, &l.show_level, err, errlen) < 0 ||
-	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0)
+	    get_bool(body, what, "show_log_origin", false, &l.show_origin, err, errlen) < 0 ||
+	    get_str(body, what, "module", false, &module, sizeof(l.module) - 1, err, errlen) < 0)
 		return -1;
 	if (level) {
 		size_t k = 0, n = sizeof(levels) / sizeof(levels[0]);
@@ -453,7 +552,11 @@ int api_parse_logger(const json_t *body, struct api_logger_cfg *out, char *err, 
 	}
 	if (path && !*path)
 		return err_set(err, errlen, "logger: log_path is empty: omit it or name a file or pipe");
+	if (module && !log_module_valid(module))
+		return err_set(err, errlen, "logger: module '%.64s' is not a mote module: one of %s, "
+			       "or FOLDER::FILE (e.g. devices::virtio_blk)", module, LOG_MODULE_FOLDERS);
 	snprintf(l.path, sizeof(l.path), "%s", path ? path : "");
+	snprintf(l.module, sizeof(l.module), "%s", module ? module : "");
 	*out = l;
 	return 0;
 }
@@ -526,26 +629,40 @@ int api_parse_vm_state(const json_t *body, bool *paused, char *err, size_t errle
 	return 0;
 }
 
-int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
-			  char *path, unsigned *index, char *err, size_t errlen)
+int api_parse_drive_update(const struct api_config *ac, const char *path_id, const json_t *body,
+			   char *path, unsigned *index, struct rl_update *rl, char *err,
+			   size_t errlen)
 {
-	static const char *const known[] = {"drive_id", "path_on_host", NULL};
-	static const char *const unsupported[] = {"rate_limiter", NULL};
+	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
 	const char *what = "drives", *id = NULL, *p = NULL;
-	if (check_keys(body, what, known, unsupported, err, errlen) < 0 ||
+	if (check_keys(body, what, known, NULL, err, errlen) < 0 ||
 	    body_id(body, what, "drive_id", path_id, &id, err, errlen) < 0 ||
-	    get_str(body, what, "path_on_host", false, &p, CONFIG_PATH_MAX - 1, err, errlen) < 0)
+	    get_str(body, what, "path_on_host", false, &p, CONFIG_PATH_MAX - 1, err, errlen) < 0 ||
+	    get_rate_limiter(body, what, "rate_limiter", rl, err, errlen) < 0)
 		return -1;
 	int i = find_drive(ac, id);
 	if (i < 0)
 		return err_set(err, errlen, "drives: no drive '%s' is configured", id);
-	if (!p)
-		return err_set(err, errlen, "drives: give path_on_host, the new backing file (the only "
-			       "property mote can update)");
-	if (!*p)
+	bool has_rl = json_object_get(body, "rate_limiter") &&
+		      !json_is_null(json_object_get(body, "rate_limiter"));
+	if (!p && !has_rl)
+		return err_set(err, errlen, "drives: give path_on_host (the new backing file) or "
+			       "rate_limiter (new limits): the properties mote can update");
+	if (p && !*p)
 		return err_set(err, errlen, "drives: path_on_host is empty: name a disk image");
-	snprintf(path, CONFIG_PATH_MAX, "%s", p);
+	snprintf(path, CONFIG_PATH_MAX, "%s", p ? p : "");
 	*index = (unsigned)i;
+	return 0;
+}
+
+int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			  char *path, unsigned *index, char *err, size_t errlen)
+{
+	struct rl_update rl;
+	if (api_parse_drive_update(ac, path_id, body, path, index, &rl, err, errlen) < 0)
+		return -1;
+	if (!path[0])
+		return err_set(err, errlen, "drives: give path_on_host, the new backing file");
 	return 0;
 }
 
@@ -569,8 +686,9 @@ static int each_in_array(struct api_config *ac, const json_t *arr, const char *w
 int api_config_file(struct api_config *ac, const char *text, size_t len, char *err, size_t errlen)
 {
 	static const char *const known[] = {"boot-source", "machine-config", "drives",
-					    "network-interfaces", "logger", "metrics", "entropy", "vsock", NULL};
-	static const char *const unsupported[] = {"balloon", "mmds-config", "cpu-config",
+					    "network-interfaces", "logger", "metrics", "entropy", "vsock",
+					    "balloon", NULL};
+	static const char *const unsupported[] = {"mmds-config", "cpu-config",
 						  "pmem", "memory-hotplug", "serial", NULL};
 	json_t *j = api_body_parse(text, len, err, errlen);
 	if (!j)
@@ -605,6 +723,10 @@ int api_config_file(struct api_config *ac, const char *text, size_t len, char *e
 	if ((v = json_object_get(j, "vsock")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "vsock must be an object")
 				: api_put_vsock(ac, v, err, errlen)) < 0)
+		goto out;
+	if ((v = json_object_get(j, "balloon")) &&
+	    (!json_is_object(v) ? err_set(err, errlen, "balloon must be an object")
+				: api_put_balloon(ac, v, err, errlen)) < 0)
 		goto out;
 	if ((v = json_object_get(j, "logger")) &&
 	    (!json_is_object(v) ? err_set(err, errlen, "logger must be an object")
@@ -653,7 +775,7 @@ int api_config_check(struct api_config *ac, char *err, size_t errlen)
 	if (build_cmdline(ac, ac->export_cmdline, sizeof(ac->export_cmdline)) < 0)
 		return err_set(err, errlen, "boot_args plus the root drive's root= exceed %llu bytes",
 			       (unsigned long long)(X86_CMDLINE_MAX - 1));
-	return 0;
+	return api_balloon_check(ac, err, errlen);
 }
 
 void api_config_export(struct api_config *ac, struct vm_config *out)
@@ -662,13 +784,17 @@ void api_config_export(struct api_config *ac, struct vm_config *out)
 	out->kernel = ac->kernel;
 	out->initrd = ac->initrd[0] ? ac->initrd : NULL;
 	out->cmdline = ac->export_cmdline;
+	out->gdb_socket = ac->gdb_socket[0] ? ac->gdb_socket : NULL;
 }
 
 json_t *api_machine_json(const struct api_config *ac)
 {
-	return json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)ac->cfg.cpus,
-			 "mem_size_mib", (json_int_t)(ac->cfg.mem_size / MIB), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None");
+	json_t *j = json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)ac->cfg.cpus,
+			      "mem_size_mib", (json_int_t)(ac->cfg.mem_size / MIB), "smt", 0,
+			      "track_dirty_pages", 0, "huge_pages", "None");
+	if (j && ac->gdb_socket[0])
+		json_object_set_new(j, "gdb_socket_path", json_string(ac->gdb_socket));
+	return j;
 }
 
 static const char *level_str(int level)
@@ -678,8 +804,24 @@ static const char *level_str(int level)
 	case LOG_ERROR: return "Error";
 	case LOG_WARN: return "Warning";
 	case LOG_INFO: return "Info";
+	case LOG_TRACE: return "Trace";
 	default: return "Debug";
 	}
+}
+
+/* A RateLimiter with the buckets that limit something. */
+static json_t *rate_limiter_json(const struct rl_config *c)
+{
+	json_t *o = json_object();
+	const struct tb_config *b[2] = {&c->bw, &c->ops};
+	const char *name[2] = {"bandwidth", "ops"};
+	for (int k = 0; k < 2 && o; k++)
+		if (tb_config_enabled(b[k]))
+			json_object_set_new(o, name[k], json_pack("{s:I, s:I, s:I}", "size",
+					    (json_int_t)b[k]->size, "one_time_burst",
+					    (json_int_t)b[k]->one_time_burst, "refill_time",
+					    (json_int_t)b[k]->refill_ms));
+	return o;
 }
 
 json_t *api_vm_config_json(const struct api_config *ac)
@@ -705,6 +847,8 @@ json_t *api_vm_config_json(const struct api_config *ac)
 				      "io_engine", d->io == DISK_IO_URING ? "Async" : "Sync");
 		if (o && ac->drive_partuuid[i][0])
 			json_object_set_new(o, "partuuid", json_string(ac->drive_partuuid[i]));
+		if (o && rl_config_enabled(&d->rl))
+			json_object_set_new(o, "rate_limiter", rate_limiter_json(&d->rl));
 		json_array_append_new(drives, o);
 	}
 	for (unsigned i = 0; i < ac->cfg.nnets; i++) {
@@ -716,6 +860,10 @@ json_t *api_vm_config_json(const struct api_config *ac)
 				 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 			json_object_set_new(o, "guest_mac", json_string(mac));
 		}
+		if (o && rl_config_enabled(&n->rx_rl))
+			json_object_set_new(o, "rx_rate_limiter", rate_limiter_json(&n->rx_rl));
+		if (o && rl_config_enabled(&n->tx_rl))
+			json_object_set_new(o, "tx_rate_limiter", rate_limiter_json(&n->tx_rl));
 		json_array_append_new(nets, o);
 	}
 	json_object_set_new(j, "drives", drives);
@@ -727,12 +875,16 @@ json_t *api_vm_config_json(const struct api_config *ac)
 		json_object_set_new(j, "vsock", json_pack("{s:I, s:s}", "guest_cid",
 							  (json_int_t)ac->cfg.vsock.cid, "uds_path",
 							  ac->cfg.vsock.uds));
+	if (ac->cfg.balloon.enabled)
+		json_object_set_new(j, "balloon", api_balloon_json(ac));
 	if (ac->logger.set) {
 		json_t *l = json_pack("{s:s, s:b, s:b}", "level", level_str(ac->logger.level),
 				      "show_level", ac->logger.show_level, "show_log_origin",
 				      ac->logger.show_origin);
 		if (l && ac->logger.path[0])
 			json_object_set_new(l, "log_path", json_string(ac->logger.path));
+		if (l && ac->logger.module[0])
+			json_object_set_new(l, "module", json_string(ac->logger.module));
 		json_object_set_new(j, "logger", l);
 	}
 	if (ac->metrics.set) {
@@ -748,4 +900,24 @@ fail:
 	json_decref(drives);
 	json_decref(nets);
 	return NULL;
+}
+
+/* The field helpers above, for the other parsers of this folder (api_balloon.c). */
+int api_check_keys(const json_t *obj, const char *what, const char *const *known,
+		   const char *const *unsupported, char *err, size_t errlen)
+{
+	return check_keys(obj, what, known, unsupported, err, errlen);
+}
+
+int api_get_uint(const json_t *obj, const char *what, const char *key, bool required,
+		 unsigned long long lo, unsigned long long hi, unsigned long long *out, char *err,
+		 size_t errlen)
+{
+	return get_uint(obj, what, key, required, lo, hi, out, err, errlen);
+}
+
+int api_get_bool(const json_t *obj, const char *what, const char *key, bool required, bool *out,
+		 char *err, size_t errlen)
+{
+	return get_bool(obj, what, key, required, out, err, errlen);
 }

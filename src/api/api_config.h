@@ -3,7 +3,7 @@
  * Pure: parses and validates JSON only; opens no file, touches no socket, no KVM. Every
  * refusal is one line in err naming the field and what to do; the server answers it as
  * 400 {"fault_message": err}. Unknown fields are refused; fields of Firecracker features mote
- * lacks (rate limiters, vhost-user, SMT, CPU templates, huge pages, ...) are refused by name. */
+ * lacks (vhost-user, SMT, CPU templates, huge pages, ...) are refused by name. */
 #ifndef MOTE_API_API_CONFIG_H
 #define MOTE_API_API_CONFIG_H
 
@@ -20,8 +20,9 @@
 struct api_logger_cfg {
 	bool set;
 	char path[CONFIG_PATH_MAX]; /* "" keeps stderr */
-	int level;                  /* enum log_level (LOG_OFF .. LOG_DEBUG) */
+	int level;                  /* enum log_level (LOG_OFF .. LOG_TRACE) */
 	bool show_level, show_origin;
+	char module[72];            /* "" all; else a valid log module (core/log.h) */
 };
 
 struct api_metrics_cfg {
@@ -45,6 +46,7 @@ struct api_config {
 	char export_cmdline[X86_CMDLINE_MAX]; /* api_config_export: boot_args + root= */
 	struct api_logger_cfg logger;
 	struct api_metrics_cfg metrics;
+	char gdb_socket[108];       /* machine-config gdb_socket_path, "" none */
 };
 
 enum api_action { API_ACTION_START, API_ACTION_CTRL_ALT_DEL, API_ACTION_FLUSH_METRICS };
@@ -83,6 +85,17 @@ int api_parse_vm_state(const json_t *body, bool *paused, char *err, size_t errle
 int api_parse_drive_patch(const struct api_config *ac, const char *path_id, const json_t *body,
 			  char *path, unsigned *index, char *err, size_t errlen);
 
+/* PATCH /drives/{id} with rate limits too: path is "" when path_on_host is not given; *rl
+ * says which buckets change. Fails unless the id names a drive and one of the two is given. */
+int api_parse_drive_update(const struct api_config *ac, const char *path_id, const json_t *body,
+			   char *path, unsigned *index, struct rl_update *rl, char *err,
+			   size_t errlen);
+/* PATCH /network-interfaces/{id}: {"iface_id", "rx_rate_limiter", "tx_rate_limiter"}; *index
+ * the interface, *rx / *tx the buckets that change. */
+int api_parse_net_patch(const struct api_config *ac, const char *path_id, const json_t *body,
+			unsigned *index, struct rl_update *rx, struct rl_update *tx, char *err,
+			size_t errlen);
+
 /* A whole config file (the same schema as GET /vm/config). Returns 0 or -1 with err set. */
 int api_config_file(struct api_config *ac, const char *text, size_t len, char *err,
 		    size_t errlen);
@@ -101,5 +114,16 @@ json_t *api_vm_config_json(const struct api_config *ac);
 
 /* Whether s is a valid drive/interface id. */
 bool api_id_valid(const char *s);
+
+/* Field helpers for the other parsers of src/api/ (the same rules as every handler here):
+ * unknown keys refused (unsupported: named as a Firecracker feature mote lacks), JSON null
+ * counts as absent, absent optional fields leave *out as is. 0, or -1 with err set. */
+int api_check_keys(const json_t *obj, const char *what, const char *const *known,
+		   const char *const *unsupported, char *err, size_t errlen);
+int api_get_uint(const json_t *obj, const char *what, const char *key, bool required,
+		 unsigned long long lo, unsigned long long hi, unsigned long long *out, char *err,
+		 size_t errlen);
+int api_get_bool(const json_t *obj, const char *what, const char *key, bool required, bool *out,
+		 char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef MOTE_BACKENDS_BLK_H
 #define MOTE_BACKENDS_BLK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,12 @@ struct blk_completion {
  *   kick:   hands the queued requests to the kernel (0 or -errno; they stay queued on error).
  *   reap:   stores up to max finished requests in out and returns how many (0..max), waiting
  *           for at least one when wait is true and a request is in flight.
+ *   count_waits: optional; the backend adds 1 to *counter (relaxed) for each request that
+ *           had to wait for bounce-buffer memory (O_DIRECT, see blk_bounce.h); the counter
+ *           must outlive the backend (NULL: the backend's own again).
+ * A submitted request may wait inside the backend (its buffers stay in use) until others
+ * complete: reap with wait still returns, since a waiting request starts as soon as one of
+ * the requests in the kernel completes.
  * completion_fd in struct blk_backend becomes readable (an eventfd: read it to re-arm) when
  * reap may have something; reap until it returns 0. */
 struct blk_backend_ops {
@@ -55,6 +62,7 @@ struct blk_backend_ops {
 	int (*submit)(void *be, const struct blk_io *io);
 	int (*kick)(void *be);
 	int (*reap)(void *be, struct blk_completion *out, int max, bool wait);
+	void (*count_waits)(void *be, atomic_ulong *counter);
 };
 
 struct blk_backend {
@@ -95,6 +103,17 @@ int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsi
 
 /* For backends layered on the file backend: its fd (or -1 when b is not a file backend). */
 int blk_file_fd(const struct blk_backend *b);
+
+/* Appended for PATCH /drives/{id} (a drive swap on a running VM): b serves the disk of file
+ * from now on. file is synchronous (no submit, no completion_fd); nothing may be in flight in
+ * b; the caller checked that block size and read-only mode match. A synchronous b is swapped
+ * whole. An io_uring b keeps its ring, eventfd and restrictions and puts file's fd in the
+ * ring's one fixed-file slot (IORING_REGISTER_FILES_UPDATE, the one register operation the
+ * restricted ring allows besides the unregistration at close); file must then be a file
+ * backend (blk_file_open). On success *file holds b's previous file backend (the caller
+ * flushes and closes it) and b->size is the new file's; 0, or -1 with err set and nothing
+ * changed. */
+int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, size_t errlen);
 
 /* Closes the backend once (later calls do nothing). */
 static inline void blk_close(struct blk_backend *b)

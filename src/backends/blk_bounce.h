@@ -36,6 +36,42 @@ static inline void *blk_bounce_alloc(uint64_t total, uint32_t align)
  * may describe a request as large as the disk, with buffers that overlap in its RAM). */
 #define BLK_BOUNCE_MAX (4u << 20)
 
+/* The bounce memory one disk may hold at once for requests in flight (io_uring backend): an
+ * unaligned request beyond it waits until completions give memory back, so a guest cannot
+ * make mote allocate more than this per disk from a few descriptors (docs/security.md). At
+ * least BLK_BOUNCE_MAX: a request that waits always fits once nothing else holds memory. */
+#define BLK_BOUNCE_BUDGET (8u << 20)
+_Static_assert(BLK_BOUNCE_BUDGET >= BLK_BOUNCE_MAX, "a waiting request fits an empty budget");
+
+/* A disk's bounce-memory account: bytes held now, the most ever held, the limit. One thread
+ * at a time (the one driving the backend). */
+struct blk_bounce_budget {
+	uint64_t limit, used, peak;
+};
+
+/* Takes bytes from the budget: true, or false (nothing taken) when they do not fit now. */
+static inline bool blk_bounce_reserve(struct blk_bounce_budget *b, uint64_t bytes)
+{
+	if (b->used > b->limit || bytes > b->limit - b->used)
+		return false;
+	b->used += bytes;
+	if (b->used > b->peak)
+		b->peak = b->used;
+	return true;
+}
+
+/* Gives back bytes an earlier blk_bounce_reserve took. */
+static inline void blk_bounce_release(struct blk_bounce_budget *b, uint64_t bytes)
+{
+	b->used = bytes > b->used ? 0 : b->used - bytes;
+}
+
+/* The bytes a bounce buffer for total bytes takes (blk_bounce_alloc rounds up to align). */
+static inline uint64_t blk_bounce_size(uint64_t total, uint32_t align)
+{
+	return (total + align - 1) & ~(uint64_t)(align - 1);
+}
+
 /* Bytes [pos, pos + len) of the iovec list to (to_buf) or from the flat buffer b. The
  * caller guarantees the list holds pos + len bytes. */
 static inline void blk_bounce_copy(void *b, const struct iovec *iov, int n, uint64_t pos,

@@ -1,12 +1,14 @@
 /* The io_uring backend: the file backend's disk (open, lock, size, block size come from
  * blk_file_open) with asynchronous readv/writev/fsync through one io_uring per disk.
  * Owns: the ring, its completion eventfd, the table of requests in flight (a request's slot
- * index is the SQE's user_data). Must not: know guest memory or virtio (host iovecs and byte
+ * index is the SQE's user_data), the disk's bounce-memory budget and the queue of requests
+ * waiting for it (O_DIRECT, unaligned buffers). Must not: know guest memory or virtio (host iovecs and byte
  * offsets only), or abort: every failure is a -errno completion or a refused submit. */
 #include "backends/blk.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,11 @@ struct uring_req {
 	struct iovec bounce_iov;
 	const struct iovec *user_iov;
 	int user_iovcnt;
+	uint64_t bounce_size; /* bytes of the disk's bounce budget this request holds (or will) */
+	bool parked;          /* waiting in the queue for bounce memory; no SQE yet */
+	unsigned next;        /* the next parked slot (when parked) */
+	int err;              /* non-zero: a parked request that could not start; its NOP
+				 completes it with this -errno */
 };
 
 struct blk_uring {
@@ -54,6 +61,15 @@ struct blk_uring {
 	unsigned nfree;
 	unsigned *free;          /* stack of free slot indexes, nfree of them */
 	struct uring_req *reqs;  /* depth slots */
+	/* O_DIRECT bounce memory (docs/security.md, "bounce-buffer budget"): what requests in
+	 * the ring hold, and the FIFO of requests (counted in inflight) that wait for it. While
+	 * the FIFO is not empty every new request joins it, so requests start in the order they
+	 * were submitted (a FLUSH never overtakes a write before it). A request waits only while
+	 * another holds bounce memory, so a completion always comes to start it. */
+	struct blk_bounce_budget budget;
+	unsigned park_head, park_tail, nparked;
+	atomic_ulong own_waits;
+	atomic_ulong *waits;     /* requests that waited: own_waits, or the device's counter */
 };
 
 /* Bytes in iov[0..n), or -EINVAL when the count or the sum is out of range. */
@@ -139,6 +155,103 @@ static int uring_try_now(struct blk_uring *u, const struct blk_io *io, uint64_t 
 	return n >= 0 && (uint64_t)n == total;
 }
 
+/* q's SQE (slot idx): its operation on its iovecs, or a NOP for an empty transfer and for a
+ * request that could not start (q->err). The SQ always has room for a slot without an SQE
+ * (it holds depth entries, a slot at most one); the retry is only defensive. */
+static int uring_prep(struct blk_uring *u, struct uring_req *q, unsigned idx)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) { /* the SQ holds unsubmitted entries: hand them over, then retry once */
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EAGAIN;
+	}
+	if (q->err != 0 || (q->op != BLK_OP_FLUSH && q->total == 0)) {
+		io_uring_prep_nop(sqe);
+	} else if (q->op == BLK_OP_FLUSH) {
+		/* DRAIN: starts after everything submitted before it completed (virtio: a flush
+		 * covers every write completed before it), and holds back what follows. */
+		io_uring_prep_fsync(sqe, URING_DISK_FILE, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_IO_DRAIN;
+	} else if (q->op == BLK_OP_READ) {
+		io_uring_prep_readv(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, q->off);
+	} else {
+		io_uring_prep_writev(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, q->off);
+	}
+	sqe->flags |= IOSQE_FIXED_FILE; /* the restrictions require it, NOP included */
+	io_uring_sqe_set_data64(sqe, idx);
+	return 0;
+}
+
+/* Starts q (its bounce memory already reserved when it needs some): the bounce buffer
+ * (gathered for a write), then the SQE. 0, or -errno with nothing started. */
+static int uring_start(struct blk_uring *u, struct uring_req *q, unsigned idx)
+{
+	if (q->bounce_size > 0) {
+		void *bounce = blk_bounce_alloc(q->total, u->dio_align);
+		if (!bounce)
+			return -ENOMEM;
+		if (q->op == BLK_OP_WRITE)
+			blk_bounce_gather(bounce, q->user_iov, q->user_iovcnt);
+		q->bounce = bounce;
+		q->bounce_iov = (struct iovec){ .iov_base = bounce, .iov_len = (size_t)q->total };
+		q->iov = &q->bounce_iov;
+		q->iovcnt = 1;
+	}
+	int r = uring_prep(u, q, idx);
+	if (r < 0 && q->bounce) {
+		free(q->bounce);
+		q->bounce = NULL;
+		q->iov = q->user_iov;
+		q->iovcnt = q->user_iovcnt;
+	}
+	return r;
+}
+
+/* Parks slot idx at the end of the FIFO of requests waiting for bounce memory. */
+static void uring_park(struct blk_uring *u, unsigned idx)
+{
+	u->reqs[idx].parked = true;
+	if (u->nparked++ == 0)
+		u->park_head = idx;
+	else
+		u->reqs[u->park_tail].next = idx;
+	u->park_tail = idx;
+	atomic_fetch_add_explicit(u->waits, 1, memory_order_relaxed);
+}
+
+/* Starts the waiting requests, in order, while their bounce memory fits, and hands them to
+ * the kernel at once (a reaper may be waiting for them in io_uring_wait_cqe). One that
+ * cannot start (no memory for its buffer) completes with -ENOMEM through a NOP. Called by
+ * whichever thread reaps; makes no system call but io_uring_enter (and malloc's). */
+static void uring_resume(struct blk_uring *u)
+{
+	unsigned started = 0;
+
+	while (u->nparked > 0) {
+		unsigned idx = u->park_head;
+		struct uring_req *q = &u->reqs[idx];
+		if (q->bounce_size > 0 && !blk_bounce_reserve(&u->budget, q->bounce_size))
+			break; /* another holds memory: its completion comes back here */
+		u->park_head = q->next;
+		u->nparked--;
+		q->parked = false;
+		int r = uring_start(u, q, idx);
+		if (r < 0) {
+			blk_bounce_release(&u->budget, q->bounce_size);
+			q->bounce_size = 0;
+			q->err = r;
+			uring_prep(u, q, idx); /* a NOP: cannot fail, this slot has no SQE */
+		}
+		started++;
+	}
+	int r;
+	do
+		r = started ? io_uring_submit(&u->ring) : 0;
+	while (r == -EINTR); /* -EAGAIN/-EBUSY: they stay queued, the next kick or reap retries */
+}
+
 static int uring_submit(void *be, const struct blk_io *io)
 {
 	struct blk_uring *u = be;
@@ -152,56 +265,32 @@ static int uring_submit(void *be, const struct blk_io *io)
 		return r;
 	if (u->nfree == 0)
 		return -EAGAIN;
-	void *bounce = NULL;
-	if (u->direct && total > 0 && !blk_iov_aligned(io->iov, io->iovcnt, u->dio_align)) {
-		if (total > BLK_BOUNCE_MAX) { /* rare and large: in pieces, synchronously */
-			r = io->op == BLK_OP_READ
-				    ? u->file.ops->read(u->file.be, io->off, io->iov, io->iovcnt)
-				    : u->file.ops->write(u->file.be, io->off, io->iov, io->iovcnt);
-			return r < 0 ? r : 1;
-		}
-		bounce = blk_bounce_alloc(total, u->dio_align);
-		if (!bounce)
-			return -ENOMEM;
-		if (io->op == BLK_OP_WRITE)
-			blk_bounce_gather(bounce, io->iov, io->iovcnt);
-	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	if (!sqe) { /* the SQ holds unsubmitted entries: hand them over, then retry once */
-		io_uring_submit(&u->ring);
-		sqe = io_uring_get_sqe(&u->ring);
-		if (!sqe) {
-			free(bounce);
-			return -EAGAIN;
-		}
+	bool bounce = u->direct && total > 0 && !blk_iov_aligned(io->iov, io->iovcnt, u->dio_align);
+	if (bounce && total > BLK_BOUNCE_MAX) { /* rare and large: in pieces, synchronously */
+		r = io->op == BLK_OP_READ
+			    ? u->file.ops->read(u->file.be, io->off, io->iov, io->iovcnt)
+			    : u->file.ops->write(u->file.be, io->off, io->iov, io->iovcnt);
+		return r < 0 ? r : 1;
 	}
 	unsigned idx = u->free[u->nfree - 1];
 	struct uring_req *q = &u->reqs[idx];
 	*q = (struct uring_req){ .busy = true, .op = io->op, .off = io->off, .iov = io->iov,
-				 .iovcnt = io->iovcnt, .total = total, .cookie = io->cookie };
-	if (bounce) {
-		q->bounce = bounce;
-		q->bounce_iov = (struct iovec){ .iov_base = bounce, .iov_len = (size_t)total };
-		q->user_iov = io->iov;
-		q->user_iovcnt = io->iovcnt;
-		q->iov = &q->bounce_iov;
-		q->iovcnt = 1;
+				 .iovcnt = io->iovcnt, .total = total, .cookie = io->cookie,
+				 .user_iov = io->iov, .user_iovcnt = io->iovcnt,
+				 .bounce_size = bounce ? blk_bounce_size(total, u->dio_align) : 0 };
+	if (u->nparked > 0 || (bounce && !blk_bounce_reserve(&u->budget, q->bounce_size))) {
+		u->nfree--;
+		u->inflight++;
+		uring_park(u, idx); /* started by the completion that gives memory back */
+		return 0;
+	}
+	r = uring_start(u, q, idx);
+	if (r < 0) {
+		blk_bounce_release(&u->budget, q->bounce_size);
+		q->busy = false;
+		return r;
 	}
 	u->nfree--;
-	if (io->op == BLK_OP_FLUSH) {
-		/* DRAIN: starts after everything submitted before it completed (virtio: a flush
-		 * covers every write completed before it), and holds back what follows. */
-		io_uring_prep_fsync(sqe, URING_DISK_FILE, IORING_FSYNC_DATASYNC);
-		sqe->flags |= IOSQE_IO_DRAIN;
-	} else if (total == 0) {
-		io_uring_prep_nop(sqe);
-	} else if (io->op == BLK_OP_READ) {
-		io_uring_prep_readv(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
-	} else {
-		io_uring_prep_writev(sqe, URING_DISK_FILE, q->iov, (unsigned)q->iovcnt, io->off);
-	}
-	sqe->flags |= IOSQE_FIXED_FILE; /* the restrictions require it, NOP included */
-	io_uring_sqe_set_data64(sqe, idx);
 	u->inflight++;
 	return 0;
 }
@@ -298,7 +387,11 @@ static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 	struct uring_req *q = &u->reqs[idx];
 	int r = cqe->res;
 
-	if (r > 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total - q->done) {
+	if (q->parked)
+		return false; /* no SQE of its own yet: a stray CQE */
+	if (q->err != 0) {
+		r = q->err;
+	} else if (r > 0 && q->op != BLK_OP_FLUSH && (uint64_t)r < q->total - q->done) {
 		q->done += (uint64_t)r;
 		r = uring_resubmit(u, q, (unsigned)idx);
 		if (r == 0)
@@ -320,6 +413,11 @@ static bool uring_complete(struct blk_uring *u, const struct io_uring_cqe *cqe,
 	q->busy = false;
 	u->free[u->nfree++] = (unsigned)idx;
 	u->inflight--;
+	if (q->bounce_size > 0) {
+		blk_bounce_release(&u->budget, q->bounce_size);
+		q->bounce_size = 0;
+		uring_resume(u);
+	}
 	return true;
 }
 
@@ -370,6 +468,12 @@ static void uring_close(void *be)
 	free(u);
 }
 
+static void uring_count_waits(void *be, atomic_ulong *counter)
+{
+	struct blk_uring *u = be;
+	u->waits = counter ? counter : &u->own_waits;
+}
+
 static const struct blk_backend_ops blk_uring_ops = {
 	.read = uring_read,
 	.write = uring_write,
@@ -378,14 +482,16 @@ static const struct blk_backend_ops blk_uring_ops = {
 	.submit = uring_submit,
 	.kick = uring_kick,
 	.reap = uring_reap,
+	.count_waits = uring_count_waits,
 };
 
 /* What a restricted ring may do once enabled (the seccomp lists cannot see SQEs: without this,
  * any thread that may call io_uring_enter could open files or sockets through the ring,
  * docs/security.md). Only the opcodes uring_submit and uring_resubmit issue; every SQE must
  * name a registered file (the disk, the only one) with IOSQE_FIXED_FILE; IOSQE_IO_DRAIN is the
- * one other flag (flush ordering). One register operation after enabling: the files'
- * unregistration at close (the eventfd and the file are registered before). */
+ * one other flag (flush ordering). Two register operations after enabling: the files'
+ * unregistration at close and the update of the disk's slot by a drive swap (the eventfd and
+ * the file are registered before). */
 static const struct io_uring_restriction uring_restrictions[] = {
 	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READV },
 	{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITEV },
@@ -394,6 +500,10 @@ static const struct io_uring_restriction uring_restrictions[] = {
 	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE },
 	{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_IO_DRAIN },
 	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES },
+	/* PATCH /drives (blk_swap_file): the new disk's fd replaces the old in the one slot.
+	 * It can install only an fd mote holds, and threads that may call io_uring_register
+	 * could read and write such an fd directly anyway; the SQE restrictions stay. */
+	{ .opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_FILES_UPDATE },
 };
 
 /* The disk as the ring's one fixed file, the restrictions, then the ring enabled. 0, or the
@@ -489,6 +599,9 @@ int blk_uring_open(const char *path, bool ro, bool direct, unsigned depth, struc
 	u->dio_align = u->file.block_size;
 	u->nowait_read = u->nowait_write = true;
 	u->depth = depth;
+	u->budget = (struct blk_bounce_budget){ .limit = BLK_BOUNCE_BUDGET };
+	atomic_init(&u->own_waits, 0);
+	u->waits = &u->own_waits;
 	for (unsigned i = 0; i < depth; i++)
 		u->free[i] = depth - 1 - i;
 	u->nfree = depth;
@@ -535,4 +648,51 @@ int blk_open(const char *path, bool ro, bool direct, enum blk_io_mode mode, unsi
 	log_info("%s; disks use preadv/pwritev (io=sync)", err);
 	*no_uring = true;
 	return blk_file_open(path, ro, direct, out, err, errlen);
+}
+
+int blk_uring_bounce_stats(const struct blk_backend *b, struct blk_bounce_stats *out)
+{
+	if (!b || b->ops != &blk_uring_ops || !b->be)
+		return -1;
+	const struct blk_uring *u = b->be;
+	*out = (struct blk_bounce_stats){ .limit = u->budget.limit, .used = u->budget.used,
+					  .peak = u->budget.peak, .waiting = u->nparked,
+					  .waits = atomic_load_explicit(u->waits,
+									memory_order_relaxed) };
+	return 0;
+}
+
+/* Appended for PATCH /drives (blk.h). */
+int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, size_t errlen)
+{
+	if (!file->ops || file->ops->submit || file->completion_fd >= 0)
+		return err_set(err, errlen, "the new disk backend must be synchronous");
+	if (b->ops != &blk_uring_ops) {
+		if (!b->ops || b->ops->submit || b->completion_fd >= 0)
+			return err_set(err, errlen, "the drive's asynchronous backend cannot change "
+				       "its file");
+		struct blk_backend old = *b;
+		*b = *file;
+		*file = old;
+		return 0;
+	}
+	struct blk_uring *u = b->be;
+	int fd = blk_file_fd(file);
+	if (fd < 0)
+		return err_set(err, errlen, "an io_uring drive can only take a disk file");
+	if (u->inflight > 0) /* the requests waiting for bounce memory are counted in */
+		return err_set(err, errlen, "%u requests are still in flight", u->inflight);
+	int r = io_uring_register_files_update(&u->ring, URING_DISK_FILE, &fd, 1);
+	if (r < 0)
+		return err_set(err, errlen, "io_uring refused the new file: %s", strerror(-r));
+	struct blk_backend old = u->file;
+	u->file = *file;
+	*file = old;
+	u->fd = fd;
+	u->size = u->file.size;
+	u->dio_align = u->file.block_size;
+	u->nowait_read = u->nowait_write = true; /* another filesystem may differ */
+	b->size = u->size;
+	b->block_size = u->file.block_size;
+	return 0;
 }

@@ -227,6 +227,8 @@ static void *event_thread(void *arg)
 	bool active = false; /* events were handled just now */
 	char err[160];
 
+	log_set_thread("io");
+
 	if (sandbox_enter_extra(SANDBOX_IO, l->sandbox_extras, l->ioctls, l->nioctls, err,
 				sizeof(err)) < 0) {
 		log_error("I/O thread: %s", err);

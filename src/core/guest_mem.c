@@ -247,6 +247,32 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
 	return 0;
 }
 
+uint64_t gm_ram_offset(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa + len < gpa)
+		return UINT64_MAX;
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r->offset + (gpa - r->gpa);
+	}
+	return UINT64_MAX;
+}
+
+uint64_t gm_gpa_of(const struct guest_mem *gm, const void *host, uint64_t len)
+{
+	uintptr_t h = (uintptr_t)host, b = (uintptr_t)gm->base;
+	if (len == 0 || !gm->base || h < b)
+		return UINT64_MAX;
+	uint64_t off = h - b; /* offset inside the mapping of all RAM */
+	for (size_t i = 0; i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (off >= r->offset && off - r->offset < r->size && len <= r->size - (off - r->offset))
+			return r->gpa + (off - r->offset);
+	}
+	return UINT64_MAX;
+}
+
 void *gm_region_host(const struct guest_mem *gm, size_t i)
 {
 	return i < gm->nregions ? gm->base + gm->regions[i].offset : NULL;

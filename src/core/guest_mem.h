@@ -83,6 +83,17 @@ int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *
  * (the gate checks the range), never memory the VMM uses. 0, or -1 with err set. */
 int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err, size_t errlen);
 
+/* The reverse of the gate, for devices that get host iovecs from the virtqueue code and must
+ * name the memory by guest address (the balloon's free page reporting): the guest-physical
+ * address of the host range [host, host + len), or UINT64_MAX when it is not wholly inside
+ * one region of guest RAM (len 0 included). */
+uint64_t gm_gpa_of(const struct guest_mem *gm, const void *host, uint64_t len);
+
+/* Where [gpa, gpa + len) lies in guest RAM counted without holes: its offset in [0, size)
+ * (the regions one after the other), or UINT64_MAX when the range is not wholly inside one
+ * region. For per-page bookkeeping of RAM (the balloon's bitmap) that must not cover holes. */
+uint64_t gm_ram_offset(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* Host address of region i, for registering memory slots with the hypervisor. */
 void *gm_region_host(const struct guest_mem *gm, size_t i);
 

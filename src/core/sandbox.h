@@ -6,15 +6,21 @@
  * I/O thread add their own, narrower list on entry. Filters stack: a syscall must pass all.
  * A syscall outside the lists is not run: the thread's SIGSYS handler restores the terminal,
  * prints "mote: seccomp: <class> thread made forbidden system call N" and ends the process
- * with MOTE_EXIT_INTERNAL. MOTE_SANDBOX_SELFTEST=process|vCPU|I/O makes each thread of that
+ * with MOTE_EXIT_INTERNAL. Once every thread exists, the main thread and the API's threads
+ * (metrics, HTTP) take their own narrower lists too (sandbox_enter, sandbox_enter_thread): a
+ * thread created after that inherits its creator's list, so create threads before.
+ * MOTE_SANDBOX_SELFTEST=<class name> (process, vCPU, I/O, main, metrics, API) makes each
+ * thread of that
  * class make one forbidden call right after entering (the test that mote's threads are
  * really filtered). Building with -DMOTE_NO_SANDBOX (make build/mote-unsandboxed)
  * turns sandbox_enter into a warning for debugging. */
 #ifndef MOTE_CORE_SANDBOX_H
 #define MOTE_CORE_SANDBOX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum sandbox_class {
 	SANDBOX_PROCESS, /* all threads: the union of what any thread may do after setup */
@@ -25,7 +31,34 @@ enum sandbox_class {
 	SANDBOX_PROCESS_API, /* SANDBOX_PROCESS plus what the API server (--api-sock) needs after
 				the boot: its connections, and the files PUT /logger, PUT /metrics
 				and PATCH /drives open. Used instead of SANDBOX_PROCESS in API mode. */
+	SANDBOX_MAIN,    /* the main thread once every thread runs: its poll loop (signals,
+			    console input), then teardown (joins, flush at exit, closes, the
+			    sockets removed) */
+	SANDBOX_METRICS, /* the API's metrics thread: waits, renders and writes a line */
+	SANDBOX_API,     /* the API's HTTP thread (libmicrohttpd's): connections and the
+			    requests served after the boot */
+	SANDBOX_GDB,     /* the GDB server's thread (--gdb-socket, --gdb-tcp): its one connection
+			    and the vCPUs' debug ioctls (kvm/debug.c passes them) */
 };
+
+/* The signal sandbox_enter_thread sends (a real-time one; mote's vCPU kick is SIGRTMIN + 1).
+ * Its handler is installed with the process list; the target must not block it. */
+#define SANDBOX_SIGNAL (SIGRTMIN + 4)
+
+/* Applies class c's list (with the ioctl requests given) to thread tid of this process, not
+ * to the caller, for threads whose code mote does not run (libmicrohttpd's): the filter is
+ * built here and the thread installs it itself in the SANDBOX_SIGNAL handler (one seccomp
+ * call, async-signal-safe); the caller waits up to a second for that. After the process
+ * list (sandbox_enter(SANDBOX_PROCESS...)). 0, or -1 with a reason in err. One caller at a
+ * time. */
+int sandbox_enter_thread(pid_t tid, enum sandbox_class c, const unsigned long *ioctls,
+			 size_t nioctls, char *err, size_t errlen);
+
+/* The id of the one thread of this process that does not block SANDBOX_SIGNAL, the caller
+ * excepted (a library's thread mote did not create, e.g. libmicrohttpd's): a process-directed
+ * SANDBOX_SIGNAL, answered from that thread. Before the sandbox. The id, or -1 when no thread
+ * answered within a second. */
+pid_t sandbox_probe_thread(void);
 
 /* Applies class c's allowlist to the calling thread (SANDBOX_PROCESS: to every thread of the
  * process), plus the ioctl requests in ioctls[0..nioctls) (the module that issues them knows
@@ -41,6 +74,10 @@ enum sandbox_extra {
 					     shut down and closed while the VM runs, a deadline
 					     timer, the listening socket removed at exit (process
 					     list and I/O thread) */
+	SANDBOX_X_BALLOON = 1u << 8,      /* virtio-balloon: holes punched in guest RAM's memfd
+					     (I/O thread), its statistics timer re-armed by
+					     PATCH /balloon/statistics (API thread); process list
+					     and I/O thread */
 };
 
 /* sandbox_enter plus the rule sets in extras (enum sandbox_extra bits). */

@@ -65,3 +65,11 @@ int stop_signal_fd(void)
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
+
+void stop_note_signal(struct vm_stop *s, int signo)
+{
+	atomic_uint *c = signo == SIGHUP ? &s->sighup : signo == SIGINT ? &s->sigint
+		       : signo == SIGTERM ? &s->sigterm : NULL;
+	if (c)
+		atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}

@@ -14,6 +14,9 @@ struct vm_stop {
 	int efd;          /* readable once a stop was requested */
 	char reason[256]; /* why, for the final log line; "" when silent */
 	pthread_mutex_t lock;
+	/* Signals read from stop_signal_fd (stop_note_signal), by kind: SIGHUP, SIGINT, SIGTERM
+	 * (the metrics' signals group). */
+	atomic_uint sighup, sigint, sigterm;
 };
 
 int stop_init(struct vm_stop *s);
@@ -29,6 +32,9 @@ void stop_request(struct vm_stop *s, int status, const char *fmt, ...)
  * the fd sees them, and ignores SIGPIPE. Call before creating any thread. Returns the fd
  * (non-blocking, close-on-exec), or -1 with errno. */
 int stop_signal_fd(void);
+
+/* A signal read from that fd: counted in s (sighup, sigint, sigterm; others ignored). */
+void stop_note_signal(struct vm_stop *s, int signo);
 
 static inline bool stop_requested(struct vm_stop *s)
 {

@@ -11,6 +11,7 @@
 #define ST_OBF 0x01
 #define ST_SYS 0x04
 #define ST_CMD 0x08
+#define ST_UNLOCKED 0x10 /* keyboard not inhibited (else Linux warns "Keylock active") */
 
 static void reset(struct i8042 *k)
 {
@@ -53,6 +54,13 @@ static void data_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	memset(data, 0, len);
 	data[0] = k->out;
 	k->out_full = 0;
+	/* One edge per byte, as the real controller pulses IRQ 1: the line drops before the next
+	 * queued key raises it again (an edge-triggered IOAPIC pin, as ACPI describes IRQ 1,
+	 * would otherwise see the first key only: Linux then never reads Alt and Del). */
+	if (k->irq_level) {
+		k->irq_level = 0;
+		irq_set(&k->irq, 0);
+	}
 	next_key(k);
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
@@ -84,7 +92,7 @@ static void cmd_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	(void)off;
 	pthread_mutex_lock(&k->lock);
 	memset(data, 0, len);
-	data[0] = (uint8_t)((k->out_full ? ST_OBF : 0) | ST_SYS | (k->status_cmd ? ST_CMD : 0));
+	data[0] = (uint8_t)((k->out_full ? ST_OBF : 0) | ST_SYS | ST_UNLOCKED | (k->status_cmd ? ST_CMD : 0));
 	pthread_mutex_unlock(&k->lock);
 }
 

@@ -73,6 +73,7 @@ static uint8_t rx_get_locked(struct uart8250 *u, int *made_room)
 	*made_room = u->rx_len == UART_RX_FIFO;
 	u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
 	u->rx_len--;
+	atomic_fetch_add_explicit(&u->read_count, 1, memory_order_relaxed);
 	return c;
 }
 
@@ -123,6 +124,7 @@ static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
 		} else {
 			if (u->host.tx)
 				u->host.tx(u->host.ctx, &val, 1);
+			atomic_fetch_add_explicit(&u->write_count, 1, memory_order_relaxed);
 			u->thr_irq_pending = 1; /* sent at once, so THR is empty again */
 		}
 		break;

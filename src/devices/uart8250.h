@@ -6,6 +6,7 @@
 #define MOTE_DEVICES_UART8250_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ struct uart8250 {
 	int irq_level;
 	uint8_t rx[UART_RX_FIFO];
 	size_t rx_head, rx_len;
+	/* For the metrics (Firecracker's uart.read_count / write_count): bytes the guest read
+	 * from RBR, bytes it sent through THR to the host. */
+	atomic_ulong read_count, write_count;
 };
 
 extern const struct bus_ops uart8250_ops;

@@ -313,9 +313,11 @@ static int blk_io_done(struct virtio_dev *d, struct virtio_blk *b, struct blk_sl
 	if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_IN) {
 		q->produced = q->wdata;
 		atomic_fetch_add_explicit(&b->read_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->reads, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_in, q->len, memory_order_relaxed);
 	} else if (status == VIRTIO_BLK_S_OK && q->type == VIRTIO_BLK_T_OUT) {
 		atomic_fetch_add_explicit(&b->written_bytes, q->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->writes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->bytes_out, q->len, memory_order_relaxed);
 	}
 	return blk_finish(d, b, s, status);
@@ -349,8 +351,33 @@ static int blk_rw(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s
 	return blk_issue(d, b, s, in ? BLK_OP_READ : BLK_OP_WRITE, off, n);
 }
 
+/* The rate limiter's verdict on the request in s (its header copied once, into s->q): every
+ * request is one operation, reads and writes also their data bytes. Throttled: the chain
+ * goes back to the ring (vq_unpop: nothing was pushed since its pop), the slot is freed and
+ * the timer asked to come back when the tokens are there. */
+static bool blk_admit(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s)
+{
+	if (!rl_enabled(&b->rl))
+		return true;
+	const struct blk_req *q = &s->q;
+	uint64_t bytes = q->type == VIRTIO_BLK_T_IN ? q->wdata
+			 : q->type == VIRTIO_BLK_T_OUT && s->chain.read_bytes > VIRTIO_BLK_REQ_HDR
+			 ? s->chain.read_bytes - VIRTIO_BLK_REQ_HDR : 0;
+	uint64_t now = b->clock(), wait = 0;
+	if (rl_consume(&b->rl, bytes, 1, now, &wait))
+		return true;
+	if (vq_unpop(&d->vq[0], s->chain.head) < 0)
+		return true; /* cannot give it back (never expected): serve it */
+	slot_free(b, s);
+	b->throttled = true;
+	atomic_fetch_add_explicit(&b->throttled_events, 1, memory_order_relaxed);
+	rl_timer_want(&b->rl_timer, now + wait);
+	return false;
+}
+
 /* Starts the request in a freshly popped slot: answered at once (a wrong request, GET_ID,
- * a flush of a read-only disk) or issued. Returns -1 after failing the device. */
+ * a flush of a read-only disk) or issued. Returns -1 after failing the device, 1 when the
+ * rate limiter refused it (the chain is back in the ring, the slot free). */
 static int blk_start(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot *s)
 {
 	const struct vq_chain *c = &s->chain;
@@ -370,6 +397,8 @@ static int blk_start(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot
 	s->q = (struct blk_req){ .type = le32toh(h.type), .sector = le64toh(h.sector),
 				 .wdata = c->write_bytes - 1 };
 	s->stage = BLK_STAGE_IO;
+	if (!blk_admit(d, b, s))
+		return 1;
 	switch (s->q.type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -425,11 +454,14 @@ static unsigned blk_reap(struct virtio_dev *d, struct virtio_blk *b)
 
 /* Takes chains while slots are free, issues them, answers what finished, one interrupt
  * check per batch. With every slot busy it returns with driver notifications off: the
- * completion handler frees slots and comes back here. */
+ * completion handler frees slots and comes back here. Throttled by the rate limiter: the
+ * same, and the limiter's timer comes back here. */
 static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 {
 	struct virtqueue *vq = &d->vq[0];
+	bool throttled = false;
 
+	b->throttled = false;
 	while (virtio_dev_running(d)) {
 		vq_set_notify(vq, false);
 		while (virtio_dev_running(d) && b->nfree > 0) {
@@ -443,8 +475,13 @@ static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 			}
 			b->nfree--;
 			s->busy = true;
-			if (blk_start(d, b, s) < 0)
+			int r = blk_start(d, b, s);
+			if (r < 0)
 				break;
+			if (r > 0) {
+				throttled = true;
+				break;
+			}
 		}
 		blk_close_group(d, b);
 		if (b->be.ops->kick && b->in_backend > 0) {
@@ -458,7 +495,9 @@ static void blk_process(struct virtio_dev *d, struct virtio_blk *b)
 		blk_reap(d, b); /* requests the kernel finished during submission */
 		blk_signal(d, b);
 		b->starved = b->nfree == 0;
-		if (!virtio_dev_running(d) || b->nfree == 0)
+		/* Throttled: notifications stay off (no exits for kicks that could not be served);
+		 * the limiter's timer brings the device back. */
+		if (!virtio_dev_running(d) || b->nfree == 0 || throttled)
 			return;
 		vq_set_notify(vq, true);
 		if (!vq_has_work(vq))
@@ -521,6 +560,7 @@ void virtio_blk_quiesce(struct virtio_blk *b)
 	b->in_backend = 0;
 	b->pushed = false;
 	b->starved = false;
+	b->throttled = false;
 	b->group = BLK_NO_SLOT;
 	b->nfree = 0;
 	for (unsigned i = 0; b->slots && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
@@ -557,6 +597,20 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	}
 }
 
+/* Beyond struct virtio_dev's: requests that waited for O_DIRECT bounce memory, and those the
+ * rate limiter refused (Firecracker's block metric name). */
+static size_t blk_counters(const struct virtio_dev *d, struct virtio_counter *out, size_t max)
+{
+	const struct virtio_blk *b = d->priv;
+	if (max < 2)
+		return 0;
+	out[0] = (struct virtio_counter){"bounce_waits",
+					 atomic_load_explicit(&b->bounce_waits, memory_order_relaxed)};
+	out[1] = (struct virtio_counter){"rate_limiter_throttled_events",
+					 atomic_load_explicit(&b->throttled_events, memory_order_relaxed)};
+	return 2;
+}
+
 const struct virtio_dev_ops virtio_blk_ops = {
 	.kind = "blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -568,6 +622,7 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.notify = blk_notify,
 	.reset = blk_reset,
 	.queue_reset = blk_queue_reset,
+	.counters = blk_counters,
 };
 
 const struct virtio_dev_ops virtio_blk_ro_ops = {
@@ -581,6 +636,7 @@ const struct virtio_dev_ops virtio_blk_ro_ops = {
 	.notify = blk_notify,
 	.reset = blk_reset,
 	.queue_reset = blk_queue_reset,
+	.counters = blk_counters,
 };
 
 const struct virtio_dev_ops *virtio_blk_ops_for(const struct virtio_blk *b)
@@ -629,6 +685,15 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *se
 	atomic_init(&b->written_bytes, 0);
 	atomic_init(&b->flushes, 0);
 	atomic_init(&b->errors, 0);
+	atomic_init(&b->bounce_waits, 0);
+	if (b->be.ops->count_waits)
+		b->be.ops->count_waits(b->be.be, &b->bounce_waits);
+	atomic_init(&b->reads, 0);
+	atomic_init(&b->writes, 0);
+	atomic_init(&b->throttled_events, 0);
+	rl_init(&b->rl, &(struct rl_config){{0, 0, 0}, {0, 0, 0}}, 0);
+	b->rl_timer = (struct rl_timer){0};
+	b->clock = rl_clock_ns;
 	return 0;
 }
 
@@ -642,9 +707,35 @@ void virtio_blk_destroy(struct virtio_blk *b)
 
 /* Appended for the API's PATCH /drives/{id} (kept at the end of the file so it merges apart
  * from the request path). Under d->lock no request is being served (notify and config reads
- * hold it): install the new backend there, then flush and close the old, now idle, one
- * outside the lock so the guest's register accesses do not wait for the flush. Synchronous
- * backends only (nothing in flight, no completion eventfd registered with the I/O thread). */
+ * hold it): requests in flight in an asynchronous backend are waited for and answered, the
+ * backend takes the new file (blk_swap_file: an io_uring ring keeps its eventfd, which the I/O
+ * thread watches, and its restrictions), then the old file, now idle, is flushed and closed
+ * outside the lock so the guest's register accesses do not wait for the flush. */
+
+/* Waits for one completion, then takes every other finished one; each is answered as
+ * blk_reap answers them. The number answered (0: nothing came). d->lock held. */
+static unsigned blk_drain_some(struct virtio_dev *d, struct virtio_blk *b)
+{
+	unsigned answered = 0;
+	if (b->be.ops->kick)
+		b->be.ops->kick(b->be.be);
+	int n = b->be.ops->reap(b->be.be, b->done, 1, true);
+	for (int i = 0; i < n && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
+		uint64_t k = b->done[i].cookie;
+		if (k >= VIRTIO_BLK_QUEUE_SIZE || !b->slots[k].in_backend)
+			continue;
+		struct blk_slot *s = &b->slots[k];
+		s->in_backend = false;
+		b->in_backend--;
+		if (s->next != BLK_NO_SLOT)
+			blk_group_done(d, b, s, b->done[i].result);
+		else
+			blk_io_done(d, b, s, b->done[i].result);
+		answered++;
+	}
+	return answered + (n > 0 ? blk_reap(d, b) : 0);
+}
+
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen)
 {
@@ -653,13 +744,6 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 	if (be->completion_fd >= 0 || be->ops->submit)
 		return err_set(err, errlen, "virtio-blk: the new backend must be synchronous");
 	pthread_mutex_lock(&b->dev.lock);
-	/* An asynchronous backend's completions are wired to the I/O thread (its eventfd is
-	 * registered there) and requests may be in flight: only synchronous ones are swapped. */
-	if (b->be.completion_fd >= 0 || b->be.ops->submit || b->in_backend > 0) {
-		pthread_mutex_unlock(&b->dev.lock);
-		return err_set(err, errlen, "the drive uses an asynchronous (io_uring) backend, whose "
-			       "backing file cannot be swapped");
-	}
 	if (be->block_size != b->be.block_size || be->read_only != b->be.read_only) {
 		pthread_mutex_unlock(&b->dev.lock);
 		return err_set(err, errlen, "the new file's %s (%u bytes%s) differs from the drive's "
@@ -673,17 +757,64 @@ int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *
 		return err_set(err, errlen, "the new file is smaller than one %u-byte block",
 			       be->block_size);
 	}
-	struct blk_backend old = b->be;
-	b->be = *be;
+	/* Requests in flight finish on the old file and are answered now (in order of
+	 * completion, as the I/O thread would); each answered one may have been the last. */
+	while (b->in_backend > 0 && b->be.ops->reap && blk_drain_some(&b->dev, b) > 0)
+		;
+	blk_signal(&b->dev, b);
+	if (b->in_backend > 0 || blk_swap_file(&b->be, be, err, errlen) < 0) {
+		if (b->in_backend > 0)
+			err_set(err, errlen, "%u requests in flight did not complete", b->in_backend);
+		pthread_mutex_unlock(&b->dev.lock);
+		return -1;
+	}
+	struct blk_backend old = *be; /* blk_swap_file handed back the previous file */
 	memset(be, 0, sizeof(*be));
 	b->capacity = b->be.size / VIRTIO_BLK_SECTOR;
 	b->cfg.capacity = htole64(b->capacity);
 	b->last_errno = 0;
 	virtio_dev_config_changed(&b->dev); /* the guest re-reads capacity */
+	if (b->starved && virtio_dev_running(&b->dev) && b->nfree > 0)
+		blk_process(&b->dev, b); /* the drain freed slots of a queue that waited for them */
 	pthread_mutex_unlock(&b->dev.lock);
-	/* The old backend is idle now: flush and close it without holding up the device. */
+	/* The old file is idle now: flush and close it without holding up the device. */
 	if (!old.read_only && old.ops->flush(old.be) < 0)
 		log_warn("%s: flush of the replaced backing file failed", b->dev.name);
 	blk_close(&old);
 	return 0;
+}
+
+/* Appended for the rate limiters (kept at the end of the file, as the swap above). */
+
+void virtio_blk_ratelimit_init(struct virtio_blk *b, const struct rl_config *c)
+{
+	rl_init(&b->rl, c, b->clock());
+}
+
+void virtio_blk_ratelimit_update(struct virtio_blk *b, const struct rl_update *u)
+{
+	struct virtio_dev *d = &b->dev;
+	pthread_mutex_lock(&d->lock);
+	rl_update(&b->rl, u, b->clock());
+	/* A throttled queue re-evaluates at once under the new limits (on the I/O thread). */
+	if (b->throttled && d->kick)
+		d->kick(d->kick_ctx, 0);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_blk_ratelimit_get(struct virtio_blk *b, struct rl_config *out)
+{
+	pthread_mutex_lock(&b->dev.lock);
+	rl_get_config(&b->rl, out);
+	pthread_mutex_unlock(&b->dev.lock);
+}
+
+void virtio_blk_on_timer(struct virtio_blk *b)
+{
+	struct virtio_dev *d = &b->dev;
+	pthread_mutex_lock(&d->lock);
+	rl_timer_fired(&b->rl_timer);
+	if (b->throttled && virtio_dev_running(d))
+		blk_process(d, b);
+	pthread_mutex_unlock(&d->lock);
 }

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "backends/blk.h"
+#include "core/ratelimit.h"
 #include "virtio/device.h"
 #include "virtio/virtqueue.h"
 
@@ -88,6 +89,15 @@ struct virtio_blk {
 	struct blk_completion done[VIRTIO_BLK_QUEUE_SIZE];
 	/* Counters (metrics, tests). errors: requests answered IOERR or UNSUPP. */
 	atomic_ulong requests, read_bytes, written_bytes, flushes, errors;
+	atomic_ulong bounce_waits; /* requests that waited for O_DIRECT bounce memory (backend) */
+	atomic_ulong reads, writes; /* reads and writes completed OK (metrics: read_count ...) */
+	/* The rate limiter (disabled by default; dev.lock). throttled: the queue stopped for
+	 * want of tokens and rl_timer will bring it back. clock: rl_clock_ns (tests: a fake). */
+	struct ratelimiter rl;
+	struct rl_timer rl_timer;
+	uint64_t (*clock)(void);
+	bool throttled;
+	atomic_ulong throttled_events; /* requests the limiter refused (metrics) */
 };
 
 /* Takes the backend (*be is cleared on success; on failure the caller still owns it).
@@ -128,11 +138,22 @@ int virtio_blk_iov_slice(const struct vq_iov *iov, uint32_t n, uint64_t off, uin
 			 struct iovec *out, int max);
 
 /* Appended for the API (PATCH /drives/{id}): replaces the backing file of a running device.
- * Takes b->dev.lock; the old backend is flushed and closed, capacity follows the new file and
- * the guest gets a configuration-change interrupt. Both backends must be synchronous (no
- * completion_fd, no submit) and have the same block size and read-only mode. Takes *be
- * (cleared) on success; 0, or -1 with err set. */
+ * Takes b->dev.lock; requests in flight in an asynchronous (io_uring) backend are waited for
+ * and answered first; the backend then takes the new file (blk_swap_file), the old file is
+ * flushed and closed, capacity follows the new file and the guest gets a configuration-change
+ * interrupt. be is a synchronous backend (an io_uring drive needs a file backend from
+ * blk_file_open) with the drive's block size and read-only mode. Takes *be (cleared) on
+ * success; 0, or -1 with err set and the drive unchanged. */
 int virtio_blk_swap_backend(struct virtio_blk *b, struct blk_backend *be, char *err,
 			    size_t errlen);
+
+/* Appended for the rate limiters. init: the limits at boot (before the VM runs, no lock).
+ * update: a running VM's new limits (PATCH /drives; any thread, takes dev.lock; a throttled
+ * queue is kicked so the I/O thread re-evaluates it). get: the limits in force. on_timer: the
+ * limiter's timer expired (I/O thread; takes dev.lock). */
+void virtio_blk_ratelimit_init(struct virtio_blk *b, const struct rl_config *c);
+void virtio_blk_ratelimit_update(struct virtio_blk *b, const struct rl_update *u);
+void virtio_blk_ratelimit_get(struct virtio_blk *b, struct rl_config *out);
+void virtio_blk_on_timer(struct virtio_blk *b);
 
 #endif

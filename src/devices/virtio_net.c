@@ -298,12 +298,32 @@ static int rx_read(struct virtio_net *n)
 	}
 }
 
+/* The receive limiter's verdict on the held frame (charged once: its Ethernet bytes and one
+ * operation). Throttled: the frame stays held, the tap unwatched, the timer asked to come
+ * back. */
+static bool rx_admit(struct virtio_net *n)
+{
+	if (n->rx.charged || !rl_enabled(&n->rl_rx))
+		return true;
+	uint64_t now = n->clock(), wait = 0;
+	uint64_t bytes = n->rx.len > VIRTIO_NET_HDR_LEN ? n->rx.len - VIRTIO_NET_HDR_LEN : 0;
+	if (rl_consume(&n->rl_rx, bytes, 1, now, &wait)) {
+		n->rx.charged = true;
+		return true;
+	}
+	n->rx_throttled = true;
+	atomic_fetch_add_explicit(&n->rx_throttled_n, 1, memory_order_relaxed);
+	rl_timer_want(&n->rl_timer, now + wait);
+	return false;
+}
+
 /* Receive work: the held frame first, then new frames while the guest has buffers. */
 static void rx_run(struct virtio_net *n)
 {
 	struct virtio_dev *d = &n->dev;
 	bool pushed = false, watch = false;
 
+	n->rx_throttled = false;
 	for (int i = 0; i < NET_RX_BUDGET && virtio_dev_running(d); i++) {
 		if (!n->rx.active) {
 			/* No buffer, no read: the frame stays in the host's queue. */
@@ -320,6 +340,8 @@ static void rx_run(struct virtio_net *n)
 				break;
 			}
 		}
+		if (!rx_admit(n))
+			break; /* not watching: the limiter's timer resumes */
 		int r = rx_deliver(n);
 		if (r < 0)
 			break;
@@ -420,6 +442,25 @@ static int tx_frame(struct virtio_dev *d, struct vq_chain *c)
 	return 0;
 }
 
+/* The transmit limiter's verdict on the chain just popped (its frame bytes after the header
+ * and one operation). Throttled: the chain goes back to the ring (nothing was pushed since
+ * its pop) and the timer is asked to come back. */
+static bool tx_admit(struct virtio_net *n, struct virtqueue *vq, const struct vq_chain *c)
+{
+	if (!rl_enabled(&n->rl_tx))
+		return true;
+	uint64_t now = n->clock(), wait = 0;
+	uint64_t bytes = c->read_bytes > VIRTIO_NET_HDR_LEN ? c->read_bytes - VIRTIO_NET_HDR_LEN : 0;
+	if (rl_consume(&n->rl_tx, bytes, 1, now, &wait))
+		return true;
+	if (vq_unpop(vq, c->head) < 0)
+		return true; /* cannot give it back (never expected): send it */
+	n->tx_throttled = true;
+	atomic_fetch_add_explicit(&n->tx_throttled_n, 1, memory_order_relaxed);
+	rl_timer_want(&n->rl_timer, now + wait);
+	return false;
+}
+
 /* Whether the guest adds a transmit buffer within NET_TX_POLL_NS (spinning, lock held). */
 static bool tx_poll(struct virtqueue *vq)
 {
@@ -449,6 +490,7 @@ static void tx_run(struct virtio_net *n)
 	struct virtqueue *vq = &d->vq[VIRTIO_NET_TXQ];
 	unsigned total = 0;
 
+	n->tx_throttled = false;
 	vq_set_notify(vq, false);
 	while (virtio_dev_running(d)) {
 		unsigned pushed = 0;
@@ -464,6 +506,8 @@ static void tx_run(struct virtio_net *n)
 				virtio_dev_fail(d, vq->why);
 				return;
 			}
+			if (!tx_admit(n, vq, &n->chain))
+				break;
 			if (tx_frame(d, &n->chain) < 0)
 				return;
 			pushed++;
@@ -472,6 +516,8 @@ static void tx_run(struct virtio_net *n)
 		}
 		if (pushed)
 			virtio_dev_used(d, VIRTIO_NET_TXQ);
+		if (n->tx_throttled)
+			return; /* notifications stay off: the limiter's timer resumes */
 		/* Poll only after a batch (a stream); a lone frame is a request/response, whose
 		 * answer arrives on the tap, which this thread must then be free to read. */
 		if (!virtio_dev_running(d) || (pushed > 1 && tx_poll(vq)))
@@ -606,6 +652,7 @@ static void net_reset(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	n->rx.active = false; /* the held chains go with the queue reset */
+	n->rx_throttled = n->tx_throttled = false;
 	n->activate_pending = false;
 	n->reset_pending = true;
 	net_request_work(n);
@@ -622,6 +669,19 @@ static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	}
 }
 
+/* Metrics beyond struct virtio_dev's (Firecracker's net metric names). */
+static size_t net_counters(const struct virtio_dev *d, struct virtio_counter *out, size_t max)
+{
+	const struct virtio_net *n = d->priv;
+	if (max < 2)
+		return 0;
+	out[0] = (struct virtio_counter){"rx_rate_limiter_throttled",
+					 atomic_load_explicit(&n->rx_throttled_n, memory_order_relaxed)};
+	out[1] = (struct virtio_counter){"tx_rate_limiter_throttled",
+					 atomic_load_explicit(&n->tx_throttled_n, memory_order_relaxed)};
+	return 2;
+}
+
 const struct virtio_dev_ops virtio_net_ops = {
 	.kind = "net",
 	.device_id = VIRTIO_ID_NET,
@@ -633,6 +693,7 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.activate = net_activate,
 	.notify = net_notify,
 	.reset = net_reset,
+	.counters = net_counters,
 };
 
 /* The receive offloads the backend can do, as feature bits. */
@@ -687,6 +748,14 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->defer_ctx = NULL;
 	n->activate_pending = n->reset_pending = false;
 	n->rx.active = false;
+	static const struct rl_config none = {{0, 0, 0}, {0, 0, 0}};
+	n->clock = rl_clock_ns;
+	rl_init(&n->rl_rx, &none, 0);
+	rl_init(&n->rl_tx, &none, 0);
+	n->rl_timer = (struct rl_timer){0};
+	n->rx_throttled = n->tx_throttled = false;
+	atomic_init(&n->rx_throttled_n, 0);
+	atomic_init(&n->tx_throttled_n, 0);
 	atomic_init(&n->dev.requests, 0);
 	atomic_init(&n->dev.bytes_in, 0);
 	atomic_init(&n->dev.bytes_out, 0);
@@ -697,4 +766,56 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 void virtio_net_destroy(struct virtio_net *n)
 {
 	net_close(&n->be);
+}
+
+/* ---- rate limiters (appended) ---- */
+
+void virtio_net_ratelimit_init(struct virtio_net *n, const struct rl_config *rx,
+			       const struct rl_config *tx)
+{
+	uint64_t now = n->clock();
+	rl_init(&n->rl_rx, rx, now);
+	rl_init(&n->rl_tx, tx, now);
+}
+
+int virtio_net_ratelimit_update(struct virtio_net *n, const struct rl_update *rx,
+				const struct rl_update *tx, char *err, size_t errlen)
+{
+	struct virtio_dev *d = &n->dev;
+	if (n->dp_start && (rx->bw_set || rx->ops_set || tx->bw_set || tx->ops_set))
+		return err_set(err, errlen, "%s uses the kernel's vhost-net data path, which mote "
+			       "cannot rate-limit (start it with vhost=off)", d->name);
+	pthread_mutex_lock(&d->lock);
+	uint64_t now = n->clock();
+	rl_update(&n->rl_rx, rx, now);
+	rl_update(&n->rl_tx, tx, now);
+	/* Throttled queues re-evaluate at once under the new limits (on the I/O thread). */
+	if (n->rx_throttled && d->kick)
+		d->kick(d->kick_ctx, VIRTIO_NET_RXQ);
+	if (n->tx_throttled && d->kick)
+		d->kick(d->kick_ctx, VIRTIO_NET_TXQ);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+void virtio_net_ratelimit_get(struct virtio_net *n, struct rl_config *rx, struct rl_config *tx)
+{
+	pthread_mutex_lock(&n->dev.lock);
+	rl_get_config(&n->rl_rx, rx);
+	rl_get_config(&n->rl_tx, tx);
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+void virtio_net_on_timer(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+	pthread_mutex_lock(&d->lock);
+	rl_timer_fired(&n->rl_timer);
+	if (virtio_dev_running(d) && !n->dp_active) {
+		if (n->rx_throttled)
+			rx_run(n);
+		if (n->tx_throttled)
+			tx_run(n);
+	}
+	pthread_mutex_unlock(&d->lock);
 }

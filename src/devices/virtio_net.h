@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "backends/net.h"
+#include "core/ratelimit.h"
 #include "virtio/device.h"
 #include "virtio/virtqueue.h"
 
@@ -96,6 +97,7 @@ struct virtio_net_rx {
 	uint16_t heads[VIRTIO_NET_QUEUE_SIZE];
 	uint32_t lens[VIRTIO_NET_QUEUE_SIZE];
 	uint8_t *num_buffers[2]; /* host pointers to the two bytes of num_buffers in chain 1 */
+	bool charged;  /* the receive rate limiter took its tokens */
 };
 
 struct virtio_net {
@@ -125,6 +127,14 @@ struct virtio_net {
 	void *defer_ctx;
 	bool activate_pending, reset_pending;
 	struct virtio_net_rx rx;
+	/* Rate limiters, one per direction (disabled by default; dev.lock). *_throttled: that
+	 * queue stopped for want of tokens and rl_timer (one for both) brings it back. clock:
+	 * rl_clock_ns (tests: a fake). */
+	struct ratelimiter rl_rx, rl_tx;
+	struct rl_timer rl_timer;
+	uint64_t (*clock)(void);
+	bool rx_throttled, tx_throttled;
+	atomic_ulong rx_throttled_n, tx_throttled_n; /* refusals (metrics) */
 	/* Scratch (kept off the I/O thread's stack). */
 	struct vq_chain chain;
 	struct iovec iov[VQ_MAX_IOV + 1];
@@ -161,5 +171,17 @@ const char *virtio_net_tx_verdict_str(enum virtio_net_tx_verdict v);
 /* The longest frame (Ethernet header on, vnet header off) the guest may send with features
  * feat on an interface of the given MTU. */
 uint64_t virtio_net_max_tx_frame(uint64_t feat, unsigned mtu);
+
+/* Rate limiters (appended). init: the limits at boot (before the VM runs). update: a running
+ * VM's new limits (PATCH /network-interfaces; any thread, takes dev.lock; throttled queues
+ * are kicked to re-evaluate on the I/O thread); refused (-1, err) on a device wired to
+ * vhost-net, whose data path bypasses mote. get: the limits in force. on_timer: the
+ * limiter's timer expired (I/O thread; takes dev.lock). */
+void virtio_net_ratelimit_init(struct virtio_net *n, const struct rl_config *rx,
+			       const struct rl_config *tx);
+int virtio_net_ratelimit_update(struct virtio_net *n, const struct rl_update *rx,
+				const struct rl_update *tx, char *err, size_t errlen);
+void virtio_net_ratelimit_get(struct virtio_net *n, struct rl_config *rx, struct rl_config *tx);
+void virtio_net_on_timer(struct virtio_net *n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gdb/addr.h"
 
 static bool is_alnum(char c)
 {
@@ -221,6 +222,12 @@ static int parse_option(struct hvt_cli *c, const char *a, char *err, size_t errl
 		return add_device(c, a, true, a + 6, err, errlen);
 	if (!strncmp(a, "--net-mac:", 10))
 		return add_mac(c, a, a + 10, err, errlen);
+	if (!strncmp(a, "--gdb-socket=", 13)) {
+		if (c->gdb_socket)
+			return err_set(err, errlen, "%s: --gdb-socket is given twice", a);
+		c->gdb_socket = a + 13;
+		return gdb_check_socket_path("--gdb-socket", c->gdb_socket, err, errlen);
+	}
 	if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 		c->verbosity = 1;
 		return 0;
@@ -251,6 +258,7 @@ enum hvt_cli_action hvt_cli_parse(int argc, char *const argv[], struct hvt_cli *
 	out->nblocks = out->nnets = out->nmacs = out->nsectors = 0;
 	out->verbosity = 0;
 	out->kernel = NULL;
+	out->gdb_socket = NULL;
 	out->nargs = 0;
 	out->args = NULL;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -342,6 +350,8 @@ void hvt_cli_usage(FILE *out, const char *prog)
 		"    --net:NAME=IFACE | @NN (attach tap at IFACE or at fd @NN as network NAME)\n"
 		"  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)\n"
 		"mote options:\n"
-		"  [ -v | -q ] (more or fewer messages from mote on stderr)\n",
+		"  [ -v | -q ] (more or fewer messages from mote on stderr)\n"
+		"  [ --gdb-socket=PATH ] (wait for gdb on Unix socket PATH before the first "
+		"instruction)\n",
 		prog);
 }

@@ -46,6 +46,7 @@ struct hvt_cli {
 	bool mem_adjusted;  /* the rounding changed what --mem asked for (solo5-hvt warns) */
 	int verbosity;      /* -1 quiet, 0 default, 1 -v */
 	const char *kernel;
+	const char *gdb_socket; /* --gdb-socket=PATH: wait for gdb there (docs/debugging.md) */
 	int nargs;          /* unikernel arguments */
 	char *const *args;
 	unsigned nblocks, nnets, nmacs, nsectors;

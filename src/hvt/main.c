@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/stop.h"
+#include "gdb/server.h"
 #include "hvt/cli.h"
 #include "hvt/hypercall.h"
 #include "hvt/layout.h"
@@ -46,6 +47,7 @@ struct hvt_vm {
 	struct bus pio, mmio;
 	struct vcpu vcpu;
 	bool vcpu_ready;
+	bool gdb_ready;                /* --gdb-socket */
 	int sig_fd;
 	uint64_t ring_gpa;             /* the net ring's block, or 0 */
 	struct hvt_ring_host ring;
@@ -56,6 +58,7 @@ struct hvt_vm {
 	struct hvt_mft mft;
 	struct hvt_cli cli;
 	char cmdline[HVT_CMDLINE_SIZE];
+	struct gdb_server gdb;         /* large, and only touched with --gdb-socket */
 };
 
 bool hvt_wanted(int argc, char **argv, int *shift)
@@ -316,6 +319,24 @@ static int protect_text(struct hvt_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* --gdb-socket: the unikernel waits before its first instruction until gdb is connected;
+ * gdb writes no breakpoint into the read-only text (the stub uses debug registers there). */
+static int wait_for_gdb(struct hvt_vm *vm)
+{
+	char err[ERRLEN];
+	if (!vm->gdb_ready)
+		return 0;
+	int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
+	if (r < 0)
+		return log_error("%s", err), -1;
+	if (r > 0)
+		return log_error("stopped by a signal while waiting for gdb"), -1;
+	vm->gdb.sig_fd = vm->sig_fd;
+	gdb_server_bind(&vm->gdb, &vm->vcpu, 1, &vm->gm, vm->ro, vm->nro, &vm->stop,
+			HVT_STATUS_ERROR);
+	return 0;
+}
+
 /* Everything before the run; returns 0, or -1 after one error line. */
 static int setup(struct hvt_vm *vm)
 {
@@ -326,6 +347,11 @@ static int setup(struct hvt_vm *vm)
 	if (hvt_cli_cmdline(&vm->cli, vm->cmdline, sizeof(vm->cmdline), err, sizeof(err)) < 0)
 		return log_error("Guest command line too long (max=%u characters): %s",
 				 HVT_CMDLINE_SIZE - 1, err), -1;
+	if (vm->cli.gdb_socket) {
+		vm->gdb_ready = true;
+		if (gdb_server_listen(&vm->gdb, vm->cli.gdb_socket, NULL, err, sizeof(err)) < 0)
+			return log_error("%s", err), -1;
+	}
 	if (image_map(k, "unikernel", &vm->kernel, err, sizeof(err)) < 0)
 		return log_error("%s: Could not open: %s", k, err), -1;
 	if (hvt_notes_parse(vm->kernel.data, vm->kernel.size, &vm->mft, err, sizeof(err)) < 0)
@@ -351,7 +377,7 @@ static int setup(struct hvt_vm *vm)
 	    create_vcpu(vm, &entry, err, sizeof(err)) < 0 || setup_ring(vm, err, sizeof(err)) < 0 ||
 	    protect_text(vm, err, sizeof(err)) < 0)
 		return log_error("%s", err), -1;
-	return 0;
+	return wait_for_gdb(vm);
 }
 
 static void on_signal(void *hvt)
@@ -370,6 +396,8 @@ static int run(struct hvt_vm *vm)
 		return log_error("%s", err), -1;
 	if (vm->ring_ready && hvt_ring_start(&vm->ring) < 0)
 		return log_error("cannot start the net ring thread: %s", strerror(errno)), -1;
+	if (vm->gdb_ready && vm->gdb.conn_fd >= 0 && gdb_server_start(&vm->gdb, err, sizeof(err)) < 0)
+		return log_error("%s", err), -1;
 	if (vcpu_run_here(&vm->vcpu, on_signal, &vm->hvt, err, sizeof(err)) < 0)
 		return log_error("%s", err), -1;
 	return 0;
@@ -379,6 +407,10 @@ static void teardown(struct hvt_vm *vm)
 {
 	if (vm->stop.efd >= 0 && !stop_requested(&vm->stop))
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, NULL);
+	if (vm->gdb_ready) { /* gdb hears the status mote exits with */
+		gdb_server_end(&vm->gdb, vm->hvt.halted ? vm->stop.status : HVT_STATUS_ERROR);
+		gdb_server_close(&vm->gdb);
+	}
 	if (vm->ring_ready)
 		hvt_ring_destroy(&vm->ring, vm->hvt.halted);
 	if (vm->vcpu_ready)

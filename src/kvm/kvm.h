@@ -44,6 +44,8 @@ void kvm_close(struct kvm *k);
 
 /* Sets the level of an interrupt line (GSI) on the in-kernel irqchip; an irq_line callback. */
 void kvm_irq_set(void *kvm, unsigned gsi, int level);
+/* kvm_irq_set's ioctl request, for the seccomp lists of the threads that raise a line. */
+extern const unsigned long kvm_irq_line_ioctl;
 
 /* A guest MMIO write of `len` bytes equal to `datamatch` at `addr` signals eventfd `fd` inside
  * the kernel instead of exiting to userspace. Returns 0, or -1 with err set. */
@@ -75,6 +77,9 @@ struct vcpu {
 	void *intr_arg;
 	/* Exits by kind (index: enum exit_kind), read by other threads for metrics. */
 	atomic_ullong exits_by_kind[EXIT_UNKNOWN + 1];
+	/* EXIT_IO and EXIT_MMIO split by direction: [mmio][is_write] (Firecracker's
+	 * exit_io_in/out, exit_mmio_read/write). */
+	atomic_ullong exits_rw[2][2];
 	/* Pause (the API's PATCH /vm): pause_lock guards parked/done and the waits on pause_cond;
 	 * pause_req is also read without the lock at the top of each KVM_RUN round. */
 	pthread_mutex_t pause_lock;
@@ -82,6 +87,15 @@ struct vcpu {
 	atomic_bool pause_req;
 	bool parked; /* the thread waits in vcpu_park, outside KVM_RUN */
 	bool done;   /* the thread has left its loop */
+	/* A debugger (kvm/debug.h): on_debug(debug_arg) runs on this thread after each
+	 * KVM_EXIT_DEBUG, recorded in dbg under pause_lock; NULL: such an exit is fatal. */
+	void (*on_debug)(void *arg);
+	void *debug_arg;
+	struct {
+		bool pending;       /* an exit the debugger has not taken yet */
+		uint32_t exception; /* 1 (#DB) or 3 (#BP) */
+		uint64_t pc, dr6;
+	} dbg;
 };
 
 /* Creates vCPU `id` of `ncpus` with the filtered CPUID and boot MSRs. */

@@ -466,3 +466,11 @@ int kvm_vm_load(struct kvm *k, bool pit, struct snap_in *in, char *err, size_t e
 	return 0;
 }
 
+
+const unsigned long kvm_state_save_ioctls[] = {
+	KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST, KVM_GET_MP_STATE, KVM_GET_REGS,
+	KVM_GET_SREGS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_FPU, KVM_GET_XCRS, KVM_GET_LAPIC,
+	KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS, KVM_GET_TSC_KHZ, KVM_GET_CPUID2,
+	KVM_GET_CLOCK, KVM_GET_IRQCHIP, KVM_GET_PIT2,
+};
+const size_t kvm_state_nsave_ioctls = sizeof(kvm_state_save_ioctls) / sizeof(kvm_state_save_ioctls[0]);

@@ -35,4 +35,9 @@ int kvm_vcpu_cpuid_get(struct vcpu *v, struct cpuid_entry *out, size_t cap, size
 int kvm_vcpu_cpuid_set(struct vcpu *v, const struct cpuid_entry *e, size_t n, char *err,
 		       size_t errlen);
 
+/* The ioctl requests kvm_vcpu_save, kvm_vm_save and kvm_vcpu_cpuid_get issue (for the seccomp
+ * list of the thread that takes snapshots: the API's). */
+extern const unsigned long kvm_state_save_ioctls[];
+extern const size_t kvm_state_nsave_ioctls;
+
 #endif

@@ -16,6 +16,7 @@
 #include "arch/x86/pvh.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "kvm/debug.h"
 #include "kvm/kvm.h"
 #include "core/status.h"
 
@@ -439,6 +440,11 @@ static int vcpu_sandbox(struct vcpu *v, char *err, size_t errlen)
 static bool run_failed(struct vcpu *v, int e, unsigned *again)
 {
 	if (e == EINTR || (e == EAGAIN && ++*again < 1000)) {
+		/* A kick's immediate_exit has done its job once KVM_RUN returned: the loop checks
+		 * the stop and pause flags next. Left set (a kick that came after vcpu_park had
+		 * cleared it, as when a vCPU parked itself on a debug exit), every KVM_RUN would
+		 * return EINTR at once. */
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (v->on_intr)
 			v->on_intr(v->intr_arg);
 		return true;
@@ -482,6 +488,11 @@ static void vcpu_loop(struct vcpu *v)
 			break;
 		}
 		again = 0;
+		if (v->run->exit_reason == KVM_EXIT_DEBUG && v->on_debug) {
+			v->exits++;
+			vcpu_debug_exit(v); /* parks at the top of the loop */
+			continue;
+		}
 		struct exit_info e;
 		const char *why = NULL;
 		v->exits++;
@@ -490,6 +501,9 @@ static void vcpu_loop(struct vcpu *v)
 			break;
 		}
 		atomic_fetch_add_explicit(&v->exits_by_kind[e.kind], 1, memory_order_relaxed);
+		if (e.kind == EXIT_IO || e.kind == EXIT_MMIO)
+			atomic_fetch_add_explicit(&v->exits_rw[e.kind == EXIT_MMIO][e.is_write], 1,
+						  memory_order_relaxed);
 		enum exit_action act = exit_handle(&v->ctx, &e, &why);
 		if (act == EXIT_ACT_FATAL) {
 			report_fatal(v, &e, why);
@@ -504,6 +518,9 @@ static void vcpu_loop(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char tname[16];
+	snprintf(tname, sizeof(tname), "vcpu%u", v->id);
+	log_set_thread(tname); /* the logger's thread field (core/log.h) */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
@@ -578,7 +595,7 @@ void vcpu_pause(struct vcpu *v)
 
 int vcpu_wait_parked(struct vcpu *v, unsigned timeout_ms)
 {
-	if (!v->started)
+	if (!v->started && !v->here)
 		return 0;
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);

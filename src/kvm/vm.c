@@ -165,6 +165,8 @@ void kvm_close(struct kvm *k)
 	k->vm_fd = k->sys_fd = -1;
 }
 
+const unsigned long kvm_irq_line_ioctl = KVM_IRQ_LINE;
+
 void kvm_irq_set(void *ctx, unsigned gsi, int level)
 {
 	struct kvm *k = ctx;

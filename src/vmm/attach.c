@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_vsock.h"
 #include "vsock/uds.h"
@@ -60,6 +62,7 @@ int attach_virtio(struct attached *a, struct virtio_dev *d, uint64_t base, unsig
 	a->vhost.fd = -1;
 	a->call_fd[0] = a->call_fd[1] = -1;
 	a->work_fd = -1;
+	a->timer_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		a->queues[q] = (struct attach_queue){.a = a, .q = (uint16_t)q, .fd = -1};
 
@@ -96,6 +99,11 @@ void attach_release(struct attached *a)
 	if (a->work_fd >= 0)
 		close(a->work_fd);
 	a->work_fd = -1;
+	if (a->timer_fd >= 0) {
+		event_source_del(a->loop, &a->timer_src);
+		close(a->timer_fd);
+	}
+	a->timer_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (a->queues[q].fd >= 0)
 			close(a->queues[q].fd);
@@ -285,4 +293,24 @@ int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u
 	v->defer = signal_work;
 	v->defer_ctx = &a->work_fd;
 	return vsock_uds_attach(u, a->loop, &v->dev.lock, &v->mux, err, errlen);
+}
+
+/* ---- virtio-balloon: the statistics timer on the I/O thread ---- */
+
+static void on_balloon_timer(void *ctx, int fd)
+{
+	(void)fd;
+	virtio_balloon_on_timer(ctx);
+}
+
+int attach_balloon(struct attached *a, struct virtio_balloon *b, char *err, size_t errlen)
+{
+	int fd = virtio_balloon_timer_fd(b);
+	if (event_allow_extra(a->loop, SANDBOX_X_BALLOON) < 0 ||
+	    (fd >= 0 && event_add(a->loop, fd, on_balloon_timer, b) < 0)) {
+		snprintf(err, errlen, "%s: cannot set up its I/O-thread work: %s", b->dev.name,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
 }

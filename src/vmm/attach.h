@@ -10,7 +10,7 @@
 #include "core/event.h"
 #include "kvm/kvm.h"
 #include "virtio/device.h"
-#include "backends/vhost_net.h"
+#include "vmm/vhost_net.h"
 
 struct attach_queue {
 	struct attached *a;
@@ -27,6 +27,8 @@ struct attached {
 	struct vhost_net vhost; /* virtio-net with vhost: the kernel data path (fd -1: none) */
 	int call_fd[2];         /* vhost's interrupt eventfds, relayed by the I/O thread */
 	int work_fd;            /* virtio-net, vsock: "deferred work" for the I/O thread, or -1 */
+	int timer_fd;           /* virtio-blk, virtio-net: the rate limiters' timerfd, or -1 */
+	struct event_source timer_src;
 };
 
 struct virtio_net;
@@ -51,5 +53,16 @@ int attach_net(struct attached *a, struct virtio_net *n, int vhost, const struct
  * Returns 0, or -1 with err set. */
 int attach_vsock(struct attached *a, struct virtio_vsock *v, struct vsock_uds *u, char *err,
 		 size_t errlen);
+
+/* After attach_virtio of the virtio-balloon device: its statistics timer on the I/O thread,
+ * and the I/O thread's sandbox lets it release guest pages. 0, or -1 with err set. */
+struct virtio_balloon;
+int attach_balloon(struct attached *a, struct virtio_balloon *b, char *err, size_t errlen);
+/* After attach_virtio of a virtio-blk or virtio-net device (attach_rl.c): a timerfd on the
+ * I/O thread that wakes the device's throttled queues (its rl_timer). Every such device gets
+ * one, limited or not, so PATCH can add limits to a running VM. 0, or -1 with err set. */
+struct virtio_blk;
+int attach_blk_ratelimit(struct attached *a, struct virtio_blk *b, char *err, size_t errlen);
+int attach_net_ratelimit(struct attached *a, struct virtio_net *n, char *err, size_t errlen);
 
 #endif

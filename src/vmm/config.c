@@ -11,6 +11,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "core/log.h"
+#include "gdb/addr.h"
 
 void config_usage(FILE *out)
 {
@@ -44,17 +45,26 @@ void config_usage(FILE *out)
 		"  --cpus N             number of vCPUs (default 1, at most %d)\n"
 		"  --cmdline STR        kernel command line (at most %llu bytes)\n"
 		"  --initrd FILE        initial ramdisk (PVH module / Linux initrd)\n"
-		"  --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync]\n"
+		"  --disk PATH[,ro][,direct][,serial=ID][,io=uring|sync][,bw=RATE][,iops=N]\n"
+		"             [,bw_burst=BYTES][,iops_burst=N]\n"
 		"                       a virtio-blk disk on a raw image or block device (up to %d);\n"
-		"                       io: io_uring (default when the kernel has it) or preadv/pwritev\n"
+		"                       io: io_uring (default when the kernel has it) or preadv/pwritev;\n"
+		"                       bw: bytes/s (K, M, G: 1024-based, e.g. 10M), iops: requests/s,\n"
+		"                       *_burst: a one-time allowance spent first (docs/api.md)\n"
 		"  --rng                a virtio-rng entropy device (host getrandom)\n"
-		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto]\n"
+		"  --net tap=NAME[,mac=MAC][,vhost=on|off|auto][,rx_bw=RATE][,tx_bw=RATE]\n"
+		"            [,rx_ops=N][,tx_ops=N][,rx_bw_burst=BYTES][,tx_bw_burst=BYTES]...\n"
 		"                       a virtio-net interface on an existing tap (up to %d); MAC\n"
-		"                       default: derived from NAME; vhost-net when available (auto)\n"
+		"                       default: derived from NAME; vhost-net when available (auto);\n"
+		"                       rx_/tx_ limits: frame bytes/s and frames/s (no vhost then)\n"
 		"  --vsock cid=N,uds=PATH\n"
 		"                       a virtio-vsock device with guest CID N (3 or more): host\n"
 		"                       programs connect to PATH and write \"CONNECT <port>\\n\"; guest\n"
 		"                       connections to host port P go to PATH_P (docs/vsock.md)\n"
+		"  --balloon amount_mib=N[,deflate_on_oom=on|off][,stats=S][,reporting=on|off]\n"
+		"                       a virtio-balloon device: the guest gives N MiB back to the\n"
+		"                       host; statistics every S seconds; free page reporting\n"
+		"                       (docs/balloon.md; PATCH /balloon changes N at run time)\n"
 		"  --virtio-console     a virtio console (Linux: hvc0): terminal input goes to it\n"
 		"                       instead of COM1; the output of both reaches this terminal\n"
 		"  --cpu-features LIST  hide CPU features from the guest, e.g. -xsave,-cx16\n"
@@ -63,6 +73,10 @@ void config_usage(FILE *out)
 		"                       use it, and it slows VM exit)\n"
 		"  --mem-hugepages      guest RAM in transparent huge pages (2 MiB): faster O_DIRECT\n"
 		"                       disks and guest memory access, RSS grows in 2 MiB steps\n"
+		"  --gdb-socket PATH    wait for gdb on Unix socket PATH before the first instruction\n"
+		"                       (gdb: target remote PATH; docs/debugging.md)\n"
+		"  --gdb-tcp 127.0.0.1:PORT\n"
+		"                       the same on a loopback TCP port (0: any free port)\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          only errors\n"
 		"\n"
@@ -202,9 +216,15 @@ static int parse_disk(const char *val, struct vm_config *cfg, char *err, size_t 
 			memcpy(d->serial, p + 7, n - 7);
 			d->serial[n - 7] = '\0';
 		} else {
-			snprintf(err, errlen,
-				 "unknown --disk option '%.*s': use ro, direct, serial=ID or io=uring|sync", (int)n, p);
-			return -1;
+			int r = rl_parse_cli(&d->rl, "", p, n, "--disk", err, errlen);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				snprintf(err, errlen, "unknown --disk option '%.*s': use ro, direct, serial=ID, "
+					 "io=uring|sync, bw=RATE, iops=N, bw_burst=BYTES or iops_burst=N",
+					 (int)n, p);
+				return -1;
+			}
 		}
 		p = end;
 	}
@@ -278,9 +298,17 @@ static int parse_net_opt(const char *p, size_t n, struct net_config *c, char *er
 			return -1;
 		}
 	} else {
-		snprintf(err, errlen, "unknown --net option '%.*s': use tap=NAME, mac=MAC or "
-			 "vhost=on|off|auto", (int)n, p);
-		return -1;
+		int r = rl_parse_cli(&c->rx_rl, "rx_", p, n, "--net", err, errlen);
+		if (r == 0)
+			r = rl_parse_cli(&c->tx_rl, "tx_", p, n, "--net", err, errlen);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			snprintf(err, errlen, "unknown --net option '%.*s': use tap=NAME, mac=MAC, "
+				 "vhost=on|off|auto, rx_bw=RATE, tx_bw=RATE, rx_ops=N, tx_ops=N "
+				 "(and *_burst=)", (int)n, p);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -305,6 +333,15 @@ static int parse_net(const char *val, struct vm_config *cfg, char *err, size_t e
 	if (!c->tap[0]) {
 		snprintf(err, errlen, "--net needs a tap: --net tap=NAME[,mac=MAC][,vhost=on|off|auto]");
 		return -1;
+	}
+	if (rl_config_enabled(&c->rx_rl) || rl_config_enabled(&c->tx_rl)) {
+		/* vhost-net moves frames in the kernel, past mote's limiters. */
+		if (c->vhost == 1) {
+			snprintf(err, errlen, "--net tap=%s: rate limiters need mote's own data path, "
+				 "and vhost=on bypasses it: drop vhost=on or the limits", c->tap);
+			return -1;
+		}
+		c->vhost = 0;
 	}
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		if (!strcmp(cfg->nets[i].tap, c->tap)) {
@@ -541,6 +578,31 @@ static enum config_action parse_restore(int argc, char *const argv[], int first,
 	return CONFIG_RUN;
 }
 
+/* --gdb-socket PATH, --gdb-tcp HOST:PORT (one of them, once). *m: whether argv[*i] was one. */
+static int parse_gdb(int argc, char *const argv[], int *i, struct vm_config *cfg, int *m,
+		     char *err, size_t errlen)
+{
+	const char *val = NULL;
+	int v6;
+	uint32_t ip4;
+	uint16_t port;
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "--gdb-tcp" : "--gdb-socket";
+		if (take_value(name, argc, argv, i, &val, err, errlen, m) < 0)
+			return -1;
+		if (!*m)
+			continue;
+		if (cfg->gdb_socket || cfg->gdb_tcp)
+			return err_set(err, errlen, "%s: give one of --gdb-socket and --gdb-tcp, once", name);
+		if (k ? gdb_parse_tcp(name, val, &v6, &ip4, &port, err, errlen)
+		      : gdb_check_socket_path(name, val, err, errlen))
+			return -1;
+		*(k ? &cfg->gdb_tcp : &cfg->gdb_socket) = val;
+		return 0;
+	}
+	return 0;
+}
+
 enum config_action config_parse(int argc, char *const argv[], struct vm_config *cfg, char *err,
 				size_t errlen)
 {
@@ -675,6 +737,13 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			continue;
 		}
+		if (take_value("--balloon", argc, argv, &i, &val, err, errlen, &m) < 0)
+			return CONFIG_ERROR;
+		if (m) {
+			if (config_parse_balloon(val, &cfg->balloon, err, errlen) < 0)
+				return CONFIG_ERROR;
+			continue;
+		}
 		if (take_value("--cpu-features", argc, argv, &i, &val, err, errlen, &m) < 0)
 			return CONFIG_ERROR;
 		if (m) {
@@ -682,6 +751,10 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 				return CONFIG_ERROR;
 			continue;
 		}
+		if (parse_gdb(argc, argv, &i, cfg, &m, err, errlen) < 0)
+			return CONFIG_ERROR;
+		if (m)
+			continue;
 		snprintf(err, errlen, "unknown option '%s' (see mote --help)", a);
 		return CONFIG_ERROR;
 	}
@@ -689,5 +762,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		snprintf(err, errlen, "no KERNEL given: usage: mote run [options] KERNEL");
 		return CONFIG_ERROR;
 	}
+	if (cfg->balloon.enabled &&
+	    config_check_balloon("--balloon", &cfg->balloon, cfg->mem_size, err, errlen) < 0)
+		return CONFIG_ERROR;
 	return CONFIG_RUN;
 }

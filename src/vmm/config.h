@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "arch/x86/cpuid.h"
+#include "core/ratelimit.h"
 
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_MAX_CPUS 64
@@ -23,6 +24,7 @@ struct net_config {
 	uint8_t mac[6];
 	bool mac_set;       /* false: a stable MAC is generated from the tap name */
 	int vhost;          /* -1 auto (default), 0 off, 1 on */
+	struct rl_config rx_rl, tx_rl; /* rx_bw=, tx_ops=, ...: rate limiters (0: none) */
 };
 
 /* --vsock cid=N,uds=PATH (virtio-vsock, host side on Unix sockets: docs/vsock.md) */
@@ -37,6 +39,25 @@ struct vsock_config {
  * the message. 0, or -1 with a one-line reason in err. */
 int config_check_vsock(const char *what, uint64_t cid, const char *uds, char *err, size_t errlen);
 
+/* --balloon amount_mib=N[,deflate_on_oom=on|off][,stats=S][,reporting=on|off] and PUT /balloon
+ * (virtio-balloon: docs/balloon.md). */
+#define CONFIG_BALLOON_STATS_MAX 65535u /* seconds (Firecracker: u16) */
+struct balloon_config {
+	bool enabled;
+	uint32_t amount_mib;        /* the initial target, at most the guest's RAM */
+	bool deflate_on_oom;
+	unsigned stats_interval_s;  /* 0: no statistics */
+	bool reporting;             /* free page reporting */
+};
+
+/* Checks a balloon configuration against guest RAM of mem_size bytes; what names the source
+ * in the message. 0, or -1 with a one-line reason in err. */
+int config_check_balloon(const char *what, const struct balloon_config *b, uint64_t mem_size,
+			 char *err, size_t errlen);
+/* The value of --balloon into cfg->balloon (config_balloon.c). 0, or -1 with err set. */
+int config_parse_balloon(const char *val, struct balloon_config *b, char *err,
+			 size_t errlen);
+
 enum { DISK_IO_AUTO = 0, DISK_IO_SYNC = 1, DISK_IO_URING = 2 };
 
 struct disk_config {
@@ -45,6 +66,7 @@ struct disk_config {
 	bool direct;             /* O_DIRECT */
 	int io;                  /* DISK_IO_AUTO (uring when the kernel has it), _SYNC, _URING */
 	char serial[CONFIG_SERIAL_MAX + 1];
+	struct rl_config rl;     /* bw=, iops=, ...: the rate limiter (0: none) */
 };
 
 struct vm_config {
@@ -73,6 +95,11 @@ struct vm_config {
 	const char *api_sock;   /* NULL: no API socket */
 	const char *config_file; /* NULL: configure through the API */
 	const char *instance_id; /* --id: the instance id GET / reports ("anonymous-instance") */
+	struct balloon_config balloon; /* --balloon */
+	/* A GDB stub (docs/debugging.md): the VM waits for gdb on this Unix socket or loopback
+	 * HOST:PORT before its first instruction. NULL: none. */
+	const char *gdb_socket;
+	const char *gdb_tcp;
 	/* mote restore (or PUT /snapshot/load): resume a snapshot instead of booting a kernel
 	 * (docs/snapshot.md). The machine comes from the state file, not from these fields. */
 	const char *restore_state;  /* NULL: boot KERNEL */

@@ -22,6 +22,7 @@
 #include "boot/image.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
@@ -35,6 +36,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/stop.h"
+#include "gdb/server.h"
 #include "kvm/kvm.h"
 #include "core/status.h"
 
@@ -75,6 +77,8 @@ struct vm {
 	bool vsock_ready;
 	struct virtio_console vcon;
 	bool vcon_ready;
+	struct virtio_balloon balloon; /* --balloon, PUT /balloon */
+	bool balloon_ready;
 	struct event_loop io;
 	bool io_ready;
 	struct attached attached[MACHINE_MAX_VIRTIO];
@@ -84,6 +88,8 @@ struct vm {
 	bool restoring;          /* mote restore / PUT /snapshot/load: state from a snapshot */
 	struct snap_image snap;  /* the snapshot being restored */
 	struct snap_vm snapvm;   /* what PUT /snapshot/create reads */
+	struct gdb_server gdb; /* --gdb-socket / --gdb-tcp */
+	bool gdb_ready;
 };
 
 /* Waits for the stop request while moving console input; signals become stop requests. */
@@ -104,9 +110,11 @@ static void run_loop(struct vm *vm)
 		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			if (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				stop_note_signal(&vm->stop, (int)si.ssi_signo); /* metrics */
 				stop_request(&vm->stop, MOTE_EXIT_USER, "stopped by signal %s",
 					     strsignal((int)si.ssi_signo));
+			}
 		}
 		if (p[3].revents & POLLIN)
 			console_on_room(&vm->console);
@@ -120,6 +128,24 @@ static int setup_signals(struct vm *vm)
 	/* Blocked here, so every vCPU thread inherits the block; only the main loop reads them. */
 	vm->sig_fd = stop_signal_fd();
 	return vm->sig_fd < 0 || vcpu_signals_init() < 0 ? -1 : 0;
+}
+
+/* Once every other thread runs (a thread inherits its creator's list): the API's threads and
+ * this one take their own, narrower seccomp lists (docs/security.md). */
+static int enter_thread_lists(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned long ioctls[1 + 16];
+	size_t n = 0;
+	bool vhost = false;
+
+	ioctls[n++] = kvm_irq_line_ioctl; /* console input raises COM1's line */
+	for (unsigned i = 0; i < vm->cfg.nnets; i++)
+		vhost = vhost || vm->cfg.nets[i].vhost != 0;
+	for (size_t i = 0; vhost && i < vhost_net_nruntime_ioctls && n < 17; i++)
+		ioctls[n++] = vhost_net_runtime_ioctls[i]; /* vhost-net's stop at teardown */
+	if (vm->api && api_sandbox_threads(vm->api, err, errlen) < 0)
+		return -1;
+	return sandbox_enter(SANDBOX_MAIN, ioctls, n, err, errlen);
 }
 
 static int fail(int status, const char *msg)
@@ -193,6 +219,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (virtio_blk_init(b, &vm->disk_be[i], vm->cfg.disks[i].serial, err, errlen) < 0)
 			return -1;
 		vm->nblk++;
+		virtio_blk_ratelimit_init(b, &vm->cfg.disks[i].rl);
 		virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, vm->blk_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &b->dev, err, errlen) < 0)
 			return -1;
@@ -214,6 +241,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		if (virtio_net_init(n, &vm->net_be[i], c->mac_set ? c->mac : NULL, err, errlen) < 0)
 			return -1;
 		vm->nnet++;
+		virtio_net_ratelimit_init(n, &c->rx_rl, &c->tx_rl);
 		virtio_dev_init(&n->dev, &n->ops, n, vm->net_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &n->dev, err, errlen) < 0)
 			return -1;
@@ -226,6 +254,20 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 		vm->vsock_ready = true;
 		virtio_dev_init(&v->dev, &virtio_vsock_ops, v, "virtio-vsock", &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &v->dev, err, errlen) < 0)
+			return -1;
+	}
+	if (vm->cfg.balloon.enabled) {
+		const struct balloon_config *c = &vm->cfg.balloon;
+		const struct virtio_balloon_params p = {
+			.target_pages = c->amount_mib << (20 - VIRTIO_BALLOON_PFN_SHIFT),
+			.deflate_on_oom = c->deflate_on_oom, .stats_interval_s = c->stats_interval_s,
+			.reporting = c->reporting};
+		if (virtio_balloon_init(&vm->balloon, &p, &vm->gm, err, errlen) < 0)
+			return -1;
+		vm->balloon_ready = true;
+		virtio_dev_init(&vm->balloon.dev, &vm->balloon.ops, &vm->balloon, "virtio-balloon",
+				&vm->gm, &unwired);
+		if (machine_add_virtio(&vm->machine, &vm->balloon.dev, err, errlen) < 0)
 			return -1;
 	}
 	if (vm->cfg.virtio_console) { /* last: the other devices keep their addresses */
@@ -289,8 +331,16 @@ static int attach_devices(struct vm *vm, char *err, size_t errlen)
 		    attach_net(&vm->attached[i], v->dev->priv, vm->cfg.nets[inet++].vhost,
 			       &vhost_net_host_ops, &vm->gm, &told, err, errlen) < 0)
 			return -1;
+		if ((v->dev->ops->device_id == VIRTIO_ID_BLOCK &&
+		     attach_blk_ratelimit(&vm->attached[i], v->dev->priv, err, errlen) < 0) ||
+		    (v->dev->ops->device_id == VIRTIO_ID_NET &&
+		     attach_net_ratelimit(&vm->attached[i], v->dev->priv, err, errlen) < 0))
+			return -1;
 		if (v->dev->ops->device_id == VIRTIO_ID_VSOCK &&
 		    attach_vsock(&vm->attached[i], v->dev->priv, &vm->vsock_uds, err, errlen) < 0)
+			return -1;
+		if (v->dev->ops->device_id == VIRTIO_ID_BALLOON &&
+		    attach_balloon(&vm->attached[i], v->dev->priv, err, errlen) < 0)
 			return -1;
 	}
 	for (unsigned i = 0; i < vm->nblk; i++) { /* asynchronous disks: their completions */
@@ -364,6 +414,11 @@ static int boot_and_run(struct vm *vm)
 			return fail(MOTE_EXIT_IMAGE, err);
 	if (open_vsock(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_USAGE, err);
+	if (vm->cfg.gdb_socket || vm->cfg.gdb_tcp) {
+		vm->gdb_ready = true;
+		if (gdb_server_listen(&vm->gdb, vm->cfg.gdb_socket, vm->cfg.gdb_tcp, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_USAGE, err);
+	}
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
@@ -395,6 +450,13 @@ static int boot_and_run(struct vm *vm)
 		log_info("restored %s: %u vCPUs, %llu MiB%s", vm->cfg.restore_state, vm->nvcpus,
 			 (unsigned long long)(vm->gm.size >> 20), vm->cfg.restore_paused ? ", paused" : "");
 	}
+	if (vm->gdb_ready) { /* the VM waits for gdb before its first instruction */
+		int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
+		if (r != 0)
+			return r < 0 ? fail(MOTE_EXIT_INTERNAL, err) : MOTE_EXIT_USER;
+		gdb_server_bind(&vm->gdb, vm->vcpus, vm->nvcpus, &vm->gm, NULL, 0, &vm->stop,
+				MOTE_EXIT_USER);
+	}
 
 	if (console_raw_enter(&vm->console) < 0)
 		log_warn("cannot put the terminal in raw mode: %s", strerror(errno));
@@ -403,7 +465,8 @@ static int boot_and_run(struct vm *vm)
 	if (!sandbox_enabled())
 		log_warn("this is the unsandboxed debug build: no seccomp filters");
 	else if (sandbox_enter_extra(vm->api ? SANDBOX_PROCESS_API : SANDBOX_PROCESS,
-				     vm->cfg.vsock.enabled ? SANDBOX_X_UNIX_SOCKETS : 0, NULL, 0, err,
+				     (vm->cfg.vsock.enabled ? SANDBOX_X_UNIX_SOCKETS : 0) |
+					     (vm->cfg.balloon.enabled ? SANDBOX_X_BALLOON : 0), NULL, 0, err,
 				     sizeof(err)) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
 	if (event_start(&vm->io) < 0)
@@ -411,6 +474,8 @@ static int boot_and_run(struct vm *vm)
 			     strerror(errno));
 	for (unsigned i = 0; i < vm->nvcpus && vm->restoring && vm->cfg.restore_paused; i++)
 		vcpu_pause(&vm->vcpus[i]); /* they park before their first guest instruction */
+	if (vm->gdb_ready && vm->gdb.conn_fd >= 0 && gdb_server_start(&vm->gdb, err, sizeof(err)) < 0)
+		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
 	for (unsigned i = 0; i < vm->nvcpus && !stop_requested(&vm->stop); i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start vCPU thread %u: %s", i,
@@ -421,13 +486,20 @@ static int boot_and_run(struct vm *vm)
 	if (vm->api) /* InstanceStart answers now; the API may pause vCPUs and read counters */
 		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
 				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
+				.net = vm->net, .nnet = vm->nnet,
+				.balloon = vm->balloon_ready ? &vm->balloon : NULL,
 				.snap = &vm->snapvm, .paused = vm->restoring && vm->cfg.restore_paused});
+	if (sandbox_enabled() && !stop_requested(&vm->stop) &&
+	    enter_thread_lists(vm, err, sizeof(err)) < 0)
+		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
 	run_loop(vm);
 	return vm->stop.status;
 }
 
 static void teardown(struct vm *vm)
 {
+	if (vm->gdb_ready) /* gdb hears the exit status; its thread ends before the vCPUs go */
+		gdb_server_end(&vm->gdb, vm->stop.status);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -477,11 +549,17 @@ static void release(struct vm *vm)
 		vsock_uds_close(&vm->vsock_uds); /* the socket file goes */
 	if (vm->vcon_ready)
 		virtio_dev_destroy(&vm->vcon.dev);
+	if (vm->balloon_ready) {
+		virtio_balloon_destroy(&vm->balloon);
+		virtio_dev_destroy(&vm->balloon.dev);
+	}
 	for (unsigned i = vm->nblk; i < vm->ndisks; i++) /* opened, but no device took them */
 		vm->disk_be[i].ops->close(vm->disk_be[i].be);
 	if (vm->machine_ready)
 		machine_destroy(&vm->machine);
 	console_destroy(&vm->console);
+	if (vm->gdb_ready)
+		gdb_server_close(&vm->gdb);
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
 	if (vm->stop.efd >= 0)

@@ -40,7 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 1: api_put_machine_config(&ac, j, false, err, sizeof(err)); break;
 			case 2: api_put_machine_config(&ac, j, true, err, sizeof(err)); break;
 			case 3: api_put_drive(&ac, k ? NULL : "root", j, err, sizeof(err)); break;
-			case 4: api_put_net(&ac, k ? NULL : "eth0", j, err, sizeof(err)); break;
+			case 4: {
+				struct rl_update rx, tx;
+				api_put_net(&ac, k ? NULL : "eth0", j, err, sizeof(err));
+				api_parse_net_patch(&ac, "eth0", j, &idx, &rx, &tx, err, sizeof(err));
+				break;
+			}
 			case 5: api_put_entropy(&ac, j, err, sizeof(err)); break;
 			case 6: api_parse_logger(j, &l, err, sizeof(err)); break;
 			case 7:
@@ -63,6 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 10:
 				api_put_drive(&ac, NULL, j, err, sizeof(err));
 				api_parse_drive_patch(&ac, "root", j, path, &idx, err, sizeof(err));
+				{
+					struct rl_update rl;
+					api_parse_drive_update(&ac, "root", j, path, &idx, &rl, err,
+							       sizeof(err));
+				}
 				break;
 			default: break;
 			}

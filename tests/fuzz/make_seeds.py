@@ -83,6 +83,16 @@ api_seeds = [
     b'\x0b{"boot-source":{"kernel_image_path":"/k"},"machine-config":{"vcpu_count":1,"mem_size_mib":128},'
     b'"drives":[{"drive_id":"a","path_on_host":"/a","is_root_device":true}],'
     b'"network-interfaces":[{"iface_id":"n","host_dev_name":"tap1"}],"entropy":{}}',
+    # rate limiters: PUT /drives, PATCH /drives, PUT+PATCH /network-interfaces, the config file
+    b'\x03{"drive_id":"root","path_on_host":"/d.img","is_root_device":true,"rate_limiter":'
+    b'{"bandwidth":{"size":1048576,"one_time_burst":4096,"refill_time":100},"ops":{"size":50,"refill_time":1000}}}',
+    b'\x0a{"drive_id":"root","path_on_host":"/d.img","is_root_device":false,'
+    b'"rate_limiter":{"ops":{"size":0,"refill_time":0}}}',
+    b'\x04{"iface_id":"eth0","host_dev_name":"tap0","rx_rate_limiter":{"bandwidth":{"size":1000,"refill_time":10}},'
+    b'"tx_rate_limiter":{"ops":{"size":5,"refill_time":1,"one_time_burst":9}}}',
+    b'\x0b{"boot-source":{"kernel_image_path":"/k"},"drives":[{"drive_id":"a","path_on_host":"/a",'
+    b'"is_root_device":true,"rate_limiter":{"bandwidth":{"size":10,"refill_time":1}}}],'
+    b'"network-interfaces":[{"iface_id":"n","host_dev_name":"tap1","tx_rate_limiter":{"ops":{"size":1,"refill_time":1}}}]}',
 ]
 d = os.path.join(out, "fuzz_api")
 os.makedirs(d, exist_ok=True)
@@ -152,6 +162,30 @@ good = [(1, 2, 0x200000, 60), (2, 2, 0x201000, 1514), (1, 2, 0x202000, 1514), (2
 for name, start in (("seed-0", 0), ("seed-wrap", 0xfffffff0)):
     with open(os.path.join(d, name), "wb") as f:
         f.write(ring_seed(start, good))
+
+
+def gdb_frame(payload):
+    return b"$" + payload + b"#" + b"%02x" % (sum(payload) & 0xff)
+
+# fuzz_gdb: a gdb session's packets (chunks split at 0xff; 0xfe starts a stop report, 0xfd a
+# payload the stub frames itself), so the fuzzer starts inside the commands.
+d = os.path.join(out, "fuzz_gdb")
+os.makedirs(d, exist_ok=True)
+session = [b"qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386", b"QStartNoAckMode",
+           b"qXfer:features:read:target.xml:0,ffb", b"?", b"qfThreadInfo", b"qsThreadInfo",
+           b"Hg2", b"g", b"p10", b"m10000,40", b"M10000,2:cc90", b"X10010,3:abc", b"Z0,10020,1",
+           b"Z0,1f010,1", b"Z1,10030,1", b"Z2,10040,8", b"Z4,10047,5", b"m10020,4", b"vCont?",
+           b"vCont;s:1;c", b"z0,10020,1", b"c", b"P10=0000010000000000", b"qThreadExtraInfo,2",
+           b"Hc-1", b"s", b"D"]
+seed = bytearray(b"+")
+for i, p in enumerate(session):
+    seed += gdb_frame(p) + b"\xff"
+    if p in (b"vCont;s:1;c", b"c", b"s"):
+        seed += b"\xfe\x00\x01\x00\x01\x20\xff"
+with open(os.path.join(d, "seed-session"), "wb") as f:
+    f.write(bytes(seed))
+with open(os.path.join(d, "seed-framed"), "wb") as f:
+    f.write(b"\xfdX10000,4:$#}*\xff\xfdG" + b"00" * 616 + b"\xff\x03")
 
 
 def snapshot_seed(rng):

@@ -4,9 +4,11 @@
 
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
-                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle
+                rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle balloon \
+                blkwatch blkrate gdbtarget
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
-GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net
+GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net balloon \
+                      blkwatch blkrate
 # Guests that also link the virtio-net driver and IPv4 stack (rt/net.c).
 GUEST_NET_NAMES := net
 GUEST_OUT    := $(BUILD)/guests
@@ -105,4 +107,7 @@ $(GUEST_BZ_OBJ)/main.o: $(GUEST_BZ_OBJ)/%.o: $(GUEST_BZ_DIR)/%.c
 	$(Q)$(GUEST_CC) $(GUEST_BZ_CFLAGS) -c -o $@ $<
 
 -include $(GUEST_BZ_OBJS:.o=.d)
+
+# The GDB stub's test guest carries debug information, so gdb finds its functions and globals.
+$(GUEST_OUT)/obj/gdbtarget.o: GUEST_CFLAGS += -g
 include tests/guests/hvt/hvt.mk

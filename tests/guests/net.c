@@ -7,7 +7,8 @@
  *          `size=` (64) payload bytes to port `dport=` (9000), each starting with its
  *          sequence number (big-endian u32), prints
  *          "netburst: frames=N bytes=B us=U full=F kicks=K" (F: times the ring was
- *          full, K: transmit notifications), then serves as in echo mode.
+ *          full, K: transmit notifications), then serves as in echo mode. With `drain=1`
+ *          U runs until the device has taken every frame (rate-limit tests).
  *   idle   sets the device up with every receive buffer posted, prints "net: idle" and halts
  *          the vCPU (needs `ring0`; at ring 3 it spins): what an idle interface costs the VMM.
  *   hostile sends malformed transmit chains (short header, oversize frame, flags, checksum
@@ -79,6 +80,12 @@ static void burst(struct gnet *n)
 		if (r)
 			FAIL(4, "burst send %llu: %s\n", i, virtio_strerror(r));
 	}
+	/* drain=1: the clock stops when the device has taken every frame, not when the last one
+	 * was queued (what a rate limit on transmit is measured by) */
+	if (rt_cmdline_has("drain=1"))
+		for (u64 end = virtio_now_us() + 10000000; n->txq.num_free < n->txq.num &&
+							   virtio_now_us() < end;)
+			gnet_tx_reclaim(n);
 	u64 us = virtio_now_us() - t0;
 	rt_printf("netburst: frames=%llu bytes=%llu us=%llu full=%llu kicks=%u\n", count,
 		  count * size, us, n->tx_full, n->txq.kicks);

@@ -209,8 +209,35 @@ if grep -q '"exits_io":[1-9]' "$TMP/run.metrics" && grep -q '"virtio-blk0":{"req
 else
 	fail api-metrics-content "$(head -c 400 "$TMP/run.metrics")"
 fi
-grep -q '\[INFO\] microVM paused' "$TMP/run.log" && pass api-logger-file ||
-	fail api-logger-file "$(head -c 300 "$TMP/run.log")"
+grep -Eq '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:api:INFO\] microVM paused$' "$TMP/run.log" &&
+	pass api-logger-file || fail api-logger-file "$(head -c 300 "$TMP/run.log")"
+# The logger reconfigured while the guest runs: Debug with level and origin, then a module
+# filter that keeps one silent module (vsock: no connections) and then the API's.
+api PUT /logger "{\"log_path\":\"$TMP/debug.log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":true}"
+want api-logger-debug 204
+api PUT /actions '{"action_type":"Nope"}'
+grep -Eq '\[anonymous-instance:[^]:]+:DEBUG:src/api/api\.c:[0-9]+\] API PUT /actions: 400' "$TMP/debug.log" &&
+	pass api-logger-debug-line || fail api-logger-debug-line "$(head -c 300 "$TMP/debug.log")"
+api PUT /logger "{\"log_path\":\"$TMP/module.log\",\"level\":\"Trace\",\"module\":\"vsock\"}"
+want api-logger-module 204
+api PUT /actions '{"action_type":"Nope"}'
+api GET /vm/config
+want api-vm-config-logger-module 200 '"module":"vsock"'
+[ ! -s "$TMP/module.log" ] && pass api-logger-module-filters ||
+	fail api-logger-module-filters "$(head -c 300 "$TMP/module.log")"
+api PUT /logger "{\"level\":\"Debug\",\"module\":\"api\"}"
+want api-logger-module-api 204
+api PUT /actions '{"action_type":"Nope"}'
+grep -q 'API PUT /actions: 400' "$TMP/module.log" && pass api-logger-module-passes ||
+	fail api-logger-module-passes "$(head -c 300 "$TMP/module.log")"
+api PUT /logger '{"module":"api_server::request"}'
+want api-logger-bad-module 400 "not a mote module"
+api PUT /logger '{"level":"Verbose"}'
+want api-logger-bad-level 400 "Verbose"
+api PUT /logger '{"show_level":"yes"}'
+want api-logger-bad-show-level 400 "show_level"
+api PUT /logger "{\"log_path\":\"$TMP/run.log\",\"level\":\"Info\",\"show_level\":true}"
+want api-logger-back 204
 
 # ---- bad input while the guest runs --------------------------------------------------------
 api PUT /machine-config '{"vcpu_count":'
@@ -236,7 +263,7 @@ head -c 3000000 /dev/zero | tr '\0' ' ' >"$TMP/huger.json"
 api PUT /actions "@$TMP/huger.json"
 case "$code" in 400 | 000) pass api-bad-3mb-body-dropped ;; *) fail api-bad-3mb-body-dropped "HTTP $code" ;; esac
 api PUT /balloon '{"amount_mib":1,"deflate_on_oom":true}'
-want api-unsupported-balloon 400 "not supported"
+want api-put-balloon-after-start 400 "before InstanceStart"
 api PUT /vsock "{\"guest_cid\":4,\"uds_path\":\"$TMP/v2.sock\"}"
 want api-put-vsock-after-start 400 "before InstanceStart"
 api PUT /snapshot/create '{"mem_file_path":"a","snapshot_path":"b"}'
@@ -282,6 +309,8 @@ wait_exit "$PID" 10
 [ ! -e "$SOCK" ] && pass api-socket-removed || fail api-socket-removed "$SOCK still exists"
 [ "$(wc -l <"$TMP/run.metrics")" -gt "$lines" ] && pass api-final-metrics ||
 	fail api-final-metrics "no metrics line at exit"
+tail -1 "$TMP/run.metrics" | grep -q '"signals":{"sighup":0,"sigint":0,"sigterm":1}' &&
+	pass api-final-metrics-signal || fail api-final-metrics-signal "$(tail -1 "$TMP/run.metrics" | grep -o '"signals":{[^}]*}')"
 
 # ---- SendCtrlAltDel reaches a guest that reads the keyboard controller --------------------
 start_api kbd
@@ -340,7 +369,7 @@ refuse api-config-file-unsupported 2 "smt is not supported" --config-file "$TMP/
 echo '{"boot-source": {"kernel_image_path": 1}}' >"$TMP/bad.json"
 refuse api-config-file-wrong-type 2 "must be a string" --config-file "$TMP/bad.json"
 echo '{"boot-source": {"kernel_image_path": "x"}, "balloon": {}}' >"$TMP/balloon.json"
-refuse api-config-file-balloon 2 "'balloon' is not supported" --config-file "$TMP/balloon.json"
+refuse api-config-file-balloon 2 "balloon: missing required field 'amount_mib'" --config-file "$TMP/balloon.json"
 refuse api-config-file-missing 2 "No such file" --config-file "$TMP/none.json"
 refuse api-mode-no-run-options 2 "cannot be combined" --api-sock "$TMP/x.sock" --mem 64
 
@@ -363,6 +392,89 @@ want api-config-file-pause 204
 kill -TERM "$PID"
 wait_exit "$PID" 10
 [ "$rc" = 12 ] && [ ! -e "$SOCK" ] && pass api-sigterm-while-paused || fail api-sigterm-while-paused "status $rc"
+
+# ---- per-interval metrics: a known number of reads between flushes -----------------------
+# blkwatch reads sector 0 eight times, waits, reads it three more times and ends: the first
+# line shows 8 reads, a flush in the pause 0, the final line (at exit) 3. Counters are deltas,
+# gauges (start-up time, timestamp) absolute; Firecracker's groups and per-drive names.
+printf 'METRICS' >"$TMP/m.img"
+truncate -s 1M "$TMP/m.img"
+start_api mdelta
+api PUT /metrics "{\"metrics_path\":\"$TMP/mdelta.metrics\"}"
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/blkwatch.elf\",\"boot_args\":\"reads=8 wait_ms=3000 more=3\"}"
+api PUT /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/m.img\",\"is_root_device\":false}"
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-metrics-delta-boot 204
+for _ in $(seq 100); do grep -q 'blkwatch: 8 reads done' "$TMP/mdelta.out" && break; sleep 0.02; done
+api PUT /actions '{"action_type":"FlushMetrics"}'
+want api-metrics-delta-flush1 204
+api PUT /actions '{"action_type":"FlushMetrics"}'
+want api-metrics-delta-flush2 204
+wait_exit "$PID" 15
+if out=$(python3 - "$TMP/mdelta.metrics" <<'PY' 2>&1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 3, f"{len(lines)} lines"
+rc = [l["block_data"]["read_count"] for l in lines]
+assert rc == [8, 0, 3], f"block_data.read_count {rc}"
+assert [l["block"]["read_count"] for l in lines] == rc, "aggregate block differs"
+assert [l["block_data"]["read_bytes"] for l in lines] == [4096, 0, 1536], "read_bytes"
+assert [l["put_api_requests"]["actions_count"] for l in lines] == [1, 1, 1], "actions_count"
+assert lines[0]["put_api_requests"]["drive_count"] == 1 and lines[1]["put_api_requests"]["drive_count"] == 0
+st = [l["api_server"]["process_startup_time_us"] for l in lines]
+assert st[0] > 0 and st[0] == st[1] == st[2], f"startup gauge {st}"
+ts = [l["utc_timestamp_ms"] for l in lines]
+assert ts[0] <= ts[1] <= ts[2] and ts[0] > 1600000000000, f"timestamps {ts}"
+assert lines[0]["vcpu"]["exit_mmio_write"] > 0 and lines[1]["vcpu"]["exit_mmio_write"] == 0, "vcpu deltas"
+assert lines[0]["vcpu"]["vcpu_count"] == 1 == lines[2]["vcpu"]["vcpu_count"], "vcpu_count gauge"
+assert lines[2]["uart"]["write_count"] > 0 and lines[2]["state"] == "Ended"
+assert [l["flushes"] for l in lines] == [1, 2, 3], "flushes"
+for k in ("seccomp", "vmm", "logger", "get_api_requests", "patch_api_requests", "net", "devices"):
+    assert k in lines[0], k
+print("ok")
+PY
+); [ "$out" = ok ]; then
+	pass api-metrics-deltas
+else
+	fail api-metrics-deltas "$out"
+fi
+[ "$rc" = 1 ] && pass api-metrics-delta-guest || fail api-metrics-delta-guest "status $rc: $(tail -c 300 "$TMP/mdelta.out")"
+
+# ---- PATCH /drives on an Async (io_uring) drive under a running guest -----------------------
+# blkwatch reads sector 0 every 20 ms and prints it with the capacity when either changes;
+# each swap must show the new file's text and size; END ends the guest. update_count counts
+# the attempts (3), update_fails the refused one.
+printf 'FIRST-DISK-AAAAA' >"$TMP/s1.img"
+truncate -s 1M "$TMP/s1.img"
+printf 'SECOND-DISK-BBBB' >"$TMP/s2.img"
+truncate -s 2M "$TMP/s2.img"
+printf 'END-OF-THE-WATCH' >"$TMP/s3.img"
+truncate -s 1M "$TMP/s3.img"
+start_api swap
+api PUT /metrics "{\"metrics_path\":\"$TMP/swap.metrics\"}"
+api PUT /boot-source "{\"kernel_image_path\":\"$(pwd)/$G/blkwatch.elf\",\"boot_args\":\"watch_ms=20\"}"
+api PUT /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s1.img\",\"is_root_device\":false,\"io_engine\":\"Async\"}"
+want api-async-drive 204
+api PUT /actions '{"action_type":"InstanceStart"}'
+want api-async-start 204
+seen() { for _ in $(seq 150); do grep -q "$1" "$TMP/swap.out" && return 0; sleep 0.02; done; return 1; }
+seen "sector 0 'FIRST-DISK-AAAAA' capacity 2048" && pass api-async-first-disk ||
+	fail api-async-first-disk "$(tail -c 300 "$TMP/swap.out") $(tail -c 300 "$TMP/swap.err")"
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s2.img\"}"
+want api-async-swap 204
+seen "sector 0 'SECOND-DISK-BBBB' capacity 4096" && pass api-async-swap-new-content ||
+	fail api-async-swap-new-content "$(tail -c 300 "$TMP/swap.out")"
+ls -l /proc/"$PID"/fd 2>/dev/null | grep -q s1.img && fail api-async-old-file-closed "s1.img still open" ||
+	pass api-async-old-file-closed
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/nothing.img\"}"
+want api-async-swap-missing-file 400 nothing.img
+api PATCH /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/s3.img\"}"
+want api-async-swap-again 204
+wait_exit "$PID" 10
+[ "$rc" = 1 ] && grep -q "sector 0 'END-OF-THE-WATCH' capacity 2048" "$TMP/swap.out" &&
+	pass api-async-swap-guest-ends || fail api-async-swap-guest-ends "status $rc: $(tail -c 300 "$TMP/swap.out")"
+grep -q '"block_data":{[^}]*"update_count":3,"update_fails":1' "$TMP/swap.metrics" &&
+	pass api-async-swap-metrics || fail api-async-swap-metrics "$(grep -o '"block_data":{[^}]*}' "$TMP/swap.metrics")"
 
 # ---- every exchange against Firecracker's Swagger description ------------------------------
 if [ ! -f "$SPEC" ]; then

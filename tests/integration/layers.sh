@@ -44,3 +44,5 @@ rule jail-is-its-own-program "$(find src -name '*.[ch]' ! -path 'src/jail/*')" '
 	"only src/jail/ (mote-jailer) includes the jail's headers: build/mote links none of it"
 rule jail-includes-only-jail "src/jail/*.c src/jail/*.h" '#include "(core|kvm|virtio|devices|arch|boot|backends|api|hvt|snapshot)/|#include "[a-z_]+\.h"' \
 	"mote-jailer includes nothing of the VMM: it must build and run without it"
+rule gdb-protocol-knows-no-kvm "src/gdb/packet.[ch] src/gdb/stub.[ch] src/gdb/tdesc.[ch] src/gdb/walk.[ch] src/gdb/addr.[ch]" '#include "(kvm|devices|virtio|backends|api|hvt|vmm)/|#include <linux/kvm.h>|#include <sys/socket.h>' \
+	"the GDB protocol, target description and page walker are pure (a target vtable, the memory gate): only gdb/server.c knows KVM and sockets"

@@ -88,6 +88,9 @@ struct aml_dev {
 	uint32_t mem_base, mem_size, irq;
 	uint16_t io_min, io_max;
 	uint8_t mem_info, irq_flags, io_info, io_align, io_len;
+	unsigned nio;       /* IO descriptors seen; io_* holds the first, io2_* the second */
+	uint16_t io2_min, io2_max;
+	uint8_t io2_len;
 };
 
 struct aml_seen {
@@ -153,13 +156,22 @@ static bool crs_parse(const uint8_t *b, size_t n, struct aml_dev *d)
 		if (tag == 0x79)
 			return i + 2 == n && (b[i + 1] == 0 || sum8(b, n) == 0) &&
 			       (d->has_mem != d->has_io) && irq;
-		if (tag == 0x47 && n - i >= 8) { /* small item: IO */
-			d->io_info = b[i + 1];
-			d->io_min = get16(b + i + 2);
-			d->io_max = get16(b + i + 4);
-			d->io_align = b[i + 6];
-			d->io_len = b[i + 7];
-			d->has_io = true;
+		if (tag == 0x47 && n - i >= 8) { /* small item: IO (the first in io_*, then io2_*) */
+			if (d->nio == 0) {
+				d->io_info = b[i + 1];
+				d->io_min = get16(b + i + 2);
+				d->io_max = get16(b + i + 4);
+				d->io_align = b[i + 6];
+				d->io_len = b[i + 7];
+				d->has_io = true;
+			} else if (d->nio == 1) {
+				d->io2_min = get16(b + i + 2);
+				d->io2_max = get16(b + i + 4);
+				d->io2_len = b[i + 7];
+			} else {
+				return false;
+			}
+			d->nio++;
 			i += 8;
 			continue;
 		}
@@ -356,6 +368,21 @@ static void check_com1(const struct aml_dev *d)
 	CHECK_EQ(d->irq_flags, 3); /* consumer, edge, active high, exclusive */
 }
 
+/* KBD: EisaId ("PNP0303"), IO (Decode16, 0x60, 0x60, 1, 1), IO (Decode16, 0x64, 0x64, 1, 1),
+ * Interrupt (Edge) { 1 }. */
+static void check_kbd(const struct aml_dev *d)
+{
+	CHECK(!strcmp(d->name, "KBD_"));
+	CHECK_EQ(d->hid_int, 0x0303d041u);
+	CHECK(d->has_crs && d->has_io);
+	CHECK_EQ(d->nio, 2u);
+	CHECK(d->io_min == 0x60 && d->io_max == 0x60 && d->io_len == 1);
+	CHECK(d->io_info == 1 && d->io_align == 1);
+	CHECK(d->io2_min == 0x64 && d->io2_max == 0x64 && d->io2_len == 1);
+	CHECK_EQ(d->irq, 1u);
+	CHECK_EQ(d->irq_flags, 3); /* consumer, edge, active high, exclusive */
+}
+
 static void check_dsdt(const uint8_t *t, uint32_t len, size_t ndevs)
 {
 	memset(&seen, 0, sizeof(seen));
@@ -364,12 +391,13 @@ static void check_dsdt(const uint8_t *t, uint32_t len, size_t ndevs)
 	CHECK(seen.s5);
 	CHECK_EQ(seen.s5_n, 4u);
 	CHECK_EQ(seen.s5_pkg[0], (uint64_t)ACPI_S5_SLP_TYP);
-	CHECK_EQ(seen.ndevs, ndevs + 1);
-	if (seen.ndevs == 0)
+	CHECK_EQ(seen.ndevs, ndevs + 2);
+	if (seen.ndevs < 2)
 		return;
 	check_com1(&seen.devs[0]);
-	for (size_t i = 0; i + 1 < seen.ndevs && i < ndevs; i++) {
-		const struct aml_dev *d = &seen.devs[i + 1];
+	check_kbd(&seen.devs[1]);
+	for (size_t i = 0; i + 2 < seen.ndevs && i < ndevs; i++) {
+		const struct aml_dev *d = &seen.devs[i + 2];
 		CHECK(!strcmp(d->hid, "LNRO0005"));
 		CHECK(d->has_uid && d->uid == i);
 		CHECK(d->has_cca && d->cca == 1);
@@ -453,7 +481,7 @@ static void tables_cpus_and_devices(void)
 static void tables_big_dsdt(void)
 {
 	walk(1, 0);
-	CHECK_EQ(seen.max_pkglen_bytes, 1); /* \_S5_, and a scope holding only COM1 */
+	CHECK_EQ(seen.max_pkglen_bytes, 2); /* the scope holding only COM1 and KBD: 178 bytes */
 	walk(1, 1);
 	CHECK_EQ(seen.max_pkglen_bytes, 2);
 	walk(2, 64);
@@ -469,13 +497,20 @@ static void dsdt_golden(void)
 	static const uint8_t want[] = {
 		0x08, 0x5c, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x07, 0x04, /* Name (\_S5, Package (4) */
 		0x0a, 0x05, 0x00, 0x00, 0x00,                         /*   { 5, 0, 0, 0 }) */
-		0x10, 0x4d, 0x07, 0x5c, 0x5f, 0x53, 0x42, 0x5f,       /* Scope (\_SB) */
+		0x10, 0x42, 0x0b, 0x5c, 0x5f, 0x53, 0x42, 0x5f,       /* Scope (\_SB) */
 		0x5b, 0x82, 0x31, 0x43, 0x4f, 0x4d, 0x31,             /* Device (COM1) */
 		0x08, 0x5f, 0x48, 0x49, 0x44, 0x0c, 0x41, 0xd0, 0x05, 0x01, /* _HID "PNP0501" */
 		0x08, 0x5f, 0x55, 0x49, 0x44, 0x00,                   /* _UID Zero */
 		0x08, 0x5f, 0x43, 0x52, 0x53, 0x11, 0x16, 0x0a, 0x13, /* _CRS Buffer (19) */
 		0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,       /* IO (Decode16, 0x3f8, 8) */
 		0x89, 0x06, 0x00, 0x03, 0x01, 0x04, 0x00, 0x00, 0x00, /* Interrupt (Edge) {4} */
+		0x79, 0x00,                                           /* EndTag */
+		0x5b, 0x82, 0x33, 0x4b, 0x42, 0x44, 0x5f,             /* Device (KBD) */
+		0x08, 0x5f, 0x48, 0x49, 0x44, 0x0c, 0x41, 0xd0, 0x03, 0x03, /* _HID "PNP0303" */
+		0x08, 0x5f, 0x43, 0x52, 0x53, 0x11, 0x1e, 0x0a, 0x1b, /* _CRS Buffer (27) */
+		0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,       /* IO (Decode16, 0x60, 1) */
+		0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,       /* IO (Decode16, 0x64, 1) */
+		0x89, 0x06, 0x00, 0x03, 0x01, 0x01, 0x00, 0x00, 0x00, /* Interrupt (Edge) {1} */
 		0x79, 0x00,                                           /* EndTag */
 		0x5b, 0x82, 0x41, 0x04, 0x56, 0x30, 0x30, 0x30,       /* Device (V000) */
 		0x08, 0x5f, 0x48, 0x49, 0x44, 0x0d, 0x4c, 0x4e, 0x52, 0x4f, /* _HID "LNRO0005" */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api_config.h"
+#include "core/log.h"
 #include "arch/x86/machine.h"
 #include "test.h"
 
@@ -150,8 +151,27 @@ static void machine_config_unsupported_features(void)
 	CHECK_STR_CONTAINS(err, "cpu_template 'T2' is not supported");
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"huge_pages\":\"2M\"}", false), -1);
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"track_dirty_pages\":true}", false), -1);
-	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"/g\"}", false), -1);
-	CHECK_STR_CONTAINS(err, "'gdb_socket_path' is not supported");
+}
+
+static void machine_config_gdb_socket(void)
+{
+	reset();
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"/g\"}", false), 0);
+	CHECK(strcmp(ac.gdb_socket, "/g") == 0);
+	CHECK_EQ(machine("{\"vcpu_count\":2}", true), 0); /* PATCH keeps it */
+	CHECK(strcmp(ac.gdb_socket, "/g") == 0);
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"\"}", false), -1);
+	CHECK_STR_CONTAINS(err, "gdb_socket_path needs a path");
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":5}", false), -1);
+	CHECK_STR_CONTAINS(err, "must be a string");
+	char big[300];
+	int n = snprintf(big, sizeof(big), "{\"vcpu_count\":1,\"mem_size_mib\":64,\"gdb_socket_path\":\"");
+	memset(big + n, 'a', 120);
+	snprintf(big + n + 120, sizeof(big) - (size_t)n - 120, "\"}");
+	CHECK_EQ(machine(big, false), -1);
+	CHECK_STR_CONTAINS(err, "longer than 107 bytes");
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64}", false), 0); /* PUT replaces */
+	CHECK_EQ(ac.gdb_socket[0], 0);
 }
 
 static void drives_map_and_root_goes_first(void)
@@ -203,8 +223,8 @@ static void drive_refusals(void)
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\"}"), -1);
 	CHECK_STR_CONTAINS(err, "is_root_device");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
-			    "\"rate_limiter\":{}}"), -1);
-	CHECK_STR_CONTAINS(err, "'rate_limiter' is not supported");
+			    "\"rate_limiter\":{\"iops\":1}}"), -1);
+	CHECK_STR_CONTAINS(err, "unknown field 'iops'");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"socket\":\"/s\",\"is_root_device\":false}"), -1);
 	CHECK_STR_CONTAINS(err, "'socket' is not supported");
 	CHECK_EQ(drive("a", "{\"drive_id\":\"a\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
@@ -244,7 +264,7 @@ static void network_interfaces_fill_net_config(void)
 	CHECK_STR_CONTAINS(err, "multicast");
 	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"mtu\":1500}"), -1);
 	CHECK_STR_CONTAINS(err, "'mtu' is not supported");
-	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{}}"), -1);
+	CHECK_EQ(net("eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":5}"), -1);
 	CHECK_EQ(ac.cfg.nnets, 1u);
 }
 
@@ -274,8 +294,24 @@ static void actions_states_logger_metrics(void)
 	json_decref(j);
 	j = J("{\"module\":\"x\"}");
 	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
-	CHECK_STR_CONTAINS(err, "'module' is not supported");
+	CHECK_STR_CONTAINS(err, "module 'x' is not a mote module");
 	json_decref(j);
+	j = J("{\"module\":\"devices::virtio_blk\",\"level\":\"TRACE\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_TRACE &&
+	      !strcmp(l.module, "devices::virtio_blk"));
+	json_decref(j);
+	j = J("{\"level\":\"wArN\"}");
+	CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == 0 && l.level == LOG_WARN && !l.module[0]);
+	json_decref(j);
+	static const char *const bad_modules[] = {"\"\"", "\"devices::\"", "\"devices:x\"",
+						  "\"devices::Virtio\"", "\"api_server::request\"", "1"};
+	for (size_t i = 0; i < sizeof(bad_modules) / sizeof(bad_modules[0]); i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"module\":%s}", bad_modules[i]);
+		j = J(body);
+		CHECK(j && api_parse_logger(j, &l, err, sizeof(err)) == -1);
+		json_decref(j);
+	}
 	struct api_metrics_cfg m;
 	j = J("{\"metrics_path\":\"/m\",\"properties\":{\"k\":\"v\"}}");
 	CHECK(j && api_parse_metrics(j, &m, err, sizeof(err)) == 0 && m.properties);
@@ -342,7 +378,15 @@ static void config_file_whole_schema(void)
 	reset();
 	const char *g3 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{}}";
 	CHECK_EQ(api_config_file(&ac, g3, strlen(g3), err, sizeof(err)), -1);
-	CHECK_STR_CONTAINS(err, "'balloon' is not supported");
+	CHECK_STR_CONTAINS(err, "balloon: missing required field 'amount_mib'");
+	reset();
+	const char *g4 = "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"balloon\":{\"amount_mib\":"
+			 "16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":2}}";
+	CHECK_EQ(api_config_file(&ac, g4, strlen(g4), err, sizeof(err)), 0);
+	CHECK(ac.cfg.balloon.enabled && ac.cfg.balloon.amount_mib == 16 &&
+	      ac.cfg.balloon.deflate_on_oom && ac.cfg.balloon.stats_interval_s == 2 &&
+	      !ac.cfg.balloon.reporting);
+	reset();
 	const char *h = "{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}";
 	CHECK_EQ(api_config_file(&ac, h, strlen(h), err, sizeof(err)), -1);
 	CHECK_STR_CONTAINS(err, "boot-source");
@@ -427,6 +471,7 @@ int main(void)
 	RUN(boot_source_refusals);
 	RUN(machine_config_ranges);
 	RUN(machine_config_unsupported_features);
+	RUN(machine_config_gdb_socket);
 	RUN(drives_map_and_root_goes_first);
 	RUN(drive_io_engine);
 	RUN(drive_refusals);

@@ -215,6 +215,41 @@ static void debug_exit_status(void)
 	CHECK_EQ(r, 0xff);
 }
 
+/* Injected keys (SendCtrlAltDel): one rising edge of IRQ 1 per byte, since ACPI describes the
+ * line as edge-triggered; the line stays low once the queue is empty. */
+static int irq_rises;
+static void count_rises(void *ctx, unsigned gsi, int level)
+{
+	(void)ctx;
+	(void)gsi;
+	if (level && irq_level != 1)
+		irq_rises++;
+	irq_level = level;
+}
+
+static void i8042_key_edges(void)
+{
+	static const uint8_t cad[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	struct i8042 k;
+	CHECK_EQ(stop_init(&stop), 0);
+	i8042_init(&k, &stop);
+	i8042_set_irq(&k, &(struct irq_line){.set = count_rises, .gsi = 1});
+	irq_level = 0;
+	irq_rises = 0;
+	CHECK_EQ(i8042_send_keys(&k, cad, sizeof(cad)), 0);
+	for (size_t i = 0; i < sizeof(cad); i++) {
+		uint8_t r = 0;
+		CHECK_EQ(irq_level, 1);
+		CHECK_EQ(irq_rises, (int)i + 1);
+		i8042_data_ops.read(&k, 0, &r, 1);
+		CHECK_EQ(r, cad[i]);
+	}
+	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(irq_rises, (int)sizeof(cad));
+	i8042_destroy(&k);
+	stop_destroy(&stop);
+}
+
 int main(void)
 {
 	test_suite_name = "devices";
@@ -225,6 +260,7 @@ int main(void)
 	RUN(uart_wide_and_odd_accesses);
 	RUN(i8042_reset_command);
 	RUN(i8042_output_port_reset);
+	RUN(i8042_key_edges);
 	RUN(debug_exit_status);
 	TEST_MAIN_END();
 }

@@ -243,12 +243,14 @@ static void ring_refuses_open_socket_and_raw_fds(void)
 
 static int try_register_refused(void)
 {
-	int fd = raw_fd;
-	return io_uring_register_files_update(blk_uring_ring(&be), 0, &fd, 1) == -EACCES ? 0 : 32;
+	char b[64];
+	struct iovec v = {.iov_base = b, .iov_len = sizeof(b)};
+	return io_uring_register_buffers(blk_uring_ring(&be), &v, 1) == -EACCES ? 0 : 32;
 }
 
 /* A new, unrestricted ring: killed in every class; io_uring_register: killed in the ring
- * users' classes, refused by the ring in the process list (teardown unregisters the file). */
+ * users' classes, refused by the ring in the process list beyond its two operations
+ * (teardown unregisters the file, a drive swap updates its slot). */
 static void no_new_ring_no_register(void)
 {
 	char out[256];
@@ -266,7 +268,8 @@ static void no_new_ring_no_register(void)
 	}
 }
 
-/* Unsandboxed too, the enabled ring takes one register operation: unregistering its file. */
+/* Unsandboxed too, the enabled ring takes two register operations: updating its one file
+ * slot (a drive swap, blk_swap_file) and unregistering its file. */
 static void ring_refuses_register_ops(void)
 {
 	char err[256];
@@ -275,7 +278,8 @@ static void ring_refuses_register_ops(void)
 	struct io_uring *ring = blk_uring_ring(&be);
 	if (!ring)
 		return;
-	CHECK_EQ(io_uring_register_files_update(ring, 0, &fd, 1), -EACCES);
+	CHECK_EQ(io_uring_register_files_update(ring, 0, &fd, 1), 1);
+	CHECK_EQ(io_uring_register_files_update(ring, 1, &fd, 1), -EINVAL); /* one slot only */
 	CHECK_EQ(io_uring_register_buffers(ring, &(struct iovec){.iov_base = err, .iov_len = 64}, 1),
 		 -EACCES);
 	CHECK_EQ(io_uring_register_eventfd(ring, fd), -EACCES);

@@ -1,4 +1,4 @@
-/* Unit tests for the vhost-net setup (src/backends/vhost_net.c) against a fake kernel: every ioctl is
+/* Unit tests for the vhost-net setup (src/vmm/vhost_net.c) against a fake kernel: every ioctl is
  * recorded with its argument, so the exact sequence (SET_OWNER, GET_FEATURES, SET_MEM_TABLE;
  * SET_FEATURES, per ring NUM/BASE/ADDR/KICK/CALL, NET_SET_BACKEND per ring; on stop
  * NET_SET_BACKEND -1 and GET_VRING_BASE) and the arguments (memory regions from guest memory,
@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "guest_ram.h"
 #include "test.h"
-#include "backends/vhost_net.h"
+#include "vmm/vhost_net.h"
 
 #define MAXCALLS 64
 struct rec {

@@ -1052,6 +1052,137 @@ static void iov_slice(void)
 	CHECK_EQ(virtio_blk_iov_slice(v, 0, 0, 0, out, 0), 0);
 }
 
+/* PATCH /drives with requests in flight (virtio_blk_swap_backend): they are waited for and
+ * answered first, whatever happens to the swap; a backend that cannot change its file (this
+ * fake asynchronous one; io_uring can) refuses and stays. */
+static void swap_drains_requests_in_flight(void)
+{
+	start(async_backend(), FEAT_BASE, NULL);
+	uint16_t k0 = req(VIRTIO_BLK_T_IN, 1, DATA_GPA, 512);
+	uint16_t k1 = req(VIRTIO_BLK_T_IN, 9, DATA_GPA + 0x1000, 512);
+	kick();
+	CHECK_EQ(blk.in_backend, 2u);
+	CHECK_EQ(status_of(k0), 0xff);
+	struct blk_backend nb = { .ops = &fk_ops, .be = &fk, .size = DISK_SIZE, .block_size = 512,
+				  .completion_fd = -1 };
+	char err[160];
+	CHECK_EQ(virtio_blk_swap_backend(&blk, &nb, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "cannot change its file");
+	CHECK_EQ(blk.in_backend, 0u);
+	CHECK_EQ(used_idx(), 2);
+	CHECK_EQ(status_of(k0), VIRTIO_BLK_S_OK);
+	CHECK_EQ(status_of(k1), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*host(DATA_GPA, 1), (uint8_t)(512 * 3));
+	CHECK(blk.be.ops == &fa_ops && nb.ops == &fk_ops); /* both as they were */
+	CHECK_EQ(atomic_load(&blk.reads), 2u);
+}
+
+/* ---- the rate limiter (a fake clock and timer) ---- */
+
+static uint64_t fake_ns;
+static uint64_t fake_clock(void) { return fake_ns; }
+static uint64_t timer_at;
+static int timer_arms;
+static void fake_arm(void *ctx, uint64_t at)
+{
+	(void)ctx;
+	timer_at = at;
+	timer_arms++;
+}
+
+static void fire(void)
+{
+	fake_ns = timer_at;
+	virtio_blk_on_timer(&blk);
+}
+
+/* bandwidth 1024 bytes per 100 ms, one 512-byte burst; ops 3 per second: requests beyond the
+ * tokens stay in the ring (not popped, not answered) until the timer fires; a PATCH lifts
+ * the limit at once; reset forgets the throttled state. */
+static void rate_limited(void)
+{
+	start(fake_backend(false), FEAT_BASE, "rl");
+	fake_ns = 1000000000ull;
+	blk.clock = fake_clock;
+	blk.rl_timer = (struct rl_timer){.arm = fake_arm};
+	timer_arms = 0;
+	virtio_blk_ratelimit_init(&blk, &(struct rl_config){{1024, 512, 100}, {0, 0, 0}});
+	uint16_t k[6];
+	for (int i = 0; i < 4; i++)
+		k[i] = req(VIRTIO_BLK_T_IN, (uint64_t)i, DATA_GPA + 0x1000ull * i, 512);
+	kick();
+	/* 512 burst + 1024 budget = three 512-byte reads */
+	CHECK(done(k[0], VIRTIO_BLK_S_OK, 513) && done(k[1], VIRTIO_BLK_S_OK, 513) &&
+	      done(k[2], VIRTIO_BLK_S_OK, 513));
+	CHECK_EQ(used_idx(), 3);
+	CHECK(blk.throttled);
+	CHECK_EQ(timer_arms, 1);
+	CHECK_EQ(timer_at, fake_ns + 50000000ull); /* 512 bytes at 10240 B/s: 50 ms */
+	CHECK_EQ(atomic_load(&blk.throttled_events), 1);
+	CHECK_EQ(fk.reads, 3);
+	/* a kick while throttled serves nothing (the chain is still the guest's) */
+	kick();
+	CHECK_EQ(used_idx(), 3);
+	CHECK(blk.throttled);
+	/* the timer at its time: the fourth read goes */
+	fire();
+	CHECK(done(k[3], VIRTIO_BLK_S_OK, 513));
+	CHECK(!blk.throttled);
+	/* metrics name */
+	struct virtio_counter c[4];
+	CHECK_EQ(blk.dev.ops->counters(&blk.dev, c, 4), 2);
+	CHECK(!strcmp(c[0].name, "bounce_waits") && c[0].value == 0);
+	CHECK(!strcmp(c[1].name, "rate_limiter_throttled_events") && c[1].value >= 1);
+	/* an ops limit: 3 per second (a full bucket of 3 at the update) */
+	virtio_blk_ratelimit_update(&blk, &(struct rl_update){.cfg = {{0, 0, 0}, {3, 0, 1000}},
+							     .bw_set = true, .ops_set = true});
+	for (int i = 0; i < 5; i++)
+		req(VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	kick();
+	CHECK_EQ(used_idx(), 4 + 3);
+	CHECK(blk.throttled);
+	CHECK_EQ(timer_at, fake_ns + 333333334ull); /* ceil(1 s / 3) */
+	fire();
+	CHECK_EQ(used_idx(), 4 + 4);
+	/* PATCH lifting the limit while throttled: served at the next notify (the kick the
+	 * update sends goes nowhere here: no transport) */
+	virtio_blk_ratelimit_update(&blk, &(struct rl_update){.cfg = {{0, 0, 0}, {0, 0, 0}},
+							     .ops_set = true});
+	struct rl_config got;
+	virtio_blk_ratelimit_get(&blk, &got);
+	CHECK(!rl_config_enabled(&got));
+	kick();
+	CHECK_EQ(used_idx(), 4 + 5);
+	/* a request larger than the bucket passes on a full bucket, then waits out its debt */
+	virtio_blk_ratelimit_update(&blk, &(struct rl_update){.cfg = {{1024, 0, 100}, {0, 0, 0}},
+							     .bw_set = true});
+	uint16_t big = req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096);
+	uint16_t after = req(VIRTIO_BLK_T_IN, 8, DATA_GPA + 0x2000, 512);
+	kick();
+	CHECK(done(big, VIRTIO_BLK_S_OK, 4097));
+	CHECK_EQ(used_idx(), 10);
+	CHECK(blk.throttled);
+	/* the timer still pending from the ops limit (earlier) stays armed: it fires, the device
+	 * re-checks and re-arms for the debt: 3072 + 512 bytes at 10240 B/s = 350 ms */
+	uint64_t t0 = fake_ns;
+	CHECK(timer_at < t0 + 350000000ull);
+	fire();
+	CHECK_EQ(used_idx(), 10);
+	CHECK_EQ(timer_at, t0 + 350000000ull);
+	fire();
+	CHECK(done(after, VIRTIO_BLK_S_OK, 513));
+	/* a reset forgets the throttled state */
+	req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 1024);
+	req(VIRTIO_BLK_T_IN, 0, DATA_GPA, 1024);
+	kick();
+	CHECK(blk.throttled);
+	pthread_mutex_lock(&blk.dev.lock);
+	blk.dev.ops->reset(&blk.dev);
+	pthread_mutex_unlock(&blk.dev.lock);
+	CHECK(!blk.throttled);
+	stop();
+}
+
 int main(void)
 {
 	test_suite_name = "virtio_blk";
@@ -1075,6 +1206,8 @@ int main(void)
 	RUN(async_merge);
 	RUN(async_write_through_and_refusal);
 	RUN(reset_with_requests_in_flight);
+	RUN(swap_drains_requests_in_flight);
+	RUN(rate_limited);
 	stop();
 	TEST_MAIN_END();
 }

@@ -544,6 +544,87 @@ static void init_refusals(void)
 	CHECK_STR_CONTAINS(err, "incomplete");
 }
 
+/* ---- rate limiters (a fake clock and timer) ---- */
+
+static uint64_t fake_ns, timer_at;
+static uint64_t fake_clock(void) { return fake_ns; }
+static void fake_arm(void *ctx, uint64_t at) { (void)ctx; timer_at = at; }
+static void fire(void)
+{
+	fake_ns = timer_at;
+	virtio_net_on_timer(&net);
+}
+
+/* tx: 2 frames per second (a bucket of 2); rx: 200 frame bytes per 100 ms. Throttled frames
+ * stay the guest's (tx) or the tap's (rx: held, tap unwatched) until the timer; the other
+ * direction is unaffected; PATCH lifts a limit; vhost refuses limits. */
+static void rate_limited(void)
+{
+	setup(0, NULL, 1500);
+	net.clock = fake_clock;
+	net.rl_timer = (struct rl_timer){.arm = fake_arm};
+	fake_ns = 5000000000ull;
+	virtio_net_ratelimit_init(&net, &(struct rl_config){{200, 0, 100}, {0, 0, 0}},
+				  &(struct rl_config){{0, 0, 0}, {2, 0, 1000}});
+	CHECK_EQ(start(BASE_F), 0);
+	put_hdr(DATA_GPA, 0, 0, 0, 0, 0, 0);
+	const struct seg one[] = { { DATA_GPA, 12 + 60, false } };
+	for (int i = 0; i < 3; i++)
+		offer(TX, one, 1);
+	kick(TX);
+	CHECK_EQ(fk.nout, 2);
+	CHECK_EQ(used_idx(TX), 2);
+	CHECK(net.tx_throttled);
+	CHECK_EQ(timer_at, fake_ns + 500000000ull);
+	/* receive meanwhile: 150-byte frames, 200 bytes of budget: one passes, the second waits */
+	fk_push(150, 1);
+	fk_push(150, 2);
+	const struct seg b[] = { { DATA_GPA + 0x10000, 2048, true } };
+	const struct seg b2[] = { { DATA_GPA + 0x20000, 2048, true } };
+	offer(RX, b, 1);
+	offer(RX, b2, 1);
+	kick(RX);
+	CHECK_EQ(used_idx(RX), 1);
+	CHECK(net.rx_throttled);
+	CHECK(!net.watching); /* the tap is not read while throttled */
+	CHECK_EQ(fk.in_head, 2); /* the second frame is held, charged at delivery */
+	/* the earlier deadline wins: rx needs 100 bytes = 50 ms */
+	CHECK_EQ(timer_at, fake_ns + 50000000ull);
+	fire();
+	CHECK_EQ(used_idx(RX), 2);
+	CHECK(!net.rx_throttled);
+	CHECK_EQ(fk.nout, 2); /* tx still waits */
+	CHECK(net.tx_throttled);
+	fire();
+	CHECK_EQ(fk.nout, 3);
+	CHECK(!net.tx_throttled);
+	struct virtio_counter c[4];
+	CHECK_EQ(net.dev.ops->counters(&net.dev, c, 4), 2);
+	CHECK(!strcmp(c[0].name, "rx_rate_limiter_throttled") && c[0].value == 1);
+	CHECK(!strcmp(c[1].name, "tx_rate_limiter_throttled") && c[1].value >= 1);
+	/* PATCH: tx unlimited, rx untouched */
+	char err[200];
+	struct rl_update none = {0}, off = {.cfg = {{0, 0, 0}, {0, 0, 0}}, .ops_set = true};
+	CHECK_EQ(virtio_net_ratelimit_update(&net, &none, &off, err, sizeof(err)), 0);
+	for (int i = 0; i < 5; i++)
+		offer(TX, one, 1);
+	kick(TX);
+	CHECK_EQ(fk.nout, 8);
+	struct rl_config rx, tx;
+	virtio_net_ratelimit_get(&net, &rx, &tx);
+	CHECK(!rl_config_enabled(&tx) && rx.bw.size == 200);
+	/* a reset forgets throttled state */
+	net.rx_throttled = net.tx_throttled = true;
+	net.ops.reset(&net.dev);
+	CHECK(!net.rx_throttled && !net.tx_throttled);
+	/* a device with an external data path (vhost) refuses limits */
+	net.dp_start = fake_dp_start;
+	CHECK_EQ(virtio_net_ratelimit_update(&net, &none, &off, err, sizeof(err)), -1);
+	CHECK_STR_CONTAINS(err, "vhost");
+	CHECK_EQ(virtio_net_ratelimit_update(&net, &none, &none, err, sizeof(err)), 0);
+	net.dp_start = NULL;
+}
+
 int main(void)
 {
 	test_suite_name = "virtio_net";
@@ -559,6 +640,7 @@ int main(void)
 	RUN(external_data_path);
 	RUN(deferred_work);
 	RUN(init_refusals);
+	RUN(rate_limited);
 	if (live) {
 		virtio_net_destroy(&net);
 		virtio_dev_destroy(&net.dev);

@@ -1,6 +1,6 @@
 /* ACPI tables for the hardware-reduced x86 machine: RSDP, XSDT, FADT, MADT and a DSDT (\_S5,
- * COM1, the virtio-mmio windows) whose AML is encoded here (a few opcodes only). Owns the
- * table layout inside [X86_ACPI_GPA, X86_ACPI_END). Everything is built in a host buffer
+ * COM1, the i8042 keyboard controller, the virtio-mmio windows) whose AML is encoded here (a
+ * few opcodes only). Owns the table layout inside [X86_ACPI_GPA, X86_ACPI_END). Everything is built in a host buffer
  * first and written with one gm_write, so a refusal leaves guest memory untouched.
  * No KVM, no device behaviour: it only describes what the machine file placed. */
 #include "arch/x86/acpi.h"
@@ -97,6 +97,7 @@
 #define RES_IO_DECODE16 0x01
 #define RES_END_TAG 0x79 /* small item, 1 byte follows: the checksum */
 #define EISA_PNP0501 0x0105d041u /* EisaId ("PNP0501"), 16550A-compatible COM port */
+#define EISA_PNP0303 0x0303d041u /* EisaId ("PNP0303"), PS/2 (8042) keyboard controller */
 
 /* The image of [X86_ACPI_GPA, X86_ACPI_END) as it is built. Appends past cap set overflow
  * and are dropped; the caller checks overflow once, at the end. */
@@ -327,6 +328,39 @@ static void aml_com1(struct img *m)
 	aml_close(m, dev);
 }
 
+/* IO (Decode16, port, port, 1, len) at p: RES_IO_LEN bytes. */
+static void res_io(uint8_t *p, uint16_t port, uint8_t len)
+{
+	p[0] = RES_IO;
+	p[1] = RES_IO_DECODE16;
+	le16(p + 2, port); /* minimum */
+	le16(p + 4, port); /* maximum */
+	p[6] = 1;          /* alignment */
+	p[7] = len;
+}
+
+/* Device (KBD) { _HID EisaId ("PNP0303"), _CRS { IO (Decode16, 0x60, 0x60, 1, 1),
+ * IO (Decode16, 0x64, 0x64, 1, 1), Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive)
+ * { 1 } } }. Linux's i8042 driver finds the controller through PNP, and, as for COM1, a
+ * hardware-reduced Linux wires no ISA IRQ by itself: without this device its keyboard driver
+ * never binds (i8042.nopnp leaves IRQ 1 unmapped), and SendCtrlAltDel reaches nothing. */
+static void aml_kbd(struct img *m)
+{
+	uint8_t res[2 * RES_IO_LEN + 3 + RES_EXT_IRQ_LEN];
+	res_io(res, MACHINE_I8042_DATA_PORT, 1);
+	res_io(res + RES_IO_LEN, MACHINE_I8042_CMD_PORT, 1);
+	res_ext_irq(res + 2 * RES_IO_LEN, RES_EXT_IRQ_CONSUMER | RES_EXT_IRQ_EDGE, MACHINE_I8042_IRQ);
+
+	put8(m, AML_EXT);
+	put8(m, AML_EXT_DEVICE);
+	size_t dev = aml_open(m);
+	put(m, "KBD_", 4);
+	aml_name(m, "_HID");
+	aml_int(m, EISA_PNP0303);
+	aml_crs(m, res, sizeof(res));
+	aml_close(m, dev);
+}
+
 /* Device (Vnnn) { _HID "LNRO0005", _UID n, _CCA One, _CRS { Memory32Fixed (ReadWrite, base,
  * size), Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } } }. Edge,
  * because mote injects virtio interrupts through irqfds: one edge per eventfd write, with
@@ -358,7 +392,7 @@ static void aml_virtio_dev(struct img *m, const struct acpi_mmio_dev *d, unsigne
 }
 
 /* DSDT: Name (\_S5, Package () { ACPI_S5_SLP_TYP, 0, 0, 0 }) and
- * Scope (\_SB) { COM1, then one Device per virtio-mmio window }. */
+ * Scope (\_SB) { COM1, KBD, then one Device per virtio-mmio window }. */
 static size_t build_dsdt(struct img *m, const struct acpi_config *c)
 {
 	size_t at = sdt_begin(m, "DSDT", DSDT_REVISION);
@@ -380,6 +414,7 @@ static size_t build_dsdt(struct img *m, const struct acpi_config *c)
 	put8(m, AML_ROOT);
 	put(m, "_SB_", 4);
 	aml_com1(m);
+	aml_kbd(m);
 	for (size_t i = 0; i < c->nvirtio; i++)
 		aml_virtio_dev(m, &c->virtio[i], (unsigned)i);
 	aml_close(m, scope);

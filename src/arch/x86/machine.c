@@ -73,7 +73,11 @@ int machine_init(struct machine *m, struct vm_stop *stop,
 	    reg(&m->pio, MACHINE_DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, &debug_exit_ops, stop, "debug-exit", err, errlen) ||
 	    reg(&m->pio, MACHINE_COM1_PORT, UART_REG_COUNT, &uart8250_ops, &m->com1, "COM1", err, errlen) ||
 	    reg(&m->pio, ACPI_SLEEP_CONTROL_PORT, ACPI_PM_PORTS, &acpi_pm_ops, &m->pm, "ACPI PM", err, errlen) ||
-	    reg(&m->pio, MACHINE_PCI_CONF_PORT, 8, &absent_ops, NULL, "PCI config (no PCI)", err, errlen)) {
+	    reg(&m->pio, MACHINE_PCI_CONF_PORT, 8, &absent_ops, NULL, "PCI config (no PCI)", err, errlen) ||
+	    reg(&m->pio, MACHINE_COM2_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM2 (absent)", err, errlen) ||
+	    reg(&m->pio, MACHINE_COM3_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM3 (absent)", err, errlen) ||
+	    reg(&m->pio, MACHINE_COM4_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM4 (absent)", err, errlen) ||
+	    reg(&m->pio, MACHINE_CMOS_PORT, 8, &absent_ops, NULL, "CMOS/RTC (absent)", err, errlen)) {
 		machine_destroy(m);
 		return -1;
 	}

@@ -25,6 +25,14 @@
 #define MACHINE_POST_PORT 0x80
 #define MACHINE_DEBUG_EXIT_PORT 0xf4
 #define MACHINE_PCI_CONF_PORT 0xcf8 /* config mechanism #1: no PCI, reads all ones */
+/* COM2-COM4 are absent (8 ports each, reads all ones): Linux's 8250 driver probes them on every
+ * boot, which is normal guest behaviour, so they are quiet rather than "guest error" lines. */
+#define MACHINE_COM2_PORT 0x2f8
+#define MACHINE_COM3_PORT 0x3e8
+#define MACHINE_COM4_PORT 0x2e8
+/* The CMOS/RTC ports (0x70-0x77, with the extended bank) are absent too: Linux writes the warm-reset code there
+ * before starting each secondary vCPU (SMP boot), and reads nothing it needs. */
+#define MACHINE_CMOS_PORT 0x70
 
 /* virtio-mmio windows in the device hole, one GSI each: the first eight on IOAPIC pins 16-23
  * (away from the ISA IRQs the in-kernel 8259 also sees), then the ISA lines no device of this

@@ -38,6 +38,8 @@ static u64 tsc_mhz;
 
 u64 virtio_now_us(void)
 {
+	if (!tsc_mhz)
+		tsc_mhz = rt_cmdline_u64("tsc_mhz", 0); /* the host says (CPUID may not) */
 	if (!tsc_mhz) {
 		u32 a, b, c, d, max;
 		cpuid(0, &max, &b, &c, &d);

@@ -197,6 +197,7 @@ static inline void virtio_barrier(void) { __asm__ volatile("" ::: "memory"); }
 static inline void virtio_mb(void) { __asm__ volatile("lock addl $0, (%%rsp)" ::: "memory", "cc"); }
 
 /* ---- time ---- */
-u64 virtio_now_us(void); /* rdtsc scaled by the CPUID TSC frequency (or an assumed 2 GHz) */
+u64 virtio_now_us(void); /* rdtsc scaled by tsc_mhz= from the command line, else the CPUID TSC
+                          * frequency, else an assumed 2 GHz */
 
 #endif

@@ -1,7 +1,7 @@
 /* vhost-net setup and teardown: the ioctl sequence of linux/vhost.h, through an ops table.
  * UNVERIFIED against a real /dev/vhost-net (none on the project's machines); the unit test
  * checks the sequence and every argument against a fake kernel. */
-#include "backends/vhost_net.h"
+#include "vmm/vhost_net.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,175 @@
+/* seccomp_gen: compiles mote's seccomp allowlists to classic BPF at build time.
+ * Includes src/core/sandbox.c with SANDBOX_GEN defined (its rule tables, nothing else) and
+ * prints a C header (build/gen/seccomp_bpf.h) with one BPF fragment per table, plus the filter
+ * head (architecture check) and the two tails (the refusals with an errno, the default trap).
+ * At run time core/sandbox.c only concatenates fragments, patches the process id into the few
+ * instructions listed for it, appends the ioctl numbers its caller passes, and loads the result
+ * with seccomp(2): no libseccomp, no rule compilation in mote.
+ * Every fragment starts by loading the system call number and falls through at its end, so
+ * fragments concatenate in any order; a rule that allows jumps to nothing outside itself.
+ * Built and run by the Makefile with the host compiler; must not: run anything but printf. */
+#define SANDBOX_GEN
+#include "core/sandbox.c"
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_INSN 4096 /* BPF_MAXINSNS */
+#define OFF_NR ((uint32_t)offsetof(struct seccomp_data, nr))
+#define OFF_ARCH ((uint32_t)offsetof(struct seccomp_data, arch))
+#define OFF_ARG_LO(i) ((uint32_t)(offsetof(struct seccomp_data, args) + 8 * (i)))
+#define OFF_ARG_HI(i) (OFF_ARG_LO(i) + 4) /* x86-64 is little-endian */
+#define X32_SYSCALL_BIT 0x40000000u
+
+static struct sock_filter insn[MAX_INSN];
+static const char *why[MAX_INSN]; /* the rule an instruction starts, for the comments */
+static unsigned n;
+static unsigned pid_at[64], npid;
+
+static void emit(uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
+{
+	if (n >= MAX_INSN) {
+		fprintf(stderr, "seccomp_gen: more than %d instructions\n", MAX_INSN);
+		exit(1);
+	}
+	insn[n++] = (struct sock_filter){ code, jt, jf, k };
+}
+
+static void ld(uint32_t off) { emit(BPF_LD | BPF_W | BPF_ABS, 0, 0, off); }
+static void ret(uint32_t action) { emit(BPF_RET | BPF_K, 0, 0, action); }
+/* jeq k: true goes jt instructions on, false jf (0: the next instruction) */
+static void jeq(uint32_t k, uint8_t jt, uint8_t jf) { emit(BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k); }
+static void jset(uint32_t k, uint8_t jt, uint8_t jf) { emit(BPF_JMP | BPF_JSET | BPF_K, jt, jf, k); }
+
+/* arg == val (64 bits: both halves), else on to the next rule. pid: the low half is the
+ * process id, patched at run time. */
+static void rule_arg_eq(int nr, unsigned arg, uint64_t val, bool pid)
+{
+	jeq((uint32_t)nr, 0, 5);
+	ld(OFF_ARG_LO(arg));
+	if (pid) {
+		if (npid >= sizeof(pid_at) / sizeof(pid_at[0]))
+			exit(1);
+		pid_at[npid++] = n;
+	}
+	jeq((uint32_t)val, 0, 3);
+	ld(OFF_ARG_HI(arg));
+	jeq((uint32_t)(val >> 32), 0, 1);
+	ret(SECCOMP_RET_ALLOW);
+}
+
+/* Compiles one table as a fragment. A holds the number at each rule's start: it is
+ * reloaded only after a rule that loaded an argument. */
+static void gen_rules(const struct rule *r, size_t count)
+{
+	bool nr_in_a = false;
+
+	for (size_t i = 0; i < count; i++) {
+		why[n] = r[i].why;
+		if (!nr_in_a)
+			ld(OFF_NR);
+		nr_in_a = false;
+		switch (r[i].cond) {
+		case COND_NONE:
+			jeq((uint32_t)r[i].nr, 0, 1);
+			ret(SECCOMP_RET_ALLOW);
+			nr_in_a = true;
+			break;
+		case COND_ARG0_EQ:
+			rule_arg_eq(r[i].nr, 0, r[i].val, false);
+			break;
+		case COND_ARG1_EQ:
+			rule_arg_eq(r[i].nr, 1, r[i].val, false);
+			break;
+		case COND_ARG0_SELF:
+			rule_arg_eq(r[i].nr, 0, 0, true);
+			break;
+		case COND_NO_EXEC_ARG2: /* (arg2 & PROT_EXEC) == 0; the mask has no high bits */
+			jeq((uint32_t)r[i].nr, 0, 3);
+			ld(OFF_ARG_LO(2));
+			jset(PROT_EXEC, 1, 0);
+			ret(SECCOMP_RET_ALLOW);
+			break;
+		case COND_THREAD_ARG0: /* (arg0 & CLONE_THREAD) == CLONE_THREAD */
+			jeq((uint32_t)r[i].nr, 0, 3);
+			ld(OFF_ARG_LO(0));
+			jset(CLONE_THREAD, 0, 1);
+			ret(SECCOMP_RET_ALLOW);
+			break;
+		default:
+			fprintf(stderr, "seccomp_gen: rule %zu: unknown condition %d\n", i, r[i].cond);
+			exit(1);
+		}
+	}
+}
+
+/* A comment may not end early: no star-slash from a reason. */
+static void print_why(const char *s)
+{
+	printf("\t/* ");
+	for (; *s; s++)
+		putchar(s[0] == '*' && s[1] == '/' ? '+' : s[0]);
+	printf(" */\n");
+}
+
+static void flush(const char *name)
+{
+	printf("static const struct sock_filter gen_%s_insn[%u] = {\n", name, n);
+	for (unsigned i = 0; i < n; i++) {
+		if (why[i])
+			print_why(why[i]);
+		printf("\t{0x%02x, %u, %u, 0x%08x},\n", insn[i].code, insn[i].jt, insn[i].jf,
+		       insn[i].k);
+	}
+	printf("};\nstatic const unsigned short gen_%s_pid[%u] = {", name, npid + 1);
+	for (unsigned i = 0; i < npid; i++)
+		printf("%u, ", pid_at[i]);
+	printf("0};\n");
+	printf("static const struct sandbox_bpf gen_%s = {gen_%s_insn, %u, gen_%s_pid, %u};\n\n",
+	       name, name, n, name, npid);
+	n = npid = 0;
+	for (unsigned i = 0; i < MAX_INSN; i++)
+		why[i] = NULL;
+}
+
+int main(void)
+{
+	printf("/* Generated by tools/seccomp_gen.c from the tables of src/core/sandbox.c: do not "
+	       "edit. */\n#include <linux/filter.h>\n\n"
+	       "/* A fragment: n instructions; pid[0..npid) index the ones whose k is the process id. */\n"
+	       "struct sandbox_bpf {\n\tconst struct sock_filter *insn;\n\tunsigned short n;\n"
+	       "\tconst unsigned short *pid;\n\tunsigned short npid;\n};\n\n");
+	/* Head: native x86-64 system calls only (an x32 or i386 call ends the process). */
+	ld(OFF_ARCH);
+	jeq(AUDIT_ARCH_X86_64, 1, 0);
+	ret(SECCOMP_RET_KILL_PROCESS);
+	ld(OFF_NR);
+	emit(BPF_JMP | BPF_JGE | BPF_K, 0, 1, X32_SYSCALL_BIT);
+	ret(SECCOMP_RET_KILL_PROCESS);
+	flush("head");
+	/* Tails: newfstatat refused in every class (see sandbox.c); clone3 refused with ENOSYS
+	 * in the process list (glibc then uses clone, whose flags a filter can see); the rest
+	 * traps (SIGSYS: the report, status 10). */
+	ld(OFF_NR);
+	jeq(__NR_newfstatat, 0, 1);
+	ret(SECCOMP_RET_ERRNO | EACCES);
+	ret(SECCOMP_RET_TRAP);
+	flush("tail");
+	ld(OFF_NR);
+	jeq(__NR_newfstatat, 0, 1);
+	ret(SECCOMP_RET_ERRNO | EACCES);
+	jeq(__NR_clone3, 0, 1);
+	ret(SECCOMP_RET_ERRNO | ENOSYS);
+	ret(SECCOMP_RET_TRAP);
+	flush("tail_process");
+#define GEN_TABLE(t)                                                        \
+	gen_rules(t, sizeof(t) / sizeof((t)[0]));                           \
+	flush(#t);
+	SANDBOX_TABLES(GEN_TABLE)
+	return 0;
+}
