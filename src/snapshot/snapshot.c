@@ -51,7 +51,7 @@ static bool get_str(struct snap_in *in, char *dst, size_t cap)
 static unsigned expected_virtio(const struct vm_config *c)
 {
 	return c->ndisks + (c->rng ? 1 : 0) + c->nnets + (c->vsock.enabled ? 1 : 0) +
-	       (c->virtio_console ? 1 : 0);
+	       (c->virtio_console ? 1 : 0) + (c->balloon.enabled ? 1 : 0);
 }
 
 /* ---- the configuration section ---------------------------------------------------------- */
@@ -106,6 +106,11 @@ static void save_config(struct snap_out *o, const struct snap_vm *vm,
 	snap_put_u8(o, c->vsock.enabled);
 	snap_put_u64(o, c->vsock.cid);
 	put_str(o, c->vsock.enabled ? c->vsock.uds : "");
+	snap_put_u8(o, c->balloon.enabled);
+	snap_put_u32(o, c->balloon.amount_mib);
+	snap_put_u8(o, c->balloon.deflate_on_oom);
+	snap_put_u32(o, c->balloon.stats_interval_s);
+	snap_put_u8(o, c->balloon.reporting);
 	snap_put_u32(o, (uint32_t)vm->machine->nvirtio);
 }
 
@@ -195,6 +200,11 @@ int snapshot_parse_config(const uint8_t *p, size_t len, struct snap_image *img, 
 	c->vsock.enabled = snap_get_u8(&in) != 0;
 	c->vsock.cid = snap_get_u64(&in);
 	get_str(&in, c->vsock.uds, sizeof(c->vsock.uds));
+	c->balloon.enabled = snap_get_u8(&in) != 0;
+	c->balloon.amount_mib = snap_get_u32(&in);
+	c->balloon.deflate_on_oom = snap_get_u8(&in) != 0;
+	c->balloon.stats_interval_s = snap_get_u32(&in);
+	c->balloon.reporting = snap_get_u8(&in) != 0;
 	img->nvirtio = snap_get_u32(&in);
 	if (!snap_in_done(&in))
 		return err_set(err, errlen, "snapshot configuration is %s",
@@ -202,6 +212,9 @@ int snapshot_parse_config(const uint8_t *p, size_t len, struct snap_image *img, 
 	char e2[256];
 	if (c->vsock.enabled && config_check_vsock("snapshot vsock", c->vsock.cid, c->vsock.uds, e2,
 						   sizeof(e2)) < 0)
+		return err_set(err, errlen, "snapshot configuration: %s", e2);
+	if (c->balloon.enabled && config_check_balloon("snapshot balloon", &c->balloon, c->mem_size, e2,
+						       sizeof(e2)) < 0)
 		return err_set(err, errlen, "snapshot configuration: %s", e2);
 	if (img->nvirtio != expected_virtio(c) || img->nvirtio > MACHINE_MAX_VIRTIO)
 		return err_set(err, errlen, "snapshot configuration: %u virtio devices, its devices make %u",

@@ -393,6 +393,7 @@ static int open_snapshot(struct vm *vm, char *err, size_t errlen)
 	vm->cfg.rng = m->rng;
 	vm->cfg.vsock = m->vsock;
 	vm->cfg.virtio_console = m->virtio_console;
+	vm->cfg.balloon = m->balloon;
 	vm->cfg.mem_hugepages = false; /* RAM is the memory file, copy-on-write */
 	vm->pit = vm->snap.pit;
 	return 0;

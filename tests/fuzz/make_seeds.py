@@ -195,7 +195,8 @@ def snapshot_seed(rng):
         return struct.pack("<IIQ", t, inst, len(payload)) + payload
     mem = 64 << 20
     cfg = struct.pack("<IQIBBBI", 1, mem, 1, 0, 1 if rng else 0, 0, 1) + struct.pack("<QQ", 0, mem)
-    cfg += struct.pack("<II", 0, 0) + struct.pack("<BQH", 0, 0, 0) + struct.pack("<I", 1 if rng else 0)
+    cfg += struct.pack("<II", 0, 0) + struct.pack("<BQH", 0, 0, 0) + struct.pack("<BIBIB", 0, 0, 0, 0, 0)
+    cfg += struct.pack("<I", 1 if rng else 0)
     cpuid = struct.pack("<I", 1) + struct.pack("<7I", 1, 0, 0, 0x806f8, 0, 1, 1)
     uart = struct.pack("<I", 1) + bytes([0, 3, 8, 0, 0, 12, 0, 0, 0, 0]) + bytes([2]) + b"hi"
     kbd = struct.pack("<I", 1) + bytes([0, 0, 0, 0, 0, 0, 0, 1, 0x1d])

@@ -26,6 +26,11 @@ static void snap_test_config(struct snap_out *o, uint64_t mem, uint32_t cpus, ui
 	snap_put_u8(o, 0);           /* vsock */
 	snap_put_u64(o, 0);
 	snap_put_u16(o, 0);
+	snap_put_u8(o, 0);           /* balloon: enabled, amount, deflate, stats, reporting */
+	snap_put_u32(o, 0);
+	snap_put_u8(o, 0);
+	snap_put_u32(o, 0);
+	snap_put_u8(o, 0);
 	snap_put_u32(o, nvirtio);
 }
 

@@ -245,6 +245,11 @@ static int config_devices(const char *path, const char *tap, uint8_t vhost, uint
 	snap_put_u8(&o, 0); /* vsock */
 	snap_put_u64(&o, 0);
 	snap_put_u16(&o, 0);
+	snap_put_u8(&o, 0); /* balloon */
+	snap_put_u32(&o, 0);
+	snap_put_u8(&o, 0);
+	snap_put_u32(&o, 0);
+	snap_put_u8(&o, 0);
 	snap_put_u32(&o, 2); /* virtio slots */
 	err[0] = '\0';
 	int r = snapshot_parse_config(o.buf, o.len, &img, err, sizeof(err));
