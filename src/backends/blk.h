@@ -114,6 +114,8 @@ int blk_file_fd(const struct blk_backend *b);
  * flushes and closes it) and b->size is the new file's; 0, or -1 with err set and nothing
  * changed. */
 int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, size_t errlen);
+/* The disk's fd for a file or an io_uring backend (fstat for its identity), else -1. */
+int blk_backend_fd(const struct blk_backend *b);
 
 /* Closes the backend once (later calls do nothing). */
 static inline void blk_close(struct blk_backend *b)

@@ -696,3 +696,11 @@ int blk_swap_file(struct blk_backend *b, struct blk_backend *file, char *err, si
 	b->block_size = u->file.block_size;
 	return 0;
 }
+
+/* Appended for snapshots (a disk's identity is checked through its open fd). */
+int blk_backend_fd(const struct blk_backend *b)
+{
+	if (b && b->ops == &blk_uring_ops && b->be)
+		return ((const struct blk_uring *)b->be)->fd;
+	return blk_file_fd(b);
+}

@@ -165,6 +165,7 @@ void gm_destroy(struct guest_mem *gm)
 {
 	/* fd is only looked at when map is set (gm_create sets map, and fd to the memfd or -1),
 	 * so a zeroed or never-created struct, whose fd may read 0, closes nothing. */
+	free(gm->written_mem);
 	if (gm->map) {
 		munmap(gm->map, gm->map_len);
 		if (gm->fd >= 0)
@@ -202,7 +203,85 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t
 	if (!p)
 		return -1;
 	memcpy(p, src, len);
+	gm_mark_written(gm, p, len);
 	return 0;
+}
+
+/* ---- host-side write tracking and the gate by RAM offset (for Diff snapshots) ---- */
+
+uint64_t gm_ram_pages(const struct guest_mem *gm)
+{
+	uint64_t end = 0;
+	for (size_t i = 0; i < gm->nregions; i++)
+		if (gm->regions[i].offset + gm->regions[i].size > end)
+			end = gm->regions[i].offset + gm->regions[i].size;
+	return end / GM_PAGE_SIZE;
+}
+
+int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen)
+{
+	if (!on) {
+		__atomic_store_n(&gm->written, NULL, __ATOMIC_RELEASE);
+		return 0;
+	}
+	size_t words = (size_t)((gm_ram_pages(gm) + 63) / 64);
+	if (!gm->written_mem) {
+		gm->written_mem = calloc(words ? words : 1, sizeof(uint64_t));
+		if (!gm->written_mem)
+			return err_set(err, errlen, "out of memory for the guest-memory write bitmap");
+		gm->written_words = words;
+	} else {
+		memset(gm->written_mem, 0, gm->written_words * sizeof(uint64_t));
+	}
+	__atomic_store_n(&gm->written, gm->written_mem, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len)
+{
+	uint64_t *bits = __atomic_load_n(&gm->written, __ATOMIC_ACQUIRE);
+	const uint8_t *q = p;
+
+	if (!bits || len == 0 || !gm->base || q < gm->base)
+		return;
+	uint64_t off = (uint64_t)(q - gm->base);
+	uint64_t npages = (uint64_t)gm->written_words * 64;
+	uint64_t first = off / GM_PAGE_SIZE;
+	if (first >= npages || len > npages * GM_PAGE_SIZE)
+		return;
+	uint64_t last = (off + len - 1) / GM_PAGE_SIZE;
+	if (last >= npages)
+		last = npages - 1;
+	for (uint64_t pg = first; pg <= last; pg++) {
+		uint64_t bit = 1ull << (pg % 64);
+		/* Mostly set already: a plain load first keeps the cache line shared. */
+		if (!(__atomic_load_n(&bits[pg / 64], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&bits[pg / 64], bit, __ATOMIC_RELAXED);
+	}
+}
+
+void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords)
+{
+	uint64_t *w = __atomic_load_n(&gm->written, __ATOMIC_ACQUIRE);
+	if (!w)
+		return;
+	for (size_t i = 0; i < gm->written_words && i < nwords; i++)
+		bits[i] |= __atomic_exchange_n(&w[i], 0, __ATOMIC_ACQ_REL);
+}
+
+uint64_t gm_region_offset(const struct guest_mem *gm, size_t i)
+{
+	return i < gm->nregions ? gm->regions[i].offset : 0;
+}
+
+void *gm_ram_ptr(const struct guest_mem *gm, uint64_t off, uint64_t len)
+{
+	for (size_t i = 0; gm->base && i < gm->nregions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (off >= r->offset && off - r->offset < r->size && len <= r->size - (off - r->offset))
+			return gm->base + off;
+	}
+	return NULL;
 }
 
 int gm_protect_ro(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err,
@@ -225,6 +304,7 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
 		return err_set(err, errlen, "discard range 0x%llx + 0x%llx is not whole pages of "
 				            "guest RAM", (unsigned long long)gpa,
 			       (unsigned long long)len);
+	gm_mark_written(gm, p, len); /* it reads as zeroes now: a Diff snapshot must carry that */
 	if (gm->fd >= 0) {
 		/* p lies inside the memfd mapping at base; its file offset is p - base. */
 		off_t off = (off_t)((uint8_t *)p - gm->base);

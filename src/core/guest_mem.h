@@ -23,6 +23,13 @@ struct guest_mem {
 	uint8_t *base;  /* host address of guest RAM offset 0 (just after the low guard page) */
 	uint64_t size;  /* total RAM bytes (sum of region sizes) */
 	int fd;         /* the memfd; -1 when not created or with huge pages (anonymous RAM) */
+	/* Host-side write tracking (gm_track_writes), NULL when off: one bit per page of RAM by
+	 * RAM offset, set atomically by whoever writes guest RAM from the host. Read with an
+	 * atomic load; it points into written_mem, which stays allocated until gm_destroy so that
+	 * a thread that loaded the pointer just before tracking went off writes into valid memory. */
+	uint64_t *written;
+	uint64_t *written_mem;
+	size_t written_words;
 	size_t nregions;
 	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
 	void *map;      /* whole reservation, guards included */
@@ -99,5 +106,29 @@ void *gm_region_host(const struct guest_mem *gm, size_t i);
 
 /* End of the region containing gpa (exclusive), or 0 when gpa is not RAM. */
 uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa);
+
+/* Host-side write tracking, for Diff snapshots (docs/snapshot-devices.md). KVM's dirty log
+ * sees only the guest's own writes; what mote writes into guest RAM from the host (the buffers
+ * devices fill, used rings, gm_write) is marked here by the code that writes it: virtqueue.c
+ * marks a popped chain's device-writable buffers and the used ring, gm_write its range. One
+ * bit per GM_PAGE_SIZE page, indexed by RAM offset (host address - base, the memory file's
+ * layout). gm_track_writes: on (a clear bitmap, allocated the first time; 0, or -1 with err)
+ * or off (marks stop; the bitmap is kept until gm_destroy). Turning it on clears the bitmap:
+ * call that before the VM runs, or while it is paused with its devices quiesced. */
+int gm_track_writes(struct guest_mem *gm, bool on, char *err, size_t errlen);
+/* Marks host range [p, p + len) written (nothing when tracking is off or p is not RAM). Any
+ * thread. */
+void gm_mark_written(const struct guest_mem *gm, const void *p, uint64_t len);
+/* ORs the marked pages into bits (nwords 64-bit words by RAM offset) and clears them. Words
+ * beyond the bitmap are left alone. Any thread; a page marked concurrently lands either in
+ * this take or the next. */
+void gm_take_written(const struct guest_mem *gm, uint64_t *bits, size_t nwords);
+/* Pages of RAM by RAM offset (the span of every region's offset + size), for bitmaps. */
+uint64_t gm_ram_pages(const struct guest_mem *gm);
+/* The RAM offset of region i (where its pages sit in bitmaps and memory files). */
+uint64_t gm_region_offset(const struct guest_mem *gm, size_t i);
+/* The gate by RAM offset (memory files, dirty bitmaps): the host pointer of [off, off + len)
+ * when that range lies inside one region, else NULL (overflow-aware). */
+void *gm_ram_ptr(const struct guest_mem *gm, uint64_t off, uint64_t len);
 
 #endif

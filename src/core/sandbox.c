@@ -112,6 +112,8 @@ static const struct rule unix_socket_rules[] = {
 	R(shutdown, "vsock: the guest shut its sending side (SHUT_WR to the host program)"),
 	R(close, "vsock: a connection ends"),
 	R(timerfd_settime, "vsock: connection deadlines (request, shutdown) arm and disarm a timer"),
+	RA(setsockopt, COND_ARG1_EQ, SOL_SOCKET, "vsock: SO_SNDBUF on mote's end of a stream "
+	   "(socket-level options only)"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, process list only: the device's socket is removed at exit. */
@@ -285,6 +287,7 @@ static void selftest_run(enum selftest t)
 	else if (t == SELFTEST_IOCTL)
 		syscall(SYS_ioctl, -1, TIOCSTI, "x");
 }
+
 static _Thread_local enum sandbox_class thread_class;
 
 void sandbox_on_violation(void (*fn)(void)) { violation_hook = fn; }

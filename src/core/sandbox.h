@@ -9,8 +9,8 @@
  * with MOTE_EXIT_INTERNAL. Once every thread exists, the main thread and the API's threads
  * (metrics, HTTP) take their own narrower lists too (sandbox_enter, sandbox_enter_thread): a
  * thread created after that inherits its creator's list, so create threads before.
- * MOTE_SANDBOX_SELFTEST=<class name> (process, vCPU, I/O, main, metrics, API) makes each
- * thread of that
+ * MOTE_SANDBOX_SELFTEST=<class name> (process, vCPU, I/O, main, metrics, API; with
+ * ":ioctl" appended, an ioctl the list lacks instead) makes each thread of that
  * class make one forbidden call right after entering (the test that mote's threads are
  * really filtered). Building with -DMOTE_NO_SANDBOX (make build/mote-unsandboxed)
  * turns sandbox_enter into a warning for debugging. */

@@ -424,15 +424,16 @@ static int blk_start(struct virtio_dev *d, struct virtio_blk *b, struct blk_slot
 	}
 }
 
-/* Every completion the backend has now, answered. Returns the number answered. */
-static unsigned blk_reap(struct virtio_dev *d, struct virtio_blk *b)
+/* Every completion the backend has now (wait: waiting for at least one per round while any
+ * request is in flight), answered. Returns the number answered. */
+static unsigned blk_reap_wait(struct virtio_dev *d, struct virtio_blk *b, bool wait)
 {
 	unsigned answered = 0;
 
 	if (!b->be.ops || !b->be.ops->reap)
 		return 0;
 	while (b->in_backend > 0) {
-		int n = b->be.ops->reap(b->be.be, b->done, VIRTIO_BLK_QUEUE_SIZE, false);
+		int n = b->be.ops->reap(b->be.be, b->done, VIRTIO_BLK_QUEUE_SIZE, wait);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n && i < VIRTIO_BLK_QUEUE_SIZE; i++) {
@@ -450,6 +451,11 @@ static unsigned blk_reap(struct virtio_dev *d, struct virtio_blk *b)
 		}
 	}
 	return answered;
+}
+
+static unsigned blk_reap(struct virtio_dev *d, struct virtio_blk *b)
+{
+	return blk_reap_wait(d, b, false);
 }
 
 /* Takes chains while slots are free, issues them, answers what finished, one interrupt
@@ -570,6 +576,37 @@ void virtio_blk_quiesce(struct virtio_blk *b)
 	}
 }
 
+void virtio_blk_finish_inflight(struct virtio_blk *b)
+{
+	struct virtio_dev *d = &b->dev;
+
+	blk_close_group(d, b); /* none outside a batch; cheap to make sure */
+	while (b->in_backend > 0) {
+		if (blk_reap_wait(d, b, true) == 0) {
+			log_warn("%s: %u disk requests did not complete before the snapshot", d->name,
+				 b->in_backend);
+			break;
+		}
+		blk_signal(d, b);
+		/* A queue that stopped for want of slots takes up the rest of its ring now: the
+		 * guest is paused, so this ends with the ring (bounded by the queue size). */
+		if (b->in_backend == 0 && b->starved && virtio_dev_running(d) && b->nfree > 0)
+			blk_process(d, b);
+	}
+	blk_signal(d, b);
+}
+
+static void blk_snap_quiesce(struct virtio_dev *d)
+{
+	virtio_blk_finish_inflight(d->priv);
+}
+
+/* A kick seen by the old process only (it was paused before serving it) must not be lost. */
+static void blk_snap_resume(struct virtio_dev *d)
+{
+	virtio_dev_kick_all(d);
+}
+
 /* The driver reset the device (or a queue): no request in flight may complete into the old
  * rings, so wait for them first. d->lock held (a vCPU thread; it blocks for at most the
  * backend's latency). */
@@ -623,6 +660,10 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.reset = blk_reset,
 	.queue_reset = blk_queue_reset,
 	.counters = blk_counters,
+	.save = virtio_blk_save,
+	.load = virtio_blk_load,
+	.quiesce = blk_snap_quiesce,
+	.resume = blk_snap_resume,
 };
 
 const struct virtio_dev_ops virtio_blk_ro_ops = {
@@ -637,6 +678,10 @@ const struct virtio_dev_ops virtio_blk_ro_ops = {
 	.reset = blk_reset,
 	.queue_reset = blk_queue_reset,
 	.counters = blk_counters,
+	.save = virtio_blk_save,
+	.load = virtio_blk_load,
+	.quiesce = blk_snap_quiesce,
+	.resume = blk_snap_resume,
 };
 
 const struct virtio_dev_ops *virtio_blk_ops_for(const struct virtio_blk *b)
@@ -680,6 +725,8 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_backend *be, const char *se
 		.blk_size = htole32(bs),
 	};
 	b->last_errno = 0;
+	b->path = NULL;
+	b->snap_other_disk = false;
 	atomic_init(&b->requests, 0);
 	atomic_init(&b->read_bytes, 0);
 	atomic_init(&b->written_bytes, 0);

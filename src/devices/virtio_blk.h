@@ -98,7 +98,31 @@ struct virtio_blk {
 	uint64_t (*clock)(void);
 	bool throttled;
 	atomic_ulong throttled_events; /* requests the limiter refused (metrics) */
+	/* Snapshots (virtio_blk_snap.c). path: the disk's path as configured, for the state and
+	 * its messages (not owned; NULL: unknown; virtio_blk_init clears it, the machine sets
+	 * it). snap_other_disk: set before load when the restore was given this disk on purpose
+	 * (a per-clone copy, an override): its identity (device, inode, mtime) is then not
+	 * compared with the snapshot's, only what the guest saw (size, block size, mode, serial). */
+	const char *path;
+	bool snap_other_disk;
 };
+
+/* The device's snapshot state (virtio_dev_ops save/load, docs/snapshot-devices.md):
+ * version, size, capacity, block size, read-only, serial, the path and the disk's identity
+ * (st_dev, st_ino, st_size, st_mtime of the open file, taken at save). */
+#define VIRTIO_BLK_SNAP_VERSION 1u
+#define VIRTIO_BLK_SNAP_PATH_MAX 4096u
+void virtio_blk_save(struct virtio_dev *d, struct snap_out *out);
+int virtio_blk_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen);
+
+/* Snapshot quiesce (also the ops' quiesce hook): waits for every request in flight in the
+ * backend and answers each into the used ring (status, used element, the interrupt when
+ * the guest asks for one); a queue that had stopped for want of free slots is served to its
+ * end. Afterwards nothing is in flight and the ring in guest memory is the whole state. The
+ * VM is paused (no new requests), b->dev.lock held; call before saving guest memory and the
+ * irqchip. Unlike virtio_blk_quiesce, which forgets requests, nothing is lost: the VM may go
+ * on running afterwards. */
+void virtio_blk_finish_inflight(struct virtio_blk *b);
 
 /* Takes the backend (*be is cleared on success; on failure the caller still owns it).
  * serial: NULL or at most 20 bytes. The backend needs a block size that is a power of two

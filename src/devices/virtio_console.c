@@ -169,6 +169,43 @@ static void vcon_config_write(struct virtio_dev *d, uint32_t off, const uint8_t 
 	atomic_fetch_add_explicit(&c->emerg_bytes, 1, memory_order_relaxed);
 }
 
+/* The state stream: a version and the device id. The console has no guest-visible state
+ * beyond the transport's (no configuration the guest can change; emerg_wr is write-only),
+ * and rx_waiting concerns the old process's host input, which a restore does not carry. */
+static void vcon_save(struct virtio_dev *d, struct snap_out *out)
+{
+	snap_put_u32(out, VIRTIO_CONSOLE_SNAP_VERSION);
+	snap_put_u32(out, d->ops->device_id);
+}
+
+static int vcon_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen)
+{
+	uint32_t version = snap_get_u32(in);
+	uint32_t id = snap_get_u32(in);
+	if (snap_in_ok(in) && version != VIRTIO_CONSOLE_SNAP_VERSION)
+		return err_set(err, errlen, "%s: snapshot state version %u (this mote reads %u)",
+			       d->name, version, VIRTIO_CONSOLE_SNAP_VERSION);
+	if (!snap_in_done(in))
+		return err_set(err, errlen, "%s: the snapshot state is %s", d->name,
+			       snap_in_ok(in) ? "longer than expected" : "truncated");
+	if (id != d->ops->device_id)
+		return err_set(err, errlen, "%s: the snapshot state is for virtio device id %u, not "
+			       "%u (console)", d->name, id, d->ops->device_id);
+	((struct virtio_console *)d->priv)->rx_waiting = false;
+	return 0;
+}
+
+/* Output the guest queued before the snapshot goes out; the host may push input again. */
+static void vcon_resume(struct virtio_dev *d)
+{
+	struct virtio_console *c = d->priv;
+
+	if (!virtio_dev_running(d))
+		return;
+	c->rx_waiting = true; /* the first receiveq service tells the host it may push */
+	virtio_dev_kick_all(d);
+}
+
 const struct virtio_dev_ops virtio_console_ops = {
 	.kind = "console",
 	.device_id = VIRTIO_ID_CONSOLE,
@@ -180,6 +217,9 @@ const struct virtio_dev_ops virtio_console_ops = {
 	.config_write = vcon_config_write,
 	.activate = vcon_activate,
 	.notify = vcon_notify,
+	.save = vcon_save,
+	.load = vcon_load,
+	.resume = vcon_resume,
 };
 
 void virtio_console_init(struct virtio_console *c, const struct vconsole_host *host)

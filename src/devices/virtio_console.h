@@ -32,6 +32,9 @@
 #define VIRTIO_CONSOLE_CFG_EMERG_WR 8
 #define VIRTIO_CONSOLE_CONFIG_SIZE 12u
 
+/* Snapshot state: version and device id only (virtio_console.c says why). */
+#define VIRTIO_CONSOLE_SNAP_VERSION 1u
+
 struct vconsole_host {
 	/* Guest output (transmitq buffers in order, or an emerg_wr byte). Called with the
 	 * device lock held, on the I/O thread (transmitq) or a vCPU thread (emerg_wr). May be

@@ -581,6 +581,27 @@ static unsigned tun_offloads(uint64_t f)
 	return t;
 }
 
+/* After a restore (I/O thread, dev.lock held): the tap's offloads as the guest negotiated
+ * them, receive watching, the frame carried in the snapshot, and both queues served once.
+ * Not the external data path: vhost would start its rings at index 0. */
+static void net_restore_work(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+
+	if (!virtio_dev_running(d))
+		return;
+	int r = n->be.ops->set_offload(n->be.be, tun_offloads(d->driver_features));
+	if (r < 0) {
+		log_warn("%s: cannot set offloads on tap '%s': %s", d->name, n->be.ifname,
+			 strerror(-r));
+		virtio_dev_fail(d, "the host refused the accepted offloads");
+		return;
+	}
+	rx_watch(n, true);
+	rx_run(n);
+	tx_run(n);
+}
+
 /* The pending reset and activation, in that order. dev.lock held, I/O thread. */
 static void net_do_work(struct virtio_net *n)
 {
@@ -593,6 +614,10 @@ static void net_do_work(struct virtio_net *n)
 		n->dp_active = false;
 		rx_watch(n, false);
 		n->be.ops->set_offload(n->be.be, 0);
+	}
+	if (n->restore_pending) {
+		n->restore_pending = false;
+		net_restore_work(n);
 	}
 	if (!n->activate_pending)
 		return;
@@ -641,7 +666,8 @@ static int net_activate(struct virtio_dev *d)
 			    d->name);
 		return -1;
 	}
-	n->rx.active = false;
+	/* rx.active: false after a reset (net_reset) and at init; a frame restored from a
+	 * snapshot (virtio_net_load) waits here for the receive buffers the guest posted. */
 	n->activate_pending = true;
 	net_request_work(n);
 	return 0;
@@ -655,6 +681,47 @@ static void net_reset(struct virtio_dev *d)
 	n->rx_throttled = n->tx_throttled = false;
 	n->activate_pending = false;
 	n->reset_pending = true;
+	net_request_work(n);
+}
+
+void virtio_net_quiesce(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+	struct virtio_net_rx *rx = &n->rx;
+
+	if (!rx->active || rx->nheld == 0 || !virtio_dev_running(d))
+		return;
+	/* The held chains go back empty (a driver drops a buffer shorter than a header as a
+	 * short frame); the frame itself stays, to be delivered again from its start. */
+	for (uint16_t i = 0; i < rx->nheld; i++) {
+		if (vq_push(&d->vq[VIRTIO_NET_RXQ], rx->heads[i], 0) < 0) {
+			virtio_dev_fail(d, d->vq[VIRTIO_NET_RXQ].why);
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&d->io_errors, rx->nheld, memory_order_relaxed);
+	rx->nheld = 0;
+	rx->pos = 0;
+	rx->num_buffers[0] = rx->num_buffers[1] = NULL;
+	virtio_dev_used(d, VIRTIO_NET_RXQ);
+}
+
+static void net_snap_quiesce(struct virtio_dev *d)
+{
+	virtio_net_quiesce(d->priv);
+}
+
+static void net_snap_resume(struct virtio_dev *d)
+{
+	struct virtio_net *n = d->priv;
+
+	if (!virtio_dev_running(d))
+		return;
+	if (!features_consistent(d->driver_features)) {
+		virtio_dev_fail(d, "the restored features lack the ones their offloads need");
+		return;
+	}
+	n->restore_pending = true;
 	net_request_work(n);
 }
 
@@ -694,6 +761,10 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.notify = net_notify,
 	.reset = net_reset,
 	.counters = net_counters,
+	.save = virtio_net_save,
+	.load = virtio_net_load,
+	.quiesce = net_snap_quiesce,
+	.resume = net_snap_resume,
 };
 
 /* The receive offloads the backend can do, as feature bits. */
@@ -746,7 +817,7 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t 
 	n->dp_active = false;
 	n->defer = NULL;
 	n->defer_ctx = NULL;
-	n->activate_pending = n->reset_pending = false;
+	n->activate_pending = n->reset_pending = n->restore_pending = false;
 	n->rx.active = false;
 	static const struct rl_config none = {{0, 0, 0}, {0, 0, 0}};
 	n->clock = rl_clock_ns;

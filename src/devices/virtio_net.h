@@ -126,6 +126,7 @@ struct virtio_net {
 	void (*defer)(void *ctx);
 	void *defer_ctx;
 	bool activate_pending, reset_pending;
+	bool restore_pending; /* the resume hook's work (virtio_net.c, net_restore_work) */
 	struct virtio_net_rx rx;
 	/* Rate limiters, one per direction (disabled by default; dev.lock). *_throttled: that
 	 * queue stopped for want of tokens and rl_timer (one for both) brings it back. clock:
@@ -151,6 +152,20 @@ extern const struct virtio_dev_ops virtio_net_ops;
 int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t *mac, char *err,
 		    size_t errlen);
 void virtio_net_destroy(struct virtio_net *n);
+
+/* Snapshot state (virtio_net_snap.c, docs/snapshot-devices.md): the MAC, link status and MTU
+ * the guest read, the offered features (what the tap could do), and a received frame still
+ * waiting for receive buffers. Load keeps the tap (a restore may give another one) but takes
+ * the guest's view: MAC, MTU and offered features; it refuses a tap that cannot do the
+ * offloads the snapshot offered, and a state saved while vhost-net served the rings. */
+#define VIRTIO_NET_SNAP_VERSION 1u
+void virtio_net_save(struct virtio_dev *d, struct snap_out *out);
+int virtio_net_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen);
+
+/* Snapshot quiesce (also the ops' quiesce hook): receive chains held for a frame that did not
+ * fit are handed back empty (the frame stays in the device and goes into the next buffers).
+ * dev.lock held, the VM paused; before guest memory is saved. */
+void virtio_net_quiesce(struct virtio_net *n);
 
 /* Deferred activation/reset work (see defer). I/O thread; takes dev.lock. */
 void virtio_net_work(struct virtio_net *n);

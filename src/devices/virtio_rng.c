@@ -92,6 +92,38 @@ static void rng_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	memset(data, 0, len);
 }
 
+/* The state stream: a version and the device id, nothing else (the entropy device keeps no
+ * state beyond the transport's): a later version may add some, and a snapshot's section for
+ * another kind of device is refused here. */
+static void rng_save(struct virtio_dev *d, struct snap_out *out)
+{
+	snap_put_u32(out, VIRTIO_RNG_SNAP_VERSION);
+	snap_put_u32(out, d->ops->device_id);
+}
+
+static int rng_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen)
+{
+	uint32_t version = snap_get_u32(in);
+	uint32_t id = snap_get_u32(in);
+	if (snap_in_ok(in) && version != VIRTIO_RNG_SNAP_VERSION)
+		return err_set(err, errlen, "%s: snapshot state version %u (this mote reads %u)",
+			       d->name, version, VIRTIO_RNG_SNAP_VERSION);
+	if (!snap_in_done(in))
+		return err_set(err, errlen, "%s: the snapshot state is %s", d->name,
+			       snap_in_ok(in) ? "longer than expected" : "truncated");
+	if (id != d->ops->device_id)
+		return err_set(err, errlen, "%s: the snapshot state is for virtio device id %u, not "
+			       "%u (entropy)", d->name, id, d->ops->device_id);
+	return 0;
+}
+
+/* Requests the guest queued before the snapshot (its kick may have been lost with the old
+ * process) are served once the VM runs again. */
+static void rng_resume(struct virtio_dev *d)
+{
+	virtio_dev_kick_all(d);
+}
+
 const struct virtio_dev_ops virtio_rng_ops = {
 	.kind = "rng",
 	.device_id = VIRTIO_ID_RNG,
@@ -102,6 +134,9 @@ const struct virtio_dev_ops virtio_rng_ops = {
 	.config_size = 0,
 	.config_read = rng_config_read,
 	.notify = rng_notify,
+	.save = rng_save,
+	.load = rng_load,
+	.resume = rng_resume,
 };
 
 int virtio_rng_init(struct virtio_rng *r)

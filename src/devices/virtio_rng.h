@@ -13,6 +13,9 @@
 #define VIRTIO_RNG_QUEUE_SIZE 256
 #define VIRTIO_RNG_MAX_REQUEST (64u * 1024) /* bytes filled per buffer chain, at most */
 
+/* Snapshot state: version and device id only (virtio_rng.c says why). */
+#define VIRTIO_RNG_SNAP_VERSION 1u
+
 struct virtio_rng {
 	struct virtio_dev dev;  /* the machine: virtio_dev_init(&r->dev, &virtio_rng_ops, r, ...) */
 	struct vq_chain chain;  /* the chain being served (16 KiB: kept off the stack) */

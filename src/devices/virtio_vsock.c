@@ -166,6 +166,12 @@ static void tx_run(struct virtio_vsock *v)
 			if (tx_serve(d, &v->chain) < 0)
 				break;
 			n++, total++;
+			/* A credit update the packet made due goes out now, not after the batch: the
+			 * guest sends on while mote forwards the rest (a pipeline, not stop-and-wait). */
+			if (v->mux.credit_due) {
+				v->mux.credit_due = false;
+				rx_run(v);
+			}
 		}
 		if (n)
 			virtio_dev_used(d, VIRTIO_VSOCK_TXQ);

@@ -13,13 +13,13 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/event.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/status.h"
+#include "core/usock.h"
 #include "gdb/addr.h"
 #include "gdb/walk.h"
 #include "kvm/debug.h"
@@ -27,22 +27,17 @@
 
 #define PARK_TIMEOUT_MS 2000
 
+/* Mode 0600 from the start, a stale socket replaced, anything else at path refused (usock). */
 static int listen_unix(struct gdb_server *g, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	bool created = false;
 	if (gdb_check_socket_path("--gdb-socket", path, err, errlen) < 0)
 		return -1;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	g->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (g->listen_fd < 0)
-		return err_set(err, errlen, "--gdb-socket: socket: %s", strerror(errno));
-	if (bind(g->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return err_set(err, errlen, "--gdb-socket %s: %s%s", path, strerror(errno),
-			       errno == EADDRINUSE ? " (remove the old file or choose another path)"
-						   : "");
-	snprintf(g->path, sizeof(g->path), "%s", path);
+	int r = usock_listen("--gdb-socket", path, &g->listen_fd, &created, 1, err, errlen);
+	if (created)
+		snprintf(g->path, sizeof(g->path), "%s", path);
 	snprintf(g->where, sizeof(g->where), "%s", path);
-	return 0;
+	return r;
 }
 
 static int listen_tcp(struct gdb_server *g, const char *tcp, char *err, size_t errlen)
@@ -91,11 +86,15 @@ int gdb_server_listen(struct gdb_server *g, const char *unix_path, const char *t
 	memset(g, 0, sizeof(*g));
 	g->listen_fd = g->conn_fd = g->wake_fd = g->sig_fd = -1;
 	atomic_init(&g->vm_ended, false);
-	int r = unix_path ? listen_unix(g, unix_path, err, errlen) : listen_tcp(g, tcp, err, errlen);
-	if (r < 0)
-		return -1;
-	if (listen(g->listen_fd, 1) < 0)
-		return err_set(err, errlen, "gdb: listen on %s: %s", g->where, strerror(errno));
+	if (unix_path) {
+		if (listen_unix(g, unix_path, err, errlen) < 0)
+			return -1;
+	} else {
+		if (listen_tcp(g, tcp, err, errlen) < 0)
+			return -1;
+		if (listen(g->listen_fd, 1) < 0)
+			return err_set(err, errlen, "gdb: listen on %s: %s", g->where, strerror(errno));
+	}
 	g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g->wake_fd < 0)
 		return err_set(err, errlen, "gdb: eventfd: %s", strerror(errno));
@@ -119,7 +118,7 @@ int gdb_server_accept(struct gdb_server *g, int sig_fd, char *err, size_t errlen
 			continue;
 		g->conn_fd = accept4(g->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (g->conn_fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
 				continue;
 			return err_set(err, errlen, "gdb: accept: %s", strerror(errno));
 		}
@@ -396,8 +395,16 @@ static void serve(struct gdb_server *g)
 	} else if (st == GDB_DETACHED) {
 		log_info("gdb detached; the guest runs on");
 	}
-	for (unsigned i = 0; i < g->nvcpus; i++)
-		g->vcpus[i].on_debug = NULL; /* no debug exits after the debugger left */
+	for (unsigned i = 0; i < g->nvcpus; i++) {
+		struct vcpu *v = &g->vcpus[i];
+		v->on_debug = NULL; /* no debug exits after the debugger left */
+		pthread_mutex_lock(&v->pause_lock);
+		bool parked_for_us = v->dbg.pending; /* a crash in the moment gdb left */
+		v->dbg.pending = false;
+		pthread_mutex_unlock(&v->pause_lock);
+		if (parked_for_us)
+			vcpu_resume(v);
+	}
 }
 
 static void *gdb_thread(void *arg)

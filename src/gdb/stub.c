@@ -669,6 +669,10 @@ enum gdb_state gdb_stub_input(struct gdb_stub *s, const uint8_t *buf, size_t n)
 static void debug_reply(struct gdb_stub *s, const struct gdb_stop *st, char *r, size_t n)
 {
 	unsigned t = st->cpu + 1;
+	if (st->exception == 0) { /* a crash: gdb may look before the VM ends */
+		snprintf(r, n, "T0bthread:%x;", t);
+		return;
+	}
 	if (st->exception == 3) {
 		if (!swbp_find(s, st->pc) && st->pc > 0 && swbp_find(s, st->pc - 1)) {
 			struct x86_cpu_state cs;

@@ -33,7 +33,8 @@ enum gdb_stop_kind { GDB_STOP_DEBUG, GDB_STOP_INTERRUPT, GDB_STOP_EXITED };
 struct gdb_stop {
 	enum gdb_stop_kind kind;
 	unsigned cpu;       /* DEBUG, INTERRUPT: the vCPU to report */
-	uint32_t exception; /* DEBUG: 1 (#DB: step, hardware breakpoint) or 3 (#BP: int3) */
+	uint32_t exception; /* DEBUG: 1 (#DB: step, hardware breakpoint) or 3 (#BP: int3);
+			       0: the guest crashed its vCPU (reported as SIGSEGV) */
 	uint64_t dr6;       /* DEBUG */
 	uint64_t pc;        /* DEBUG: the guest's rip as the exit reported it */
 	int status;         /* EXITED: the VM's exit status */

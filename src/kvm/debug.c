@@ -154,15 +154,25 @@ int vcpu_debug_control(struct vcpu *v, bool sw_bp, const uint64_t dr[4], uint64_
 	return ioctl(v->fd, KVM_SET_GUEST_DEBUG, &d);
 }
 
-void vcpu_debug_exit(struct vcpu *v)
+static void record(struct vcpu *v, uint32_t exception, uint64_t pc, uint64_t dr6)
 {
-	const struct kvm_debug_exit_arch *a = &v->run->debug.arch;
 	pthread_mutex_lock(&v->pause_lock);
-	v->dbg.exception = a->exception;
-	v->dbg.pc = a->pc;
-	v->dbg.dr6 = a->dr6;
+	v->dbg.exception = exception;
+	v->dbg.pc = pc;
+	v->dbg.dr6 = dr6;
 	v->dbg.pending = true;
 	atomic_store_explicit(&v->pause_req, true, memory_order_release);
 	pthread_mutex_unlock(&v->pause_lock);
 	v->on_debug(v->debug_arg);
+}
+
+void vcpu_debug_exit(struct vcpu *v)
+{
+	const struct kvm_debug_exit_arch *a = &v->run->debug.arch;
+	record(v, a->exception, a->pc, a->dr6);
+}
+
+void vcpu_debug_fault(struct vcpu *v)
+{
+	record(v, 0, vcpu_rip(v), 0);
 }

@@ -30,4 +30,8 @@ extern const unsigned vcpu_debug_nioctls;
  * in v->dbg, asks the vCPU to park (it does before its next KVM_RUN), then calls on_debug. */
 void vcpu_debug_exit(struct vcpu *v);
 
+/* The same for a fatal exit (triple fault, emulation failure) on the vCPU's thread: records
+ * exception 0 and the rip, asks the vCPU to park; the caller parks it, then ends the VM. */
+void vcpu_debug_fault(struct vcpu *v);
+
 #endif

@@ -367,6 +367,8 @@ static void report_fatal_hvt(struct vcpu *v, const struct exit_info *e)
 	}
 }
 
+static void vcpu_park(struct vcpu *v);
+
 static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *why)
 {
 	struct kvm_run *run = v->run;
@@ -386,6 +388,10 @@ static void report_fatal(struct vcpu *v, const struct exit_info *e, const char *
 				(unsigned long long)run->internal.data[i]);
 	}
 	vcpu_dump_regs(v);
+	if (v->on_debug) { /* gdb looks at the crashed vCPU first; the VM ends when it resumes */
+		vcpu_debug_fault(v);
+		vcpu_park(v);
+	}
 	stop_request(v->ctx.stop, MOTE_EXIT_GUEST_FAULT, NULL); /* already reported above */
 }
 

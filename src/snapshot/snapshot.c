@@ -498,8 +498,12 @@ int snapshot_create(const struct snap_vm *vm, const char *state_path, const char
 		return -1;
 	/* The devices stay locked from their state to the last page of memory: the I/O thread
 	 * (receive paths, completions) cannot change either in between. */
-	for (size_t i = 0; i < vm->machine->nvirtio; i++)
-		pthread_mutex_lock(&vm->machine->virtio[i].dev->lock);
+	for (size_t i = 0; i < vm->machine->nvirtio; i++) {
+		struct virtio_dev *d = vm->machine->virtio[i].dev;
+		pthread_mutex_lock(&d->lock);
+		if (d->ops->quiesce) /* before any state is read: in-flight work ends, rings say all */
+			d->ops->quiesce(d);
+	}
 	struct snap_out o;
 	snap_out_init(&o);
 	int rc = build_state(vm, &o, net_ids, err, errlen);
@@ -737,6 +741,17 @@ int snapshot_apply(const struct snap_image *img, const struct snap_vm *vm, char 
 		if (r < 0)
 			return -1;
 	}
+	/* Every device loaded and wired: each restarts its host side and serves its rings once. */
+	for (size_t i = 0; i < vm->machine->nvirtio; i++) {
+		struct virtio_dev *d = vm->machine->virtio[i].dev;
+		pthread_mutex_lock(&d->lock);
+		if (d->ops->resume)
+			d->ops->resume(d);
+		pthread_mutex_unlock(&d->lock);
+	}
+	/* A new VM generation ID (after the irqchip: its edge would be overwritten otherwise). */
+	if (vm->machine->genid.gm && vmgenid_regenerate(&vm->machine->genid, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -129,3 +129,15 @@ void virtio_dev_drain(struct virtio_dev *d, uint16_t q, struct vq_chain *chain,
 			return;
 	}
 }
+
+void virtio_dev_kick_all(struct virtio_dev *d)
+{
+	if (!virtio_dev_running(d))
+		return;
+	for (uint16_t q = 0; q < d->ops->num_queues && q < VIRTIO_MAX_QUEUES; q++) {
+		if (d->kick)
+			d->kick(d->kick_ctx, q);
+		else if (d->ops->notify)
+			d->ops->notify(d, q);
+	}
+}

@@ -63,6 +63,20 @@ struct virtio_dev_ops {
 	 * entries and returns how many. Any thread, no lock taken (relaxed atomic reads). May be
 	 * NULL. */
 	size_t (*counters)(const struct virtio_dev *d, struct virtio_counter *out, size_t max);
+	/* Snapshots, around save and load (docs/snapshot-devices.md). Both may be NULL.
+	 * quiesce: on create, with the VM paused, before save and before guest memory and the
+	 * irqchip are saved; d->lock held. Finishes (or hands back to the ring) whatever is in
+	 * flight, so that nothing is pending in the device and the rings in guest memory say all
+	 * there is: used elements it pushes raise their interrupts as usual (hence before the
+	 * irqchip is saved). The VM may resume afterwards as if nothing happened.
+	 * resume: on restore, after load and the transport's state (status, features, queues
+	 * enabled at their saved indices), once the device is wired (irq, kick, defer hooks) and
+	 * before the vCPUs run; d->lock held. Restarts the device's host side as activation
+	 * would (tap offloads, receive watching) and serves what the rings already hold: a kick
+	 * the guest made just before the snapshot may never have reached the old process.
+	 * Does nothing unless the device is running (DRIVER_OK, no NEEDS_RESET). */
+	void (*quiesce)(struct virtio_dev *d);
+	void (*resume)(struct virtio_dev *d);
 };
 
 /* Per-queue registers as the driver programs them (before QueueReady). */
@@ -129,6 +143,11 @@ void virtio_dev_queue_reset(struct virtio_dev *d, uint16_t q);
 
 /* Whether the device may process queues (DRIVER_OK set, NEEDS_RESET not set). */
 bool virtio_dev_running(const struct virtio_dev *d);
+
+/* For resume hooks: asks for every queue of a running device to be served once, through
+ * d->kick (the I/O thread then calls notify), or by calling notify directly when no kick is
+ * wired (tests). d->lock held. */
+void virtio_dev_kick_all(struct virtio_dev *d);
 
 /* Whether the driver accepted feature bit `bit`. */
 static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)

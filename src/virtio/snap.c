@@ -165,8 +165,10 @@ int virtio_snap_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t
 		return err_set(err, errlen, "%s: %u bytes of device state for a device that has none",
 			       d->name, len);
 	}
+	/* A device with a resume hook restarts itself there (snapshot.c calls it once every device
+	 * is loaded); the others are activated again as the driver's DRIVER_OK did. */
 	if ((status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) == VIRTIO_STATUS_DRIVER_OK &&
-	    d->ops->activate && d->ops->activate(d) != 0)
+	    !d->ops->resume && d->ops->activate && d->ops->activate(d) != 0)
 		return err_set(err, errlen, "%s: the device cannot be activated again", d->name);
 	return 0;
 }

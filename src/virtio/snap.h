@@ -3,7 +3,8 @@
  * still in flight), then the device's own bytes from ops->save. Load checks every field
  * against the device's ops (the file is hostile), re-enables each ready queue through
  * vq_enable (the ring addresses pass the guest-memory gate again), hands the device its bytes
- * (ops->load), and activates a device whose driver had set DRIVER_OK. d->lock held for both. */
+ * (ops->load), and activates a device whose driver had set DRIVER_OK unless it has a resume
+ * hook (the snapshot code calls ops->resume once every device is loaded). d->lock held. */
 #ifndef MOTE_VIRTIO_SNAP_H
 #define MOTE_VIRTIO_SNAP_H
 

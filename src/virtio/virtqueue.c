@@ -205,6 +205,10 @@ enum vq_result vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	chain->read_bytes = chain->write_bytes = 0;
 	if (walk_table(vq, vq->desc, vq->size, head, true, chain) < 0)
 		return VQ_ERROR;
+	/* Diff snapshots: the device will write these (guest_mem.h, gm_track_writes). */
+	if (__atomic_load_n(&vq->gm->written, __ATOMIC_RELAXED))
+		for (uint32_t i = chain->nread; i < chain->nread + chain->nwrite && i < VQ_MAX_IOV; i++)
+			gm_mark_written(vq->gm, chain->iov[i].base, chain->iov[i].len);
 	uint64_t wmax = chain->write_bytes < UINT32_MAX - 1 ? chain->write_bytes : UINT32_MAX - 1;
 	vq->inflight_wmax[head] = (uint32_t)wmax + 1;
 	vq->inflight++;
@@ -234,6 +238,8 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	size_t off = RING_OFF + USED_ELEM_LEN * (size_t)(vq->used_idx & (vq->size - 1));
 
 	memcpy(vq->used + off, elem, sizeof(elem));
+	gm_mark_written(vq->gm, vq->used + off, sizeof(elem));
+	gm_mark_written(vq->gm, used_idx_p(vq), 2);
 	vq->unpop_ok = false;
 	vq->inflight_wmax[head] = 0;
 	vq->inflight--;
@@ -275,11 +281,14 @@ void vq_set_notify(struct virtqueue *vq, bool enable)
 		return;
 	if (vq->event_idx) {
 		/* A stale avail_event already suppresses kicks, so disabling writes nothing. */
-		if (enable)
+		if (enable) {
 			__atomic_store_n(avail_event_p(vq), vq->last_avail, __ATOMIC_RELAXED);
+			gm_mark_written(vq->gm, avail_event_p(vq), 2);
+		}
 	} else {
 		uint16_t flags = enable ? 0 : VQ_USED_F_NO_NOTIFY;
 		__atomic_store_n(field16(vq->used, 0), flags, __ATOMIC_RELAXED);
+		gm_mark_written(vq->gm, vq->used, 2);
 	}
 	/* Full fence: the store above before the caller's re-check of avail->idx. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

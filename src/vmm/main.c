@@ -209,6 +209,8 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 	if (machine_init(&vm->machine, &vm->stop, kvm_irq_set, &vm->kvm, &host, err, errlen) < 0)
 		return -1;
 	vm->machine_ready = true;
+	if (machine_add_vmgenid(&vm->machine, &vm->gm, kvm_irq_set, &vm->kvm, err, errlen) < 0)
+		return -1;
 	const struct console_sink com1_input = {.push = uart_input, .ctx = &vm->machine.com1};
 	console_attach(&vm->console, &com1_input);
 
@@ -220,6 +222,7 @@ static int create_machine(struct vm *vm, char *err, size_t errlen)
 			return -1;
 		vm->nblk++;
 		virtio_blk_ratelimit_init(b, &vm->cfg.disks[i].rl);
+		b->path = vm->cfg.disks[i].path; /* for snapshots: the disk's identity, messages */
 		virtio_dev_init(&b->dev, virtio_blk_ops_for(b), b, vm->blk_names[i], &vm->gm, &unwired);
 		if (machine_add_virtio(&vm->machine, &b->dev, err, errlen) < 0)
 			return -1;
@@ -298,8 +301,11 @@ static int load_guest(struct vm *vm, struct boot_entry *entry, char *err, size_t
 		.ncpus = vm->cfg.cpus,
 		.virtio = virtio,
 		.nvirtio = machine_virtio_list(&vm->machine, virtio, MACHINE_MAX_VIRTIO),
+		.vmgenid_gpa = X86_VMGENID_GPA,
+		.vmgenid_gsi = MACHINE_VMGENID_GSI,
 	};
-	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0)
+	if (x86_boot_load(&req, &vm->gm, entry, cmdline, err, errlen) < 0 ||
+	    vmgenid_boot(&vm->machine.genid, err, errlen) < 0)
 		return -1;
 	log_info("kernel command line: %s", cmdline[0] ? cmdline : "(empty)");
 	vm->pit = vm->cfg.pit == PIT_ON || (vm->cfg.pit == PIT_AUTO && x86_cmdline_wants_pit(cmdline));

@@ -127,11 +127,14 @@ static void conn_data(struct vsock_mux *m, struct vsock_conn *c, const struct io
 }
 
 /* After data left mote: tell the guest its credit grew once its view of it is half gone. */
-static void credit_check(struct vsock_conn *c)
+static void credit_check(struct vsock_mux *m, struct vsock_conn *c)
 {
 	uint32_t view_free = VSOCK_CONN_BUF - (c->rx_cnt - c->fwd_told);
-	if (c->state == C_ESTABLISHED && c->fwd_cnt != c->fwd_told && view_free < VSOCK_CONN_BUF / 2)
+	if (c->state == C_ESTABLISHED && c->fwd_cnt != c->fwd_told && view_free < VSOCK_CONN_BUF / 2 &&
+	    !(c->pending & P_CREDIT_UPDATE)) {
 		c->pending |= P_CREDIT_UPDATE;
+		m->credit_due = true;
+	}
 }
 
 /* The guest shut down one or both directions. */
@@ -221,7 +224,9 @@ static void conn_packet(struct vsock_mux *m, struct vsock_conn *c, const struct 
 	if (conn_peer_credit(c) != before)
 		c->credit_asked = false;
 	if (c->state == C_REQUEST) {
-		if (h->op == VSOCK_OP_RESPONSE)
+		/* Only an answer to a REQUEST the guest was given (not one still owed: a guessed
+		 * port would otherwise open the connection and then get the REQUEST too). */
+		if (h->op == VSOCK_OP_RESPONSE && !(c->pending & P_REQUEST))
 			conn_accepted(m, c);
 		else
 			conn_kill(m, c);
@@ -256,7 +261,7 @@ static void conn_packet(struct vsock_mux *m, struct vsock_conn *c, const struct 
 		break;
 	}
 	if (c->state == C_ESTABLISHED)
-		credit_check(c);
+		credit_check(m, c);
 }
 
 void vsock_mux_send(struct vsock_mux *m, const struct vsock_hdr *h, const struct iovec *iov,
@@ -517,7 +522,7 @@ void vsock_mux_host_event(struct vsock_mux *m, unsigned id, uint32_t ready)
 				conn_kill(m, c);
 		}
 		if (c->state == C_ESTABLISHED)
-			credit_check(c);
+			credit_check(m, c);
 	}
 	if (c->state != C_FREE) {
 		conn_watch(m, c);

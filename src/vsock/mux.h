@@ -94,6 +94,7 @@ struct vsock_mux {
 	unsigned rst_head, rst_n;
 	uint32_t next_local_port;
 	uint32_t ndeadlines;      /* connections with a deadline: the timer runs while > 0 */
+	bool credit_due;          /* a CREDIT_UPDATE became owed (the device may deliver it at once) */
 	struct vsock_stats stats;
 	struct iovec iov[VSOCK_MAX_IOV]; /* scratch: a receive buffer cut to the guest's credit */
 };

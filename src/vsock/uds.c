@@ -23,12 +23,24 @@
 _Static_assert(VSOCK_UDS_PATH_MAX + sizeof("_4294967295") <= sizeof(((struct sockaddr_un *)0)->sun_path),
 	       "PATH_<port> fits a sun_path");
 
+/* A larger send buffer for mote's end of a stream: guest data waits in the kernel, where
+ * the host program reads it, rather than in mote's ring behind a full socket (the default
+ * 208 KiB is less than one guest credit window). Best effort: the kernel caps it at
+ * net.core.wmem_max, and a refusal only costs throughput. */
+static void stream_bufs(int fd)
+{
+	int sz = VSOCK_UDS_SNDBUF;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
 static int u_accept(void *h)
 {
 	struct vsock_uds *u = h;
 	int fd = accept4(u->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd >= 0)
+	if (fd >= 0) {
+		stream_bufs(fd);
 		return fd;
+	}
 	int e = errno;
 	if ((e == EMFILE || e == ENFILE) && !u->starved) {
 		/* Level-triggered: a waiting client would wake the loop for ever. Pause. */
@@ -54,6 +66,7 @@ static int u_connect(void *h, uint32_t port)
 		close(fd);
 		return -e;
 	}
+	stream_bufs(fd);
 	return fd;
 }
 

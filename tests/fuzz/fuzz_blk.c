@@ -6,7 +6,10 @@
  * access), nothing is answered after a reset, slots and in-flight counts add up.
  *
  * Header: [0] flags: bit 0 EVENT_IDX, 1 INDIRECT, 2 FLUSH negotiated, 3 read-only disk,
- *             4 reset after the first round, 5 synchronous backend, 6 queue reset instead;
+ *             4 reset after the first round, 5 synchronous backend, 6 queue reset instead,
+ *             7 a rate limiter (bandwidth and ops from the error seed; a fake clock that
+ *             advances 1 ms per round, the limiter's timer firing each round: requests given
+ *             back to the ring and taken again under hostile rings);
  *         [1] completion order seed; [2] error seed; [3] rounds (1..8);
  *         [4..] guest RAM from 0: desc at 0x0 (64 entries), avail at 0x400, used at 0x800. */
 #include <errno.h>
@@ -149,6 +152,9 @@ static void fuzz_irq(void *ctx, unsigned gsi, int level)
 	(void)level;
 }
 
+static uint64_t fake_ns;
+static uint64_t fake_clock(void) { return fake_ns; }
+
 static void setup(uint8_t flags)
 {
 	char err[128];
@@ -172,6 +178,14 @@ static void setup(uint8_t flags)
 	blk.dev.driver_features = f;
 	blk.dev.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 			 VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	fake_ns = 1000000000ull;
+	blk.clock = fake_clock;
+	blk.rl_timer = (struct rl_timer){0};
+	struct rl_config rl = {{0, 0, 0}, {0, 0, 0}};
+	if (flags & 0x80)
+		rl = (struct rl_config){{512ull << (fk.errs & 7), fk.errs & 0x18, 1},
+					{1 + (fk.errs >> 5), 0, 1}};
+	virtio_blk_ratelimit_init(&blk, &rl);
 }
 
 /* Finishes some pending requests in a seed-chosen order, then the completion handler. */
@@ -220,6 +234,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		pthread_mutex_unlock(&d->lock);
+		if (flags & 0x80) { /* the limiter's timer: 1 ms later, the device re-checks */
+			fake_ns += 1000000;
+			virtio_blk_on_timer(&blk);
+			must(blk.in_backend == (unsigned)fk.n && blk.nfree <= VIRTIO_BLK_QUEUE_SIZE);
+		}
 	}
 	/* Drain: everything still pending finishes; the slots all come back. */
 	pthread_mutex_lock(&d->lock);

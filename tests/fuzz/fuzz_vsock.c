@@ -19,7 +19,9 @@
  * see streams the muxer owns, every packet the guest gets is from the host CID to its CID,
  * a stream, a known op, its length within the buffer, the 64 KiB limit and the used length,
  * and no data packet beyond the credit the driver last gave on that connection. Any violation
- * aborts. */
+ * aborts. The credit model reads each transmitted header as the device does (the chain's first
+ * 44 bytes, wherever the descriptors cut them), forgets a connection on an RST either way, and
+ * follows host-initiated connections from their REQUEST (no credit until the guest answers). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,22 @@ static struct credit *credit_for(uint32_t gport, uint32_t hport, bool create)
 	return NULL;
 }
 
+/* A guest packet the device will route: the credit it gives, a connection it opens or ends. */
+static void model_tx(const struct vsock_hdr *h)
+{
+	struct credit *c = credit_for(h->src_port, h->dst_port, h->op == VSOCK_OP_REQUEST);
+	if (!c)
+		return;
+	if (h->op == VSOCK_OP_RST) {
+		c->set = false; /* the connection is gone; its ports may meet again */
+		return;
+	}
+	if (h->op == VSOCK_OP_REQUEST)
+		c->got = 0; /* a new connection (or the old one reset) */
+	c->buf_alloc = h->buf_alloc;
+	c->fwd_cnt = h->fwd_cnt;
+}
+
 static void op_transmit(void)
 {
 	static const uint32_t ports[4] = { 1024, 5000, VSOCK_LOCAL_PORT_MIN, 9 };
@@ -164,15 +182,18 @@ static void op_transmit(void)
 	if (!room(1, split ? 2 : 1))
 		return;
 	offer(1, g, l, w, split ? 2 : 1);
-	/* What the device will believe about this connection's credit (if it routes it). */
-	if (vsock_check_tx(&h, plen, CID) == VSOCK_PKT_OK && !writable) {
-		struct credit *c = credit_for(h.src_port, h.dst_port, h.op == VSOCK_OP_REQUEST);
-		if (c && h.op == VSOCK_OP_REQUEST)
-			c->got = 0; /* a new connection (or the old one reset) */
-		if (c) {
-			c->buf_alloc = h.buf_alloc;
-			c->fwd_cnt = h.fwd_cnt;
-		}
+	/* What the device will believe about this connection's credit (if it routes it): the
+	 * header is the chain's first 44 bytes, wherever the descriptors cut them (a short
+	 * first buffer puts payload bytes into the header: the device decodes those). */
+	uint8_t chain[VSOCK_HDR_LEN];
+	struct vsock_hdr seen;
+	uint32_t total = hlen + plen;
+	for (uint32_t i = 0; i < VSOCK_HDR_LEN && i < total; i++)
+		chain[i] = i < hlen ? raw[i] : payload[i - hlen];
+	if (!writable && total >= VSOCK_HDR_LEN) {
+		vsock_hdr_decode(chain, &seen);
+		if (vsock_check_tx(&seen, total - VSOCK_HDR_LEN, CID) == VSOCK_PKT_OK)
+			model_tx(&seen);
 	}
 	notify(1);
 }
@@ -289,6 +310,11 @@ static void check_rx(void)
 		}
 		if (c && (h.op == VSOCK_OP_RST))
 			c->set = false;
+		if (h.op == VSOCK_OP_REQUEST) { /* host-initiated: no credit until the guest answers */
+			c = credit_for(h.dst_port, h.src_port, true);
+			if (c)
+				*c = (struct credit){ .gport = h.dst_port, .hport = h.src_port, .set = true };
+		}
 	}
 }
 

@@ -63,7 +63,9 @@ def blk_seed(flags, order, errs, rounds):
 d = os.path.join(out, "fuzz_blk")
 os.makedirs(d, exist_ok=True)
 for i, (fl, od, er, ro) in enumerate([(0x05, 3, 0, 3), (0x15, 7, 0, 2), (0x25, 1, 0, 1),
-                                      (0x04, 9, 0x0b, 4), (0x55, 5, 0, 2), (0x01, 2, 0x04, 3)]):
+                                      (0x04, 9, 0x0b, 4), (0x55, 5, 0, 2), (0x01, 2, 0x04, 3),
+                                      # rate-limited (bit 7): tiny buckets, the timer each round
+                                      (0x85, 3, 0, 7), (0xa5, 1, 0x40, 7)]):
     with open(os.path.join(d, "seed-%d" % i), "wb") as f:
         f.write(blk_seed(fl, od, er, ro))
 
@@ -220,3 +222,51 @@ os.makedirs(d, exist_ok=True)
 for name, rng in (("seed-plain", False), ("seed-rng", True)):
     with open(os.path.join(d, name), "wb") as f:
         f.write(snapshot_seed(rng))
+
+
+# fuzz_snap_devices: one valid state per device (tests/fuzz/fuzz_snap_devices.c's layouts:
+# the device byte, then the stream as the save functions write it).
+d = os.path.join(out, "fuzz_snap_devices")
+os.makedirs(d, exist_ok=True)
+path = b"/tmp/disk.img"
+blk = (struct.pack("<IQQIB", 1, 65536, 128, 512, 0) + b"fuzz".ljust(20, b"\0") +
+       struct.pack("<H", len(path)) + path + struct.pack("<BQQQQI", 0, 0, 0, 0, 0, 0))
+feat = (1 << 32) | (1 << 29) | (1 << 28) | (1 << 16) | (1 << 15) | (1 << 5) | (1 << 3) | 3
+frame = bytes(12) + bytes(range(48))
+net = (struct.pack("<I", 1) + bytes([2, 1, 2, 3, 4, 5]) +
+       struct.pack("<HHQBBI", 1, 1500, feat, 0, 1, len(frame)) + frame)
+seeds = {"blk": b"\0" + blk, "net": b"\1" + net,
+         "rng": b"\2" + struct.pack("<II", 1, 4), "console": b"\3" + struct.pack("<II", 1, 3)}
+for name, data in seeds.items():
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+# fuzz_vsock: op streams (tests/fuzz/fuzz_vsock.c's layout) that open connections both ways
+# and move data and credit, so the fuzzer starts with live connections.
+def vs_tx(op, sport_sel, dport_sel, buf_alloc=0x1000, shift=4, fwd_cnt=0, payload=b"", flags=0):
+    return bytes([0, sport_sel | dport_sel << 2, op, 0, flags]) + struct.pack(
+        "<HBHH", buf_alloc, shift, fwd_cnt, len(payload)) + payload
+
+def vs_rx(n, size=4000):
+    return bytes([1, n - 1]) + b"".join(b"\x00" + struct.pack("<H", size - 44) for _ in range(n))
+
+def vs_host(stream, data, how=0x14):
+    return bytes([2, stream, how, len(data)]) + data
+
+vs_seeds = {
+    # guest connects to host port 5000, data both ways, a credit update, host EOF, shutdown
+    "guest": b"\x02" + vs_tx(1, 0, 1) + vs_rx(4) + vs_host(0, bytes(range(70))) + vs_rx(2) +
+             vs_tx(5, 0, 1, payload=bytes(range(200))) + vs_tx(6, 0, 1, fwd_cnt=70) +
+             vs_host(0, b"", how=0x15) + vs_rx(2) + vs_tx(4, 0, 1, flags=3),
+    # a host program connects to guest port 1024; the guest answers; data, small credit
+    "host": b"\x03" + bytes([3, 0]) + vs_rx(2) + vs_tx(2, 0, 2, buf_alloc=100, shift=0) +
+            vs_host(0, bytes(range(79))) + vs_rx(3, 60) + vs_tx(6, 0, 2, buf_alloc=100, shift=0,
+            fwd_cnt=79) + vs_host(0, bytes(79)) + vs_rx(3),
+    # deferred work, event buffer, transport reset with a connection open
+    "reset": b"\x01" + vs_tx(1, 0, 1) + bytes([9]) + vs_rx(2) + bytes([8, 3, 6, 9]) + vs_rx(2) +
+             vs_tx(1, 0, 1) + vs_rx(1) + bytes([7]) + vs_tx(1, 0, 1) + vs_rx(1),
+}
+d = os.path.join(out, "fuzz_vsock")
+os.makedirs(d, exist_ok=True)
+for name, data in vs_seeds.items():
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)

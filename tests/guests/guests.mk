@@ -5,7 +5,7 @@
 GUEST_DIR    := tests/guests
 GUEST_NAMES  := hello cmdline triple badmmio badport reset portloop echo meminfo ring \
                 rng blk hostile blkbench vconsole net counter kbd vsock vsockhostile idle balloon \
-                blkwatch blkrate gdbtarget
+                blkwatch blkrate gdbtarget genid
 # Guests that also link the virtio-mmio driver (rt/virtio.c).
 GUEST_VIRTIO_NAMES := rng blk hostile blkbench vconsole net balloon \
                       blkwatch blkrate

@@ -65,6 +65,10 @@ if [ -s "$TMP/$t.out" ]; then
 else
 	pass gdb-waits
 fi
+mode=$(stat -c %a "$TMP/$t.sock" 2>/dev/null)
+[ "$mode" = 600 ] && pass gdb-socket-mode || fail gdb-socket-mode "socket mode '$mode', want 600"
+: >"$TMP/gdb-exists.sock"
+refuse gdb-socket-exists 2 "exists" run --gdb-socket "$TMP/gdb-exists.sock" "$ELF"
 fn=$(nm "$ELF" | awk '$3 == "gdb_target_func" {print $1}' | sed 's/^0*//')
 gdbrun $t "$TMP/$t.sock" "$ELF" -ex 'break gdb_target_func' -ex continue -ex continue \
 	-ex 'print gdb_counter' -ex 'print/x $rip' -ex 'print/x $cr0' -ex stepi -ex 'print/x $rip' \
@@ -255,4 +259,17 @@ if grep -q 'OK' "$TMP/$t.gdb" && [ "$mrc" = 13 ] && grep -qF "gdbtarget: counter
 	pass $t
 else
 	fail $t "$(why "want the guest to finish (status 13), got $mrc" $t)"
+fi
+
+# A guest that crashes its vCPU (triple): gdb sees SIGSEGV at the faulting instruction (ud2)
+# and may look; continuing ends the VM with mote's status 8.
+t=gdb-crash
+start $t run --gdb-socket "$TMP/$t.sock" "$G/triple.elf"
+gdbrun $t "$TMP/$t.sock" "$G/triple.elf" -ex continue -ex 'x/2xb $pc' -ex continue
+finish
+if gdb_has $t "received signal SIGSEGV" && gdb_has $t "0x0f	0x0b" && gdb_has $t "exited with code 010" &&
+	[ "$mrc" = 8 ]; then
+	pass $t
+else
+	fail $t "$(why "want SIGSEGV at the ud2, then status 8; got $mrc" $t)"
 fi

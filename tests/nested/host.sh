@@ -158,12 +158,16 @@ build_image() {
 		for f in $TREE; do c_file "mote/$f" 0755 "$f"; done
 		c_trailer
 	} >"$t" && mv "$t" "$IMG" || { rm -f "$t"; return 1; }
-	# Keep the newest two images and the bases they use; older ones are only disk space.
-	ls -t "$NCACHE"/initrd-*.cpio 2>/dev/null | tail -n +3 | xargs -r rm -f
+	# Keep the newest three images and the bases they use; older ones are only disk space.
+	# Only files untouched for an hour go: another run (another worktree) may be about to boot one.
+	ls -t "$NCACHE"/initrd-*.cpio 2>/dev/null | tail -n +4 | while read -r f; do
+		[ -n "$(find "$f" -mmin +60 2>/dev/null)" ] && rm -f "$f"
+	done
 	for f in "$NCACHE"/base-*.cpio; do
 		ls "$NCACHE"/initrd-"$(basename "$f" .cpio | sed 's/^base-//')"-*.cpio >/dev/null 2>&1 ||
-			[ "$f" = "$BASE" ] || rm -f "$f"
+			[ "$f" = "$BASE" ] || [ -z "$(find "$f" -mmin +60 2>/dev/null)" ] || rm -f "$f"
 	done
+	return 0
 }
 [ -s "$IMG" ] || build_image || fail "could not build the initramfs in $NCACHE"
 

@@ -225,6 +225,10 @@ static void exit_and_kill(void)
 {
 	start();
 	SAYS("c", "<nothing>");
+	gdb_stub_stopped(&s, &(struct gdb_stop){.kind = GDB_STOP_DEBUG, .cpu = 1, .exception = 0});
+	SAYS("?", "T0bthread:2;"); /* a crashed vCPU: SIGSEGV */
+	start();
+	SAYS("c", "<nothing>");
 	f.nsent = 0;
 	gdb_stub_stopped(&s, &(struct gdb_stop){.kind = GDB_STOP_EXITED, .status = 0x101});
 	CHECK(strstr(f.sent, "$W01#"));

@@ -77,6 +77,9 @@
 #define AML_PACKAGE 0x12
 #define AML_EXT 0x5b
 #define AML_EXT_DEVICE 0x82
+#define AML_METHOD 0x14
+#define AML_NOTIFY 0x86
+#define AML_DUAL_NAME 0x2e
 #define AML_ROOT '\\'
 #define AML_PKGLEN_MAX 0x0fffffffu
 
@@ -391,6 +394,56 @@ static void aml_virtio_dev(struct img *m, const struct acpi_mmio_dev *d, unsigne
 	aml_close(m, dev);
 }
 
+/* Device (VGEN) { _HID "MOTE0002", _CID "VM_GEN_COUNTER", _DDN "VM_Gen_Counter",
+ * ADDR Package () { low 32 bits, high 32 bits } } (what Linux's vmgenid driver and Windows
+ * look for), and Device (GED0) { _HID "ACPI0013", _UID 0, _CRS { Interrupt (ResourceConsumer,
+ * Edge, ActiveHigh, Exclusive) { gsi } }, Method (_EVT, 1, Serialized) { Notify (\_SB.VGEN,
+ * 0x80) } }: the hardware-reduced way to deliver the notify that says the ID changed. */
+static void aml_vmgenid(struct img *m, uint64_t gpa, unsigned gsi)
+{
+	put8(m, AML_EXT);
+	put8(m, AML_EXT_DEVICE);
+	size_t dev = aml_open(m);
+	put(m, "VGEN", 4);
+	aml_name(m, "_HID");
+	aml_string(m, "MOTE0002");
+	aml_name(m, "_CID");
+	aml_string(m, "VM_GEN_COUNTER");
+	aml_name(m, "_DDN");
+	aml_string(m, "VM_Gen_Counter");
+	aml_name(m, "ADDR");
+	put8(m, AML_PACKAGE);
+	size_t pkg = aml_open(m);
+	put8(m, 2);
+	aml_int(m, gpa & 0xffffffffu);
+	aml_int(m, gpa >> 32);
+	aml_close(m, pkg);
+	aml_close(m, dev);
+
+	uint8_t res[3 + RES_EXT_IRQ_LEN];
+	res_ext_irq(res, RES_EXT_IRQ_CONSUMER | RES_EXT_IRQ_EDGE, gsi);
+	put8(m, AML_EXT);
+	put8(m, AML_EXT_DEVICE);
+	dev = aml_open(m);
+	put(m, "GED0", 4);
+	aml_name(m, "_HID");
+	aml_string(m, "ACPI0013");
+	aml_name(m, "_UID");
+	aml_int(m, 0);
+	aml_crs(m, res, sizeof(res));
+	put8(m, AML_METHOD);
+	size_t method = aml_open(m);
+	put(m, "_EVT", 4);
+	put8(m, 0x09); /* one argument, serialized */
+	put8(m, AML_NOTIFY);
+	put8(m, AML_ROOT);
+	put8(m, AML_DUAL_NAME);
+	put(m, "_SB_VGEN", 8);
+	aml_int(m, 0x80);
+	aml_close(m, method);
+	aml_close(m, dev);
+}
+
 /* DSDT: Name (\_S5, Package () { ACPI_S5_SLP_TYP, 0, 0, 0 }) and
  * Scope (\_SB) { COM1, KBD, then one Device per virtio-mmio window }. */
 static size_t build_dsdt(struct img *m, const struct acpi_config *c)
@@ -417,6 +470,8 @@ static size_t build_dsdt(struct img *m, const struct acpi_config *c)
 	aml_kbd(m);
 	for (size_t i = 0; i < c->nvirtio; i++)
 		aml_virtio_dev(m, &c->virtio[i], (unsigned)i);
+	if (c->vmgenid_gpa)
+		aml_vmgenid(m, c->vmgenid_gpa, c->vmgenid_gsi);
 	aml_close(m, scope);
 
 	sdt_end(m, at);
@@ -514,6 +569,11 @@ static int check_config(const struct acpi_config *c, char *err, size_t errlen)
 	if (c->nvirtio > VIRTIO_MAX_DEVS) {
 		snprintf(err, errlen, "ACPI: %zu virtio devices, at most %u", c->nvirtio,
 			 VIRTIO_MAX_DEVS);
+		return -1;
+	}
+	if (c->vmgenid_gpa && (c->vmgenid_gpa % 8 || c->vmgenid_gsi > 255)) {
+		snprintf(err, errlen, "ACPI: VM generation ID at 0x%llx on GSI %u (8-byte aligned, "
+			 "GSI 0-255)", (unsigned long long)c->vmgenid_gpa, c->vmgenid_gsi);
 		return -1;
 	}
 	for (size_t i = 0; i < c->nvirtio; i++) {

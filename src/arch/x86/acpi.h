@@ -29,6 +29,11 @@ struct acpi_config {
 	unsigned ncpus;
 	const struct acpi_mmio_dev *virtio; /* virtio-mmio windows, may be empty */
 	size_t nvirtio;
+	/* The VM generation ID (devices/vmgenid.h), 0: none. The DSDT then has Device (VGEN)
+	 * (_CID "VM_GEN_COUNTER", ADDR = this address) and a Generic Event Device (ACPI0013) on
+	 * vmgenid_gsi whose _EVT does Notify (\_SB.VGEN, 0x80). */
+	uint64_t vmgenid_gpa;
+	unsigned vmgenid_gsi;
 };
 
 /* Builds the tables; *rsdp_gpa receives the RSDP address. Returns 0, or -1 with err set. */

@@ -81,7 +81,8 @@ int x86_boot_load(const struct x86_boot_request *r, const struct guest_mem *gm,
 				      "kernels with a PVH entry note");
 		return -1;
 	}
-	const struct acpi_config acpi = {.ncpus = r->ncpus, .virtio = r->virtio, .nvirtio = r->nvirtio};
+	const struct acpi_config acpi = {.ncpus = r->ncpus, .virtio = r->virtio, .nvirtio = r->nvirtio,
+					 .vmgenid_gpa = r->vmgenid_gpa, .vmgenid_gsi = r->vmgenid_gsi};
 	if (acpi_build(gm, &acpi, &rsdp, err, errlen) < 0)
 		return -1;
 	size_t nmap = machine_mem_map(gm, map, X86_PVH_MEMMAP_MAX);

@@ -24,6 +24,8 @@ struct x86_boot_request {
 	unsigned ncpus;
 	const struct acpi_mmio_dev *virtio; /* virtio-mmio windows for ACPI */
 	size_t nvirtio;
+	uint64_t vmgenid_gpa;  /* the VM generation ID for ACPI (devices/vmgenid.h), 0: none */
+	unsigned vmgenid_gsi;
 };
 
 /* Loads the guest. The command line the guest gets is written to final_cmdline (which must

@@ -18,6 +18,7 @@
 #define X86_CMDLINE_GPA 0x20000ull     /* kernel command line, NUL-terminated */
 #define X86_CMDLINE_MAX 4096ull        /* bytes including the NUL */
 #define X86_EBDA_START 0x9fc00ull      /* low RAM given to the guest ends here */
+#define X86_VMGENID_GPA 0xdf000ull     /* VM generation ID + restore counter (reserved RAM) */
 #define X86_HIMEM_START 0x100000ull    /* kernels load at or above 1 MiB */
 
 #define X86_HOLE_START 0xc0000000ull   /* 3 GiB: start of the device hole below 4 GiB */

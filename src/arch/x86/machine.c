@@ -127,3 +127,11 @@ size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, s
 			.base = m->virtio[n].base, .size = VIRTIO_MMIO_WINDOW, .gsi = m->virtio[n].gsi};
 	return n;
 }
+
+int machine_add_vmgenid(struct machine *m, const struct guest_mem *gm,
+			void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
+			char *err, size_t errlen)
+{
+	const struct irq_line irq = {.set = set_irq, .ctx = irq_ctx, .gsi = MACHINE_VMGENID_GSI};
+	return vmgenid_init(&m->genid, gm, X86_VMGENID_GPA, &irq, err, errlen);
+}

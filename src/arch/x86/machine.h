@@ -15,6 +15,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/uart8250.h"
+#include "devices/vmgenid.h"
 #include "virtio/device.h"
 
 #define MACHINE_COM1_PORT 0x3f8
@@ -33,11 +34,14 @@
 /* The CMOS/RTC ports (0x70-0x77, with the extended bank) are absent too: Linux writes the warm-reset code there
  * before starting each secondary vCPU (SMP boot), and reads nothing it needs. */
 #define MACHINE_CMOS_PORT 0x70
+/* The VM generation ID's Generic Event Device (devices/vmgenid.h): ISA line 3, which no device
+ * of this board uses (COM2's by convention; there is no COM2). */
+#define MACHINE_VMGENID_GSI 3
 
 /* virtio-mmio windows in the device hole, one GSI each: the first eight on IOAPIC pins 16-23
  * (away from the ISA IRQs the in-kernel 8259 also sees), then the ISA lines no device of this
  * board uses (machine_virtio_gsi): 5, 6, 7, 9, 10, 11, 14, 15. Taken: 0 the PIT, 1 the i8042
- * keyboard, 2 the 8259 cascade, 3 COM2 by convention, 4 COM1, 8 the RTC, 12 the i8042 aux
+ * keyboard, 2 the 8259 cascade, 3 the VM generation ID's event device, 4 COM1, 8 the RTC, 12 the i8042 aux
  * port, 13 the FPU. A hardware-reduced ACPI machine has no SCI. The DSDT and the
  * virtio_mmio.device= fragments both take the GSI from machine_virtio_list. */
 #define MACHINE_VIRTIO_BASE 0xd0000000ull
@@ -62,6 +66,7 @@ struct machine {
 	struct acpi_pm pm;
 	struct machine_virtio virtio[MACHINE_MAX_VIRTIO];
 	size_t nvirtio;
+	struct vmgenid genid; /* machine_add_vmgenid; genid.gm NULL: none */
 };
 
 /* Guest RAM regions for mem bytes: [0, min(mem, 3 GiB)) and, above the device hole,
@@ -87,5 +92,12 @@ unsigned machine_virtio_gsi(size_t i);
 
 /* The placed virtio windows, as ACPI describes them (and the command line names them). */
 size_t machine_virtio_list(const struct machine *m, struct acpi_mmio_dev *out, size_t max);
+
+/* Attaches the VM generation ID (devices/vmgenid.h) at X86_VMGENID_GPA, its event device on
+ * MACHINE_VMGENID_GSI (a boot then writes a fresh ID with vmgenid_boot; a restore calls
+ * vmgenid_regenerate(&m->genid, ...)). After guest memory exists. 0, or -1 with err set. */
+int machine_add_vmgenid(struct machine *m, const struct guest_mem *gm,
+			void (*set_irq)(void *ctx, unsigned gsi, int level), void *irq_ctx,
+			char *err, size_t errlen);
 
 #endif

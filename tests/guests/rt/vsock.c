@@ -246,8 +246,17 @@ int gvs_poll(struct gvs *v)
 		virtq_submit(&v->evq, &b, 1);
 		virtq_kick(&v->evq);
 	}
-	if (!n && (virtio_status(&v->dev) & VIRTIO_STATUS_NEEDS_RESET))
-		return VIRTIO_ENEEDSRESET;
+	/* A failed device stops answering: look at Status when nothing came, but at most once
+	 * a millisecond (an MMIO read is a VM exit, and an empty poll loop would make one per
+	 * turn; Linux gets a configuration interrupt instead). */
+	if (!n) {
+		u64 now = virtio_now_us();
+		if (now - v->status_us >= 1000) {
+			v->status_us = now;
+			if (virtio_status(&v->dev) & VIRTIO_STATUS_NEEDS_RESET)
+				return VIRTIO_ENEEDSRESET;
+		}
+	}
 	return n;
 }
 

@@ -64,6 +64,7 @@ struct gvs {
 	void (*on_packet)(struct gvs *v, const struct gvs_hdr *h, const u8 *payload);
 	u64 rx_pkts, tx_pkts, resets, events, bad_pkts, credit_errs;
 	u32 next_port;
+	u64 status_us;         /* when gvs_poll last read Status */
 	struct gvs_conn conns[GVS_MAX_CONNS];
 	u8 (*rxbuf)[GVS_BUF], (*txbuf)[GVS_BUF]; /* GVS_QSIZE each (static, one device) */
 	u8 evbuf[8][4];
