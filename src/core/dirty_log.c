@@ -148,10 +148,12 @@ int dirty_write_diff(int fd, const struct guest_mem *gm, const struct dirty_log 
 	return 0;
 }
 
-int dirty_apply_diff(int dst_fd, int diff_fd, uint64_t size, uint64_t *bytes, char *err,
-		     size_t errlen)
+#define DIFF_BUF_SIZE (1u << 20)
+
+/* dirty_apply_diff with its copy buffer (DIFF_BUF_SIZE bytes). */
+static int apply_diff(int dst_fd, int diff_fd, uint64_t size, uint64_t *bytes, uint8_t *buf,
+		      char *err, size_t errlen)
 {
-	static _Thread_local uint8_t buf[1u << 20];
 	struct stat st;
 
 	*bytes = 0;
@@ -175,7 +177,7 @@ int dirty_apply_diff(int dst_fd, int diff_fd, uint64_t size, uint64_t *bytes, ch
 		if (hole < 0 || (uint64_t)hole > size)
 			hole = (off_t)size;
 		for (off_t o = data; o < hole;) {
-			size_t want = (size_t)(hole - o) < sizeof(buf) ? (size_t)(hole - o) : sizeof(buf);
+			size_t want = (size_t)(hole - o) < DIFF_BUF_SIZE ? (size_t)(hole - o) : DIFF_BUF_SIZE;
 			ssize_t n = pread(diff_fd, buf, want, o);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -192,4 +194,20 @@ int dirty_apply_diff(int dst_fd, int diff_fd, uint64_t size, uint64_t *bytes, ch
 		at = hole;
 	}
 	return 0;
+}
+
+/* The buffer comes from the heap per call. A _Thread_local array would sit in every thread's
+ * static TLS block, which glibc zeroes for each thread it creates: 1 MiB resident per thread in
+ * every run of every VM (docs/performance.md, "Start-up"). */
+int dirty_apply_diff(int dst_fd, int diff_fd, uint64_t size, uint64_t *bytes, char *err,
+		     size_t errlen)
+{
+	uint8_t *buf = malloc(DIFF_BUF_SIZE);
+
+	*bytes = 0;
+	if (!buf)
+		return err_set(err, errlen, "out of memory for the Diff copy buffer");
+	int r = apply_diff(dst_fd, diff_fd, size, bytes, buf, err, errlen);
+	free(buf);
+	return r;
 }

@@ -6,6 +6,7 @@
  * was checked. */
 #include <endian.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -55,13 +56,14 @@ static int load_frame(const struct virtio_net *n, struct snap_in *in, uint8_t ac
 	return 0;
 }
 
-int virtio_net_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen)
+/* virtio_net_load with the staging buffer for the frame (sizeof n->buf bytes): nothing of n
+ * changes before the last check. */
+static int net_load(struct virtio_dev *d, struct snap_in *in, uint8_t *frame, char *err,
+		    size_t errlen)
 {
 	struct virtio_net *n = d->priv;
 	const char *name = d->name ? d->name : "virtio-net";
 	uint8_t mac[6];
-	/* The frame is staged on the side: nothing of n changes before the last check. */
-	static _Thread_local uint8_t frame[sizeof(((struct virtio_net *)0)->buf)];
 
 	uint32_t version = snap_get_u32(in);
 	if (snap_in_ok(in) && version != VIRTIO_NET_SNAP_VERSION)
@@ -112,4 +114,19 @@ int virtio_net_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t 
 	if (active)
 		memcpy(n->buf, frame, len);
 	return 0;
+}
+
+/* The staging buffer comes from the heap, once per restore. A _Thread_local array would sit in
+ * every thread's static TLS block, which glibc zeroes for each thread it creates: resident
+ * memory in every run of every VM, snapshot or not (docs/performance.md, "Start-up"). */
+int virtio_net_load(struct virtio_dev *d, struct snap_in *in, char *err, size_t errlen)
+{
+	uint8_t *frame = malloc(sizeof(((struct virtio_net *)0)->buf));
+
+	if (!frame)
+		return err_set(err, errlen, "%s: out of memory staging the snapshot's frame",
+			       d->name ? d->name : "virtio-net");
+	int r = net_load(d, in, frame, err, errlen);
+	free(frame);
+	return r;
 }

@@ -144,6 +144,10 @@ static int read_dlopen_json(const char *json, size_t len, struct elfdeps *d, cha
 	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	int r = -1;
 	if (!root || !json_is_array(root)) {
+		/* jansson quotes the input near the error: the file's bytes, not ours to print */
+		for (char *c = je.text; !root && *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
 		jail_err(err, errlen, "ELF dlopen note: not a JSON array%s%s", root ? "" : ": ",
 			 root ? "" : je.text);
 		goto out;

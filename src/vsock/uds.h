@@ -18,7 +18,7 @@
 /* The longest PATH: PATH_<port> (11 more bytes for the largest port) fits a sun_path. */
 #define VSOCK_UDS_PATH_MAX 96
 /* SO_SNDBUF asked for on mote's end of each stream (bytes; the kernel doubles it, capped). */
-#define VSOCK_UDS_SNDBUF (512 << 10)
+#define VSOCK_UDS_SNDBUF (256 << 10)
 
 struct vsock_uds {
 	char path[VSOCK_UDS_PATH_MAX + 1];

@@ -8,11 +8,13 @@
  *                   bytes=B" when B bytes (each multiple of `report_kib` KiB, default 256) were
  *                   done (printed after the run, or at once with `live`), and at the end
  *                   "blkrate: dev=D bytes=B requests=R us=U".
- *   two             disk 1 reads `kib` KiB `rounds` times (default 3, after one untimed pass
- *                   that warms the caches) alone, then `rounds` times while disk 0
- *                   (rate-limited by the host) is kept loaded with `qd` requests; the best
- *                   of each: "blkrate: alone us=U", "blkrate: beside us=U dev0_bytes=B dev0_us=T" (what disk 0 did in the T us it was loaded).
- *                   An unlimited disk next to a throttled one keeps its speed.
+ *   two             `rounds` times (default 3, after one untimed pass that warms the
+ *                   caches): disk 1 reads `kib` KiB alone, then again while disk 0
+ *                   (rate-limited by the host) is kept loaded with `qd` requests, then disk
+ *                   0's requests are waited for. The best of each: "blkrate: alone us=U",
+ *                   "blkrate: beside us=U dev0_bytes=B dev0_us=T" (what disk 0 did in the T
+ *                   us it was loaded, all rounds). An unlimited disk next to a throttled one keeps its
+ *                   speed.
  *   idle            submits `qd` requests to disk 0, prints "blkrate: idle" and halts the vCPU
  *                   (needs `ring0`): what a throttled, otherwise idle VM costs the host.
  * Exit values: 0 ok, 1 no such device, 2 setup failed, 3 transport error or stall (10 s
@@ -36,6 +38,7 @@ struct disk {
 	u8 slot_of[VIRTQ_MAX];
 	u64 next_sector, capacity;
 	u64 done_bytes, done_reqs;
+	unsigned inflight;
 };
 
 static struct disk disks[2];
@@ -76,6 +79,7 @@ static void submit(struct disk *k, unsigned slot)
 	if (head < 0)
 		FAIL(3, "submit: %s\n", virtio_strerror(head));
 	k->slot_of[head] = (u8)slot;
+	k->inflight++;
 }
 
 /* Takes every completion there is; each freed slot is resubmitted when more is wanted.
@@ -91,6 +95,7 @@ static unsigned reap(struct disk *k, int resubmit)
 			FAIL(4, "read at sector %llu: status %u\n", k->hdr[slot].sector, k->status[slot]);
 		k->done_bytes += req_bytes;
 		k->done_reqs++;
+		k->inflight--;
 		got++;
 		if (resubmit)
 			submit(k, slot);
@@ -137,6 +142,7 @@ static u64 run(struct disk *k, u64 total, unsigned qd, u64 report, struct disk *
 				     k->status[slot]);
 			k->done_bytes += req_bytes;
 			k->done_reqs++;
+			k->inflight--;
 			got++;
 			if (submitted < total) {
 				submit(k, slot);
@@ -177,25 +183,31 @@ int main(void)
 		disk_open(&disks[0], 0);
 		disk_open(&disks[1], 1);
 		u64 rounds = rt_cmdline_u64("rounds", 3), alone = ~0ull, beside = ~0ull;
+		u64 loaded = 0, loaded_bytes = 0;
 		run(&disks[1], kib * 1024, (unsigned)qd, 0, (struct disk *)0); /* warm: page faults, cache */
-		for (u64 r = 0; r < rounds; r++) { /* the best of each: the host may be busy */
-			u64 a = run(&disks[1], kib * 1024, (unsigned)qd, 0, (struct disk *)0);
-			rt_printf("blkrate: alone %llu us\n", a);
-			alone = a < alone ? a : alone;
-		}
-		for (unsigned s = 0; s < qd; s++) /* from now on disk 0 is kept loaded, throttled */
-			submit(&disks[0], s);
-		virtq_kick(&disks[0].q);
-		u64 t0 = virtio_now_us();
+		/* Interleaved, the best of each (a busy host's bursts hit both alike): disk 1 alone
+		 * (disk 0 idle), then beside disk 0 kept loaded, then disk 0 drained. */
 		for (u64 r = 0; r < rounds; r++) {
+			u64 a = run(&disks[1], kib * 1024, (unsigned)qd, 0, (struct disk *)0);
+			for (unsigned s = 0; s < qd; s++)
+				submit(&disks[0], s);
+			virtq_kick(&disks[0].q);
+			u64 t0 = virtio_now_us(), d0 = disks[0].done_bytes;
 			u64 b = run(&disks[1], kib * 1024, (unsigned)qd, 0, &disks[0]);
-			rt_printf("blkrate: beside %llu us\n", b);
+			loaded += virtio_now_us() - t0;
+			loaded_bytes += disks[0].done_bytes - d0;
+			for (u64 end = virtio_now_us() + STALL_US; disks[0].inflight > 0;) {
+				reap(&disks[0], 0);
+				if (virtio_now_us() > end)
+					FAIL(3, "disk 0 did not finish its requests in 10 s\n");
+			}
+			rt_printf("blkrate: round %llu: alone %llu us, beside %llu us\n", r, a, b);
+			alone = a < alone ? a : alone;
 			beside = b < beside ? b : beside;
 		}
-		u64 loaded = virtio_now_us() - t0;
 		rt_printf("blkrate: alone us=%llu\n", alone);
 		rt_printf("blkrate: beside us=%llu dev0_bytes=%llu dev0_us=%llu\n", beside,
-			  disks[0].done_bytes, loaded);
+			  loaded_bytes, loaded);
 		return 0;
 	}
 	struct disk *k = &disks[dev];

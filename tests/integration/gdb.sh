@@ -273,3 +273,26 @@ if gdb_has $t "received signal SIGSEGV" && gdb_has $t "0x0f	0x0b" && gdb_has $t 
 else
 	fail $t "$(why "want SIGSEGV at the ud2, then status 8; got $mrc" $t)"
 fi
+
+# A Linux vmlinux (Debian's cloud kernel, when guest/kernel.sh has cached it; nothing is
+# fetched here): gdb stops at the PVH entry its ELF note names, and a hardware breakpoint on
+# the ELF entry (startup_64) catches it in long mode.
+t=gdb-linux
+vmlinux=$(ls "${MOTE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mote}"/linux/*/vmlinux 2>/dev/null | head -1)
+if [ -z "$vmlinux" ]; then
+	skip $t "no cached kernel (sh guest/kernel.sh fetches one)"
+else
+	pvh=$(readelf -n "$vmlinux" | awk '/\(0x00000012\)/ { getline; print "0x" $6 $5 $4 $3 }' |
+		sed 's/^0x0*/0x/')
+	entry=$(readelf -h "$vmlinux" | awk '/Entry point/ { print $4 }')
+	start $t run --gdb-socket "$TMP/$t.sock" --mem 512M --cmdline nokaslr "$vmlinux"
+	gdbrun $t "$TMP/$t.sock" "$vmlinux" -ex 'print/x $pc' -ex "hbreak *$entry" -ex continue \
+		-ex 'print/x $pc' -ex 'print/x $cr0' -ex kill
+	finish
+	if gdb_has $t "\$1 = $pvh" && gdb_has $t "\$2 = $entry" && gdb_has $t '$3 = 0x80000011' &&
+		[ "$mrc" = 12 ]; then
+		pass $t
+	else
+		fail $t "$(why "want a stop at the PVH entry $pvh, then at $entry in long mode" $t)"
+	fi
+fi

@@ -229,16 +229,28 @@ static void io_thread_has_no_kvm(void)
 	expect_killed(SANDBOX_IO, do_openat, "I/O thread");
 }
 
-/* vsock's rule set: AF_UNIX sockets made, connected and closed; never AF_INET. */
+/* vsock's rule set: AF_UNIX sockets made, their send buffer set, connected and closed;
+ * never AF_INET, no option of another level. */
 static int do_unix_socket(void)
 {
 	int fd = (int)syscall(SYS_socket, 1 /* AF_UNIX */, 1, 0);
 	if (fd < 0)
 		return 1;
+	int sz = 256 << 10;
+	if (syscall(SYS_setsockopt, fd, 1 /* SOL_SOCKET */, 7 /* SO_SNDBUF */, &sz, sizeof(sz)) < 0)
+		return 1;
 	struct { unsigned short family; char path[108]; } sa = { 1, "/nonexistent/mote-sock" };
 	long r = syscall(SYS_connect, fd, &sa, sizeof(sa));
 	syscall(SYS_close, fd);
 	return r < 0 && errno == ENOENT ? 0 : 1;
+}
+
+/* A socket option at another level than SOL_SOCKET (here IPPROTO_TCP's TCP_NODELAY). */
+static int do_tcp_sockopt(void)
+{
+	int one = 1;
+	syscall(SYS_setsockopt, 0, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	return 0;
 }
 
 static int do_unlink(void)
@@ -257,6 +269,7 @@ static void unix_socket_rule_set(void)
 	expect_runs(SANDBOX_PROCESS, do_unix_socket);
 	expect_runs(SANDBOX_PROCESS, do_unlink);
 	expect_killed(SANDBOX_IO, do_socket, "I/O thread"); /* AF_INET stays out */
+	expect_killed(SANDBOX_IO, do_tcp_sockopt, "I/O thread"); /* SOL_SOCKET options only */
 	expect_killed(SANDBOX_PROCESS, do_socket, "process thread");
 	expect_killed(SANDBOX_IO, do_unlink, "I/O thread");
 	expect_killed(SANDBOX_VCPU, do_unix_socket, "vCPU thread"); /* vCPUs get none of it */

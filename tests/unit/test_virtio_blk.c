@@ -1078,6 +1078,7 @@ static void swap_drains_requests_in_flight(void)
 	CHECK_EQ(*host(DATA_GPA, 1), (uint8_t)(512 * 3));
 	CHECK(blk.be.ops == &fa_ops && nb.ops == &fk_ops); /* both as they were */
 	CHECK_EQ(atomic_load(&blk.reads), 2u);
+	stop();
 }
 
 /* ---- the rate limiter (a fake clock and timer) ---- */
@@ -1183,6 +1184,7 @@ static void rate_limited(void)
 	blk.dev.ops->reset(&blk.dev);
 	pthread_mutex_unlock(&blk.dev.lock);
 	CHECK(!blk.throttled);
+	stop();
 }
 
 /* Snapshot quiesce: requests in flight are waited for and answered into the ring (unlike a
@@ -1213,6 +1215,7 @@ static void async_finish_inflight(void)
 	kick();
 	CHECK_EQ(used_idx(), 4);
 	CHECK_EQ(status_of(w), VIRTIO_BLK_S_OK);
+	stop();
 }
 
 /* Five reads of 2.7 MiB each, every one three overlapping 900 KiB buffers at an odd guest
