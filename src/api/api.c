@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api_snapshot.h"
 #include "api/api_balloon.h"
 #include "api/api_sock.h"
 #include "core/event.h"
@@ -423,9 +424,76 @@ static const struct {
 	const char *prefix, *name;
 } unsupported[] = {
 	{"/mmds", "MMDS"},
-	{"/snapshot", "snapshots"}, {"/cpu-config", "CPU templates (cpu-config)"},
+	{"/cpu-config", "CPU templates (cpu-config)"},
 	{"/pmem", "pmem devices"}, {"/hotplug", "memory hotplug"}, {"/serial", "serial output redirection"},
 };
+
+/* PUT /snapshot/create: the vCPUs are parked (Paused), this thread reads the VM and writes
+ * the files (docs/snapshot.md). */
+static void do_snapshot_create(struct api *a, const json_t *body, struct answer *ans)
+{
+	struct api_snapshot_create c;
+	char err[ERRLEN];
+	if (api_parse_snapshot_create(body, &c, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	if (a->state != API_PAUSED || !a->view_valid || !a->view.snap)
+		return bad(ans, 400, "snapshot/create: the microVM must be paused first (PATCH /vm "
+			   "{\"state\": \"Paused\"}); it is %s", state_name(a->state));
+	if (snapshot_create(a->view.snap, c.state, c.mem,
+			    (const char (*)[SNAP_ID_MAX + 1])a->ac.net_id, err, sizeof(err)) < 0)
+		return bad(ans, 400, "snapshot/create: %s", err);
+	ans->status = 204;
+}
+
+/* PUT /snapshot/load on a fresh process: the files are checked here (a bad snapshot is a 400
+ * and the process stays fresh), then main.c builds the VM from them as InstanceStart would. */
+static void do_snapshot_load(struct api *a, const json_t *body, struct answer *ans)
+{
+	static struct api_snapshot_load l; /* large; this thread only */
+	static struct snap_image img;
+	char err[ERRLEN];
+	int status;
+	if (a->state != API_NOT_STARTED)
+		return bad(ans, 400, "snapshot/load: only a fresh mote process loads a snapshot; this "
+			   "microVM is %s", a->state == API_ENDED ? "stopped" : "already started");
+	if (a->ac.boot_source_set || a->ac.cfg.ndisks || a->ac.cfg.nnets || a->ac.cfg.rng ||
+	    a->ac.cfg.vsock.enabled)
+		return bad(ans, 400, "snapshot/load: the snapshot brings its own machine; configure "
+			   "nothing but the logger and metrics before loading it");
+	if (api_parse_snapshot_load(body, &l, err, sizeof(err)) < 0)
+		return bad(ans, 400, "%s", err);
+	int r = snapshot_open(&img, l.state, l.mem, l.ov, l.nov, NULL, &status, err, sizeof(err));
+	snapshot_close(&img);
+	if (r < 0)
+		return bad(ans, 400, "snapshot/load: %s", err);
+	a->ac.cfg.cpus = img.cfg.cpus; /* GET /machine-config tells the restored machine */
+	a->ac.cfg.mem_size = img.cfg.mem_size;
+	snprintf(a->load_state, sizeof(a->load_state), "%s", l.state);
+	snprintf(a->load_mem, sizeof(a->load_mem), "%s", l.mem);
+	for (unsigned i = 0; i < l.nov; i++)
+		snprintf(a->load_override[i], sizeof(a->load_override[i]), "%s=%s", l.ov[i].iface,
+			 l.ov[i].tap);
+	a->nload_override = l.nov;
+	a->load_paused = !l.resume;
+	a->load_requested = true;
+	a->state = API_STARTING;
+	a->start_result = 0;
+	a->start_in_flight = true;
+	a->start_by_api = true;
+	event_signal(a->start_efd);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += API_START_TIMEOUT_S;
+	r = 0;
+	while (a->start_result == 0 && !a->quit && r == 0)
+		r = pthread_cond_timedwait(&a->cond, &a->lock, &dl);
+	if (a->start_result > 0)
+		ans->status = 204;
+	else if (a->start_result < 0)
+		bad(ans, 400, "snapshot/load failed: %s", a->start_err[0] ? a->start_err : "see the log");
+	else
+		bad(ans, 500, "snapshot/load: the restore did not finish within %d s", API_START_TIMEOUT_S);
+}
 
 /* "/drives/ID" -> ID when url starts with prefix and the rest is a valid id. */
 static const char *path_id(const char *url, const char *prefix)
@@ -545,6 +613,10 @@ static void route(struct api *a, const char *method, const char *url, const json
 		return do_logger(a, body, ans);
 	} else if (put && !strcmp(url, "/metrics")) {
 		return do_metrics(a, body, ans);
+	} else if (put && !strcmp(url, "/snapshot/create")) {
+		return do_snapshot_create(a, body, ans);
+	} else if (put && !strcmp(url, "/snapshot/load")) {
+		return do_snapshot_load(a, body, ans);
 	}
 	if (r == 1)
 		return bad(ans, 400, "invalid request method and/or path: %s %.200s", method, url);
@@ -558,7 +630,8 @@ static bool known_body_route(const char *method, const char *url)
 	bool put = !strcmp(method, "PUT"), patch = !strcmp(method, "PATCH");
 	return (put && (!strcmp(url, "/boot-source") || !strcmp(url, "/entropy") || !strcmp(url, "/vsock") ||
 			!strcmp(url, "/actions") || !strcmp(url, "/logger") || !strcmp(url, "/metrics") ||
-			!strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20))) ||
+			!strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20) ||
+			!strcmp(url, "/snapshot/create") || !strcmp(url, "/snapshot/load"))) ||
 	       ((put || patch) && !strcmp(url, "/machine-config")) ||
 	       (patch && (!strcmp(url, "/vm") || !strncmp(url, "/drives/", 8) ||
 			  !strncmp(url, "/network-interfaces/", 20)));
@@ -782,6 +855,14 @@ int api_wait_start(struct api *a, struct vm_config *out)
 		pthread_mutex_lock(&a->lock);
 		if (a->state == API_STARTING) {
 			api_config_export(&a->ac, out);
+			if (a->load_requested) { /* PUT /snapshot/load */
+				out->restore_state = a->load_state;
+				out->restore_mem = a->load_mem;
+				out->restore_paused = a->load_paused;
+				for (unsigned i = 0; i < a->nload_override; i++)
+					out->net_overrides[i] = a->load_override[i];
+				out->nnet_overrides = a->nload_override;
+			}
 			pthread_mutex_unlock(&a->lock);
 			return 0;
 		}
@@ -805,13 +886,20 @@ int api_wait_start(struct api *a, struct vm_config *out)
 	}
 }
 
+void api_restore_started(struct api *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->state = API_STARTING;
+	pthread_mutex_unlock(&a->lock);
+}
+
 void api_vm_running(struct api *a, const struct api_vm_view *v)
 {
 	pthread_mutex_lock(&a->lock);
 	a->view = *v;
 	a->view_valid = true;
 	api_metrics_started(&a->mstate, &a->t0);
-	a->state = API_RUNNING;
+	a->state = v->paused ? API_PAUSED : API_RUNNING;
 	a->start_result = 1;
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);

@@ -21,6 +21,7 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "kvm/kvm.h"
+#include "snapshot/snapshot.h"
 
 enum api_state { API_NOT_STARTED, API_STARTING, API_RUNNING, API_PAUSED, API_ENDED };
 
@@ -35,6 +36,8 @@ struct api_vm_view {
 	unsigned nnet;
 	struct vm_stop *stop;
 	struct virtio_balloon *balloon; /* NULL: the VM has no balloon */
+	const struct snap_vm *snap; /* what PUT /snapshot/create reads */
+	bool paused;                /* restored with its vCPUs parked (resume_vm false, --paused) */
 };
 
 struct MHD_Daemon;
@@ -69,6 +72,11 @@ struct api {
 	bool quit;
 	uint64_t requests, errors, metrics_flushes;
 	struct api_metrics_state mstate; /* per-interval metrics, request counts (api_metrics.h) */
+	/* PUT /snapshot/load: the files to restore (api_wait_start hands them to main.c). */
+	char load_state[CONFIG_PATH_MAX], load_mem[CONFIG_PATH_MAX];
+	char load_override[CONFIG_MAX_NETS][SNAP_ID_MAX + 18]; /* "IFACE=TAP" */
+	unsigned nload_override;
+	bool load_requested, load_paused;
 };
 
 /* Sets up the API: loads the config file (if any), creates the socket (if any) and starts
@@ -92,6 +100,9 @@ void api_metrics_sandbox(struct api *a);
  * pending InstanceStart answers 400 with the last error; the final metrics are written).
  * api_vm_ended must come before the VM is torn down. */
 void api_vm_running(struct api *a, const struct api_vm_view *v);
+
+/* mote restore --api-sock: no InstanceStart; the VM is starting from a snapshot now. */
+void api_restore_started(struct api *a);
 void api_vm_ended(struct api *a, int status);
 
 /* Stops serving, closes the files, removes the socket. Safe after a failed api_init. */

@@ -5,16 +5,21 @@
 #include "api/api.h"
 #include "core/sandbox.h"
 #include "core/status.h"
+#include "kvm/state.h"
 
 int api_sandbox_threads(struct api *a, char *err, size_t errlen)
 {
-	/* SendCtrlAltDel raises the keyboard's interrupt line */
-	const unsigned long ioctls[] = {kvm_irq_line_ioctl};
+	/* SendCtrlAltDel raises the keyboard's interrupt line; PUT /snapshot/create reads the
+	 * vCPUs' and the VM's state (kvm/state.c lists what it asks) */
+	unsigned long ioctls[1 + 32];
+	size_t n = 0;
+	ioctls[n++] = kvm_irq_line_ioctl;
+	for (size_t i = 0; i < kvm_state_nsave_ioctls && n < sizeof(ioctls) / sizeof(ioctls[0]); i++)
+		ioctls[n++] = kvm_state_save_ioctls[i];
 
 	if (!sandbox_enabled() || a->http_tid <= 0)
 		return 0;
-	return sandbox_enter_thread(a->http_tid, SANDBOX_API, ioctls,
-				    sizeof(ioctls) / sizeof(ioctls[0]), err, errlen);
+	return sandbox_enter_thread(a->http_tid, SANDBOX_API, ioctls, n, err, errlen);
 }
 
 void api_metrics_sandbox(struct api *a)

@@ -3,6 +3,7 @@
  * start, length and overflow before any host pointer exists. */
 #include "core/guest_mem.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static bool aligned(uint64_t v) { return (v & (GM_PAGE_SIZE - 1)) == 0; }
@@ -311,6 +313,14 @@ int gm_discard(const struct guest_mem *gm, uint64_t gpa, uint64_t len, char *err
 				       strerror(errno));
 		return 0;
 	}
+	if (gm->cow_file) {
+		/* MADV_DONTNEED would bring the file's bytes back: fresh zero pages instead. */
+		if (mmap(p, (size_t)len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+			return err_set(err, errlen, "cannot release guest memory: mmap: %s",
+				       strerror(errno));
+		return 0;
+	}
 	if (madvise(p, (size_t)len, MADV_DONTNEED) < 0)
 		return err_set(err, errlen, "cannot release guest memory: madvise: %s",
 			       strerror(errno));
@@ -355,5 +365,51 @@ uint64_t gm_region_end(const struct guest_mem *gm, uint64_t gpa)
 		if (gpa >= r->gpa && gpa - r->gpa < r->size)
 			return r->gpa + r->size;
 	}
+	return 0;
+}
+
+int gm_create_from_file(struct guest_mem *gm, const struct gm_region *regions, size_t n, int fd,
+			char *err, size_t errlen)
+{
+	uint64_t total;
+	struct stat st;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+	if (check_layout(regions, n, &total, err, errlen) < 0)
+		return -1;
+	if (sandbox_fstat(fd, &st) < 0)
+		return err_set(err, errlen, "memory file: %s", strerror(errno));
+	if ((uint64_t)st.st_size != total)
+		return err_set(err, errlen, "the memory file has %llu bytes, the guest's RAM is %llu",
+			       (unsigned long long)st.st_size, (unsigned long long)total);
+	if (total > SIZE_MAX - 2 * (uint64_t)GM_PAGE_SIZE)
+		return err_set(err, errlen, "guest memory too large for this host");
+	size_t map_len = (size_t)(total + 2 * GM_PAGE_SIZE);
+	void *map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return err_set(err, errlen, "cannot reserve %zu bytes of address space: %s", map_len,
+			       strerror(errno));
+	uint8_t *base = (uint8_t *)map + GM_PAGE_SIZE;
+	if (mmap(base, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		 fd, 0) == MAP_FAILED) {
+		err_set(err, errlen, "cannot map the memory file: %s", strerror(errno));
+		munmap(map, map_len);
+		return -1;
+	}
+	(void)madvise(base, (size_t)total, MADV_DONTDUMP);
+	(void)madvise(base, (size_t)total, MADV_DONTFORK);
+	uint64_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		gm->regions[i] = regions[i];
+		gm->regions[i].offset = off;
+		off += regions[i].size;
+	}
+	gm->nregions = n;
+	gm->base = base;
+	gm->size = total;
+	gm->map = map;
+	gm->map_len = map_len;
+	gm->cow_file = true;
 	return 0;
 }

@@ -34,6 +34,7 @@ struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS]; /* sorted by gpa, non-overlapping */
 	void *map;      /* whole reservation, guards included */
 	size_t map_len;
+	bool cow_file;  /* RAM is a file mapped MAP_PRIVATE (a restored snapshot's memory file) */
 };
 
 /* Creates guest RAM for the given regions (gpa, size; offsets are assigned here, in order).
@@ -49,6 +50,14 @@ int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, c
 int gm_create_opt(struct guest_mem *gm, const struct gm_region *regions, size_t n,
 		  bool hugepages, char *err, size_t errlen);
 void gm_destroy(struct guest_mem *gm);
+
+/* Guest RAM from a memory file (a snapshot's: the regions' bytes back to back, offset 0 on):
+ * the same layout and guards as gm_create, the RAM mapped MAP_PRIVATE from fd, so a page is
+ * read from the file when the guest first touches it and guest writes stay in this process
+ * (copy-on-write: many VMs can share one file). The file must hold exactly the regions' total
+ * size (checked). fd may be closed afterwards. Returns 0, or -1 with err set. */
+int gm_create_from_file(struct guest_mem *gm, const struct gm_region *regions, size_t n, int fd,
+			char *err, size_t errlen);
 
 /* What mote itself needs in a memory cgroup beside guest RAM (code, libraries, stacks, KVM's
  * structures charged to it): a jailed hello guest peaks at 1.5 MiB (docs/jail.md). */

@@ -99,6 +99,8 @@ static const struct rule api_rules[] = {
 	R(openat, "PUT /logger and /metrics open their file, PATCH /drives the new disk image"),
 	R(flock, "PATCH /drives locks the new disk image as --disk does"),
 	R(unlink, "the API socket is removed at exit"), R(unlinkat, "same"),
+	R(ftruncate, "PUT /snapshot/create sizes the memory file (sparse: holes stay holes)"),
+	R(lseek, "PUT /snapshot/create finds guest RAM's data in its memfd (SEEK_DATA/SEEK_HOLE)"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, for the process list and the I/O thread's: the vsock device maps
@@ -198,7 +200,8 @@ static const struct rule metrics_rules[] = {
 
 /* The API's HTTP thread (libmicrohttpd's own) once the VM runs: its connections, and what
  * the requests served after the boot do (docs/api.md). + the ioctl requests passed by the API
- * (KVM_IRQ_LINE: SendCtrlAltDel raises the keyboard's line). */
+ * (KVM_IRQ_LINE: SendCtrlAltDel raises the keyboard's line; the KVM_GET_* requests of
+ * PUT /snapshot/create, listed in kvm/state.c). */
 static const struct rule api_thread_rules[] = {
 	LIBC_RULES,
 	RA(ioctl, COND_ARG1_EQ, TCSETSF, "terminal restore when this thread ends mote"),
@@ -221,6 +224,10 @@ static const struct rule api_thread_rules[] = {
 	R(io_uring_register, "PATCH /drives on an Async drive: the ring's one file slot updated"),
 	R(timerfd_settime, "PATCH of rate limits re-arms a device's wake-up; PATCH "
 			   "/balloon/statistics the statistics timer"),
+	R(pwrite64, "PUT /snapshot/create writes the state and memory files"),
+	R(ftruncate, "PUT /snapshot/create sizes the memory file (sparse: holes stay holes)"),
+	R(lseek, "PUT /snapshot/create finds guest RAM's data in its memfd (SEEK_DATA/SEEK_HOLE)"),
+	R(unlink, "PUT /snapshot/create removes both files when it fails"), R(unlinkat, "same"),
 };
 
 /* SANDBOX_GDB: the debugger's thread (src/gdb/server.c). The connection was accepted before

@@ -3,6 +3,7 @@
  * not supported: the platform "wakes" at once (WAK_STS set), so the guest's wait for the
  * wake loop ends instead of spinning forever. Guest mistakes are rate-limited guest_error()s. */
 #include "devices/acpi_pm.h"
+#include "snapshot/stream.h"
 
 #include <string.h>
 
@@ -77,4 +78,22 @@ void acpi_pm_init(struct acpi_pm *pm, struct vm_stop *stop)
 {
 	pm->stop = stop;
 	atomic_init(&pm->sleep_status, 0);
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct snap_out *o)
+{
+	snap_put_u32(o, 1);
+	snap_put_u8(o, (uint8_t)atomic_load(&pm->sleep_status));
+}
+
+int acpi_pm_load(struct acpi_pm *pm, struct snap_in *in, char *err, size_t errlen)
+{
+	uint32_t ver = snap_get_u32(in);
+	uint8_t st = snap_get_u8(in);
+	if (!snap_in_done(in) || ver != 1)
+		return err_set(err, errlen, "ACPI PM state: truncated, too long or an unknown version");
+	if (st != 0 && st != ACPI_WAK_STS)
+		return err_set(err, errlen, "ACPI PM state: sleep status 0x%x is not one the device has", st);
+	atomic_store(&pm->sleep_status, st);
+	return 0;
 }

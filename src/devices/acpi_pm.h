@@ -27,4 +27,10 @@ extern const struct bus_ops acpi_pm_ops; /* dev: struct acpi_pm *, window ACPI_P
 /* Nothing to destroy. */
 void acpi_pm_init(struct acpi_pm *pm, struct vm_stop *stop);
 
+/* Snapshots: the sleep status byte. */
+struct snap_out;
+struct snap_in;
+void acpi_pm_save(struct acpi_pm *pm, struct snap_out *o);
+int acpi_pm_load(struct acpi_pm *pm, struct snap_in *in, char *err, size_t errlen);
+
 #endif

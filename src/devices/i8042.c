@@ -1,6 +1,7 @@
 /* i8042: a guest reset through the keyboard controller ends the VM with status 0
  * (mote has no reboot; a reset is the guest asking to go away). */
 #include "devices/i8042.h"
+#include "snapshot/stream.h"
 
 #include <string.h>
 
@@ -156,6 +157,46 @@ int i8042_send_keys(struct i8042 *k, const uint8_t *codes, size_t n)
 	k->nkeys += (unsigned)n;
 	next_key(k);
 	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+#define I8042_SNAP_VERSION 1u
+
+void i8042_save(struct i8042 *k, struct snap_out *o)
+{
+	pthread_mutex_lock(&k->lock);
+	snap_put_u32(o, I8042_SNAP_VERSION);
+	const uint8_t st[] = {k->cmd_byte, k->out, (uint8_t)k->out_full, k->pending, k->status_cmd,
+			      (uint8_t)k->out_is_key, (uint8_t)k->irq_level, (uint8_t)k->nkeys};
+	snap_put(o, st, sizeof(st));
+	snap_put(o, k->keys, k->nkeys);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct snap_in *in, char *err, size_t errlen)
+{
+	uint8_t st[8], keys[I8042_KEY_QUEUE];
+	uint32_t ver = snap_get_u32(in);
+	snap_get(in, st, sizeof(st));
+	if (!snap_in_ok(in) || ver != I8042_SNAP_VERSION)
+		return err_set(err, errlen, "i8042 state: %s", snap_in_ok(in) ? "unknown version" : "truncated");
+	if (st[2] > 1 || st[5] > 1 || st[6] > 1 || st[7] > I8042_KEY_QUEUE ||
+	    (st[3] != 0 && st[3] != 0x60 && st[3] != 0xd1))
+		return err_set(err, errlen, "i8042 state: a value out of range");
+	snap_get(in, keys, st[7]);
+	if (!snap_in_done(in))
+		return err_set(err, errlen, "i8042 state is %s", snap_in_ok(in) ? "longer than expected" : "truncated");
+	pthread_mutex_lock(&k->lock);
+	k->cmd_byte = st[0];
+	k->out = st[1];
+	k->out_full = st[2];
+	k->pending = st[3];
+	k->status_cmd = st[4];
+	k->out_is_key = st[5];
+	k->irq_level = st[6]; /* the line itself is in the restored irqchip */
+	k->nkeys = st[7];
+	memcpy(k->keys, keys, st[7]);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }

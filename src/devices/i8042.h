@@ -42,4 +42,11 @@ void i8042_set_irq(struct i8042 *k, const struct irq_line *irq);
 /* Queues set-1 scancodes as if typed (any thread). Returns 0, or -1 when they do not fit. */
 int i8042_send_keys(struct i8042 *k, const uint8_t *codes, size_t n);
 
+/* Snapshots: controller byte, output buffer, pending command, queued keys. load validates
+ * every field and changes nothing when it refuses. */
+struct snap_out;
+struct snap_in;
+void i8042_save(struct i8042 *k, struct snap_out *o);
+int i8042_load(struct i8042 *k, struct snap_in *in, char *err, size_t errlen);
+
 #endif

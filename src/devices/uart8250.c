@@ -3,6 +3,8 @@
  * the interrupt line follows IER/IIR as on the real part. Guest register writes are masked
  * to the bits that exist; nothing the guest writes can index outside this struct. */
 #include "devices/uart8250.h"
+#include "snapshot/stream.h"
+#include "core/log.h"
 
 #include <string.h>
 
@@ -212,4 +214,50 @@ size_t uart_rx_room(struct uart8250 *u)
 	size_t room = UART_RX_FIFO - u->rx_len;
 	pthread_mutex_unlock(&u->lock);
 	return room;
+}
+
+#define UART_SNAP_VERSION 1u
+
+void uart_save(struct uart8250 *u, struct snap_out *o)
+{
+	pthread_mutex_lock(&u->lock);
+	snap_put_u32(o, UART_SNAP_VERSION);
+	const uint8_t regs[] = {u->ier, u->lcr, u->mcr, u->lsr_extra, u->scr, u->dll, u->dlm, u->fcr,
+				(uint8_t)u->thr_irq_pending, (uint8_t)u->irq_level};
+	snap_put(o, regs, sizeof(regs));
+	snap_put_u8(o, (uint8_t)u->rx_len);
+	for (size_t i = 0; i < u->rx_len; i++)
+		snap_put_u8(o, u->rx[(u->rx_head + i) % UART_RX_FIFO]);
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_load(struct uart8250 *u, struct snap_in *in, char *err, size_t errlen)
+{
+	uint8_t regs[10], rx[UART_RX_FIFO];
+	uint32_t ver = snap_get_u32(in);
+	snap_get(in, regs, sizeof(regs));
+	uint8_t n = snap_get_u8(in);
+	if (!snap_in_ok(in) || ver != UART_SNAP_VERSION)
+		return err_set(err, errlen, "COM1 state: %s", snap_in_ok(in) ? "unknown version" : "truncated");
+	if (n > UART_RX_FIFO || regs[8] > 1 || regs[9] > 1 || (regs[0] & 0xf0))
+		return err_set(err, errlen, "COM1 state: a value out of range");
+	snap_get(in, rx, n);
+	if (!snap_in_done(in))
+		return err_set(err, errlen, "COM1 state is %s", snap_in_ok(in) ? "longer than expected" : "truncated");
+	pthread_mutex_lock(&u->lock);
+	u->ier = regs[0];
+	u->lcr = regs[1];
+	u->mcr = regs[2] & 0x1f;
+	u->lsr_extra = regs[3];
+	u->scr = regs[4];
+	u->dll = regs[5];
+	u->dlm = regs[6];
+	u->fcr = regs[7];
+	u->thr_irq_pending = regs[8];
+	u->irq_level = regs[9]; /* the line itself is in the restored irqchip */
+	memcpy(u->rx, rx, n);
+	u->rx_head = 0;
+	u->rx_len = n;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

@@ -49,4 +49,11 @@ size_t uart_rx_push(struct uart8250 *u, const uint8_t *buf, size_t n);
 /* Free bytes in the receive FIFO. */
 size_t uart_rx_room(struct uart8250 *u);
 
+/* Snapshots: the register file, latched interrupt and the receive FIFO. load validates every
+ * field (the stream is a hostile file) and changes nothing when it refuses. */
+struct snap_out;
+struct snap_in;
+void uart_save(struct uart8250 *u, struct snap_out *o);
+int uart_load(struct uart8250 *u, struct snap_in *in, char *err, size_t errlen);
+
 #endif

@@ -471,12 +471,24 @@ static bool run_failed(struct vcpu *v, int e, unsigned *again)
 static void vcpu_loop(struct vcpu *v)
 {
 	unsigned again = 0; /* KVM_RUN's EAGAIN in a row */
+	bool settled = false; /* a pause: KVM_RUN with immediate_exit returned, nothing pending */
 	while (!stop_requested(v->ctx.stop)) {
-		if (atomic_load_explicit(&v->pause_req, memory_order_acquire)) {
+		bool pausing = atomic_load_explicit(&v->pause_req, memory_order_acquire);
+		if (pausing && settled) {
 			vcpu_park(v);
+			settled = false;
 			continue;
 		}
+		/* Before parking, one KVM_RUN with immediate_exit set: KVM completes an I/O exit
+		 * handled last round (a port or MMIO read's value, the rip after an OUT) and returns
+		 * EINTR at once, so the state a snapshot reads is whole (api.rst, immediate_exit). */
+		if (pausing)
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (pausing && (errno == EINTR || errno == EAGAIN)) {
+				settled = true;
+				continue;
+			}
 			if (run_failed(v, errno, &again))
 				continue;
 			break;

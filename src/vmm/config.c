@@ -20,11 +20,18 @@ void config_usage(FILE *out)
 	fprintf(out,
 		"Usage: mote [-v|-q] run [options] KERNEL\n"
 		"   or: mote hvt [options] UNIKERNEL [ARGS...]\n"
+		"   or: mote [-v|-q] restore --snapshot FILE --mem-file FILE [--paused]\n"
+		"                 [--net-override IFACE=TAP]... [--api-sock PATH [--id ID]]\n"
 		"   or: mote [-v|-q] --api-sock PATH [--id ID]\n"
 		"   or: mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
 		"   or: mote --help | --version\n"
 		"\n"
 		"mote hvt runs Solo5 hvt unikernels (mote hvt --help lists its options).\n"
+		"mote restore resumes a snapshot taken with PUT /snapshot/create: FILE is the state file,\n"
+		"--mem-file its memory file (mapped copy-on-write: many restores may share it);\n"
+		"--paused leaves the vCPUs stopped (resume with PATCH /vm through --api-sock);\n"
+		"--net-override gives interface IFACE (its iface_id, or net0, net1, ...) tap TAP.\n"
+		"Refused snapshots: status 4 (files), 6 (this host cannot run it). See docs/snapshot.md.\n"
 		"\n"
 		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
 		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"
@@ -500,6 +507,77 @@ static enum config_action parse_api_mode(int argc, char *const argv[], int first
 	return CONFIG_RUN;
 }
 
+/* mote restore --snapshot FILE --mem-file FILE [--paused] [--net-override IFACE=TAP]...
+ * [--api-sock PATH] [--id ID] (docs/snapshot.md). */
+static enum config_action parse_restore(int argc, char *const argv[], int first,
+					struct vm_config *cfg, char *err, size_t errlen)
+{
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		int m;
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cfg->verbosity++;
+			continue;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cfg->verbosity = -1;
+			continue;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return CONFIG_HELP;
+		if (!strcmp(a, "--paused")) {
+			cfg->restore_paused = true;
+			continue;
+		}
+		static const char *const names[] = {"--snapshot", "--mem-file", "--api-sock", "--id",
+						    "--net-override"};
+		const char **slots[] = {&cfg->restore_state, &cfg->restore_mem, &cfg->api_sock,
+					&cfg->instance_id, NULL};
+		size_t k = 0;
+		for (; k < sizeof(names) / sizeof(names[0]); k++) {
+			if (take_value(names[k], argc, argv, &i, &val, err, errlen, &m) < 0)
+				return CONFIG_ERROR;
+			if (m)
+				break;
+		}
+		if (k == sizeof(names) / sizeof(names[0])) {
+			snprintf(err, errlen, "mote restore: unknown option '%s' (see mote --help)", a);
+			return CONFIG_ERROR;
+		}
+		if (!*val || strlen(val) >= CONFIG_PATH_MAX) {
+			snprintf(err, errlen, "%s needs a value of 1 to %d bytes", names[k], CONFIG_PATH_MAX - 1);
+			return CONFIG_ERROR;
+		}
+		if (!slots[k]) { /* --net-override: checked against the snapshot when it is read */
+			if (cfg->nnet_overrides == CONFIG_MAX_NETS || !strchr(val, '=')) {
+				snprintf(err, errlen, "--net-override %s: give IFACE=TAP, at most %d times",
+					 val, CONFIG_MAX_NETS);
+				return CONFIG_ERROR;
+			}
+			cfg->net_overrides[cfg->nnet_overrides++] = val;
+			continue;
+		}
+		if (*slots[k]) {
+			snprintf(err, errlen, "%s given twice", names[k]);
+			return CONFIG_ERROR;
+		}
+		*slots[k] = val;
+	}
+	if (!cfg->restore_state || !cfg->restore_mem) {
+		snprintf(err, errlen, "mote restore needs --snapshot FILE and --mem-file FILE");
+		return CONFIG_ERROR;
+	}
+	if (cfg->restore_paused && !cfg->api_sock) {
+		snprintf(err, errlen, "--paused needs --api-sock PATH: nothing else could resume the VM");
+		return CONFIG_ERROR;
+	}
+	if (cfg->instance_id && (!cfg->api_sock || strlen(cfg->instance_id) > 64)) {
+		snprintf(err, errlen, "--id needs --api-sock and at most 64 bytes");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}
+
 /* --gdb-socket PATH, --gdb-tcp HOST:PORT (one of them, once). *m: whether argv[*i] was one. */
 static int parse_gdb(int argc, char *const argv[], int *i, struct vm_config *cfg, int *m,
 		     char *err, size_t errlen)
@@ -554,6 +632,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		return CONFIG_HELP;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version"))
 		return CONFIG_VERSION;
+	if (!strcmp(cmd, "restore"))
+		return parse_restore(argc, argv, first + 1, cfg, err, errlen);
 	if (strcmp(cmd, "run") != 0) {
 		snprintf(err, errlen, "unknown command '%s': try 'mote run KERNEL' or 'mote --help'", cmd);
 		return CONFIG_ERROR;

@@ -100,6 +100,13 @@ struct vm_config {
 	 * HOST:PORT before its first instruction. NULL: none. */
 	const char *gdb_socket;
 	const char *gdb_tcp;
+	/* mote restore (or PUT /snapshot/load): resume a snapshot instead of booting a kernel
+	 * (docs/snapshot.md). The machine comes from the state file, not from these fields. */
+	const char *restore_state;  /* NULL: boot KERNEL */
+	const char *restore_mem;    /* the memory file */
+	bool restore_paused;        /* --paused / resume_vm false: vCPUs wait for PATCH /vm */
+	const char *net_overrides[CONFIG_MAX_NETS]; /* --net-override IFACE=TAP */
+	unsigned nnet_overrides;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };

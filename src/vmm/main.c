@@ -30,6 +30,7 @@
 #include "devices/virtio_vsock.h"
 #include "vsock/uds.h"
 #include "hvt/hvt.h"
+#include "snapshot/snapshot.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
 #include "core/log.h"
@@ -84,6 +85,9 @@ struct vm {
 	unsigned nattached;
 	int sig_fd;
 	struct api *api; /* --api-sock / --config-file mode, else NULL */
+	bool restoring;          /* mote restore / PUT /snapshot/load: state from a snapshot */
+	struct snap_image snap;  /* the snapshot being restored */
+	struct snap_vm snapvm;   /* what PUT /snapshot/create reads */
 	struct gdb_server gdb; /* --gdb-socket / --gdb-tcp */
 	bool gdb_ready;
 };
@@ -156,9 +160,10 @@ _Static_assert(DISK_IO_AUTO == (int)BLK_IO_AUTO && DISK_IO_SYNC == (int)BLK_IO_S
 /* Every file the user named, before anything else: a typo costs no VM setup. */
 static int open_files(struct vm *vm, char *err, size_t errlen)
 {
-	if (image_map(vm->cfg.kernel, "kernel", &vm->kernel, err, errlen) < 0)
+	if (!vm->restoring && image_map(vm->cfg.kernel, "kernel", &vm->kernel, err, errlen) < 0)
 		return -1;
-	if (vm->cfg.initrd && image_map(vm->cfg.initrd, "initrd", &vm->initrd, err, errlen) < 0)
+	if (!vm->restoring && vm->cfg.initrd &&
+	    image_map(vm->cfg.initrd, "initrd", &vm->initrd, err, errlen) < 0)
 		return -1;
 	for (; vm->ndisks < vm->cfg.ndisks; vm->ndisks++) {
 		const struct disk_config *d = &vm->cfg.disks[vm->ndisks];
@@ -364,7 +369,40 @@ static int create_vcpus(struct vm *vm, const struct boot_entry *entry, char *err
 			return -1;
 		vm->nvcpus++;
 	}
+	vm->snapvm = (struct snap_vm){.kvm = &vm->kvm, .gm = &vm->gm, .vcpus = vm->vcpus,
+				      .nvcpus = vm->nvcpus, .machine = &vm->machine, .cfg = &vm->cfg,
+				      .pit = vm->pit};
+	if (vm->restoring)
+		return snapshot_apply(&vm->snap, &vm->snapvm, err, errlen);
 	return vcpu_set_boot_state(&vm->vcpus[0], entry, err, errlen);
+}
+
+/* mote restore / PUT /snapshot/load: the state file is read and checked before anything else
+ * (a bad one costs no VM), and the machine it describes replaces the configured one. */
+static int open_snapshot(struct vm *vm, char *err, size_t errlen)
+{
+	struct snap_net_override ov[CONFIG_MAX_NETS];
+	int status;
+	for (unsigned i = 0; i < vm->cfg.nnet_overrides; i++)
+		if (snapshot_parse_override(vm->cfg.net_overrides[i], &ov[i], err, errlen) < 0)
+			return MOTE_EXIT_USAGE;
+	if (snapshot_open(&vm->snap, vm->cfg.restore_state, vm->cfg.restore_mem, ov,
+			  vm->cfg.nnet_overrides, NULL, &status, err, errlen) < 0)
+		return status;
+	const struct vm_config *m = &vm->snap.cfg;
+	vm->cfg.mem_size = m->mem_size;
+	vm->cfg.cpus = m->cpus;
+	memcpy(vm->cfg.disks, m->disks, sizeof(m->disks));
+	vm->cfg.ndisks = m->ndisks;
+	memcpy(vm->cfg.nets, m->nets, sizeof(m->nets));
+	vm->cfg.nnets = m->nnets;
+	vm->cfg.rng = m->rng;
+	vm->cfg.vsock = m->vsock;
+	vm->cfg.virtio_console = m->virtio_console;
+	vm->cfg.balloon = m->balloon;
+	vm->cfg.mem_hugepages = false; /* RAM is the memory file, copy-on-write */
+	vm->pit = vm->snap.pit;
+	return 0;
 }
 
 static int boot_and_run(struct vm *vm)
@@ -373,8 +411,14 @@ static int boot_and_run(struct vm *vm)
 	struct gm_region regions[GM_MAX_REGIONS];
 	struct boot_entry entry;
 
+	int rs;
+	if (vm->restoring && (rs = open_snapshot(vm, err, sizeof(err))) != 0)
+		return fail(rs, err);
 	if (open_files(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_IMAGE, err);
+	for (unsigned i = 0; vm->restoring && i < vm->ndisks; i++)
+		if (snapshot_check_disk(&vm->snap, i, vm->disk_be[i].size, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_IMAGE, err);
 	if (open_vsock(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_USAGE, err);
 	if (vm->cfg.gdb_socket || vm->cfg.gdb_tcp) {
@@ -385,26 +429,34 @@ static int boot_and_run(struct vm *vm)
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
 	if (vm->cfg.cpus > vm->kvm.max_vcpus) {
-		snprintf(err, sizeof(err), "--cpus %u: this host's KVM allows at most %u vCPUs",
-			 vm->cfg.cpus, vm->kvm.max_vcpus);
-		return fail(MOTE_EXIT_USAGE, err);
+		snprintf(err, sizeof(err), "%s %u: this host's KVM allows at most %u vCPUs",
+			 vm->restoring ? "the snapshot's vCPUs:" : "--cpus", vm->cfg.cpus, vm->kvm.max_vcpus);
+		return fail(vm->restoring ? MOTE_EXIT_HOST : MOTE_EXIT_USAGE, err);
 	}
 	size_t nreg = machine_mem_layout(vm->cfg.mem_size, regions);
 	if (gm_fits_limit(vm->cfg.mem_size, secure_getenv("MOTE_MEMORY_LIMIT"), err, sizeof(err)) < 0 ||
-	    gm_create_opt(&vm->gm, regions, nreg, vm->cfg.mem_hugepages, err, sizeof(err)) < 0)
+	    (vm->restoring ? gm_create_from_file(&vm->gm, regions, nreg, vm->snap.mem_fd, err, sizeof(err))
+			   : gm_create_opt(&vm->gm, regions, nreg, vm->cfg.mem_hugepages, err, sizeof(err))) < 0)
 		return fail(MOTE_EXIT_INTERNAL, err);
 	if (stop_init(&vm->stop) < 0 || setup_signals(vm) < 0 ||
 	    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->stop) < 0)
 		return fail(MOTE_EXIT_INTERNAL, "cannot create event descriptors");
 	if (create_machine(vm, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_USAGE, err);
-	if (load_guest(vm, &entry, err, sizeof(err)) < 0) {
+	if (!vm->restoring && load_guest(vm, &entry, err, sizeof(err)) < 0) {
 		log_error("%s: %s", vm->cfg.kernel, err);
 		return MOTE_EXIT_IMAGE;
 	}
 	if (kvm_create_vm(&vm->kvm, &vm->gm, vm->pit, err, sizeof(err)) < 0 ||
 	    attach_devices(vm, err, sizeof(err)) < 0 || create_vcpus(vm, &entry, err, sizeof(err)) < 0)
 		return fail(MOTE_EXIT_HOST, err);
+	if (vm->restoring) {
+		snapshot_close(&vm->snap); /* RAM maps the memory file; the state is applied */
+		if (vm->vsock_ready) /* connections do not survive a snapshot (docs/vsock.md) */
+			virtio_vsock_transport_reset(&vm->vsock);
+		log_info("restored %s: %u vCPUs, %llu MiB%s", vm->cfg.restore_state, vm->nvcpus,
+			 (unsigned long long)(vm->gm.size >> 20), vm->cfg.restore_paused ? ", paused" : "");
+	}
 	if (vm->gdb_ready) { /* the VM waits for gdb before its first instruction */
 		int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
 		if (r != 0)
@@ -427,6 +479,8 @@ static int boot_and_run(struct vm *vm)
 	if (event_start(&vm->io) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "cannot start the I/O thread: %s",
 			     strerror(errno));
+	for (unsigned i = 0; i < vm->nvcpus && vm->restoring && vm->cfg.restore_paused; i++)
+		vcpu_pause(&vm->vcpus[i]); /* they park before their first guest instruction */
 	if (vm->gdb_ready && vm->gdb.conn_fd >= 0 && gdb_server_start(&vm->gdb, err, sizeof(err)) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
 	for (unsigned i = 0; i < vm->nvcpus && !stop_requested(&vm->stop); i++) {
@@ -440,7 +494,8 @@ static int boot_and_run(struct vm *vm)
 		api_vm_running(vm->api, &(struct api_vm_view){.vcpus = vm->vcpus, .nvcpus = vm->nvcpus,
 				.machine = &vm->machine, .blk = vm->blk, .nblk = vm->nblk, .stop = &vm->stop,
 				.net = vm->net, .nnet = vm->nnet,
-				.balloon = vm->balloon_ready ? &vm->balloon : NULL});
+				.balloon = vm->balloon_ready ? &vm->balloon : NULL,
+				.snap = &vm->snapvm, .paused = vm->restoring && vm->cfg.restore_paused});
 	if (sandbox_enabled() && !stop_requested(&vm->stop) &&
 	    enter_thread_lists(vm, err, sizeof(err)) < 0)
 		stop_request(&vm->stop, MOTE_EXIT_INTERNAL, "%s", err);
@@ -517,6 +572,7 @@ static void release(struct vm *vm)
 	if (vm->stop.efd >= 0)
 		stop_destroy(&vm->stop);
 	gm_destroy(&vm->gm);
+	snapshot_close(&vm->snap);
 	kvm_close(&vm->kvm);
 	image_unmap(&vm->kernel);
 	image_unmap(&vm->initrd);
@@ -553,6 +609,7 @@ int main(int argc, char **argv)
 	vm.console.room_efd = -1;
 	vm.kvm.sys_fd = vm.kvm.vm_fd = -1;
 	vm.gm.fd = -1;
+	vm.snap.mem_fd = -1;
 
 	static struct api api; /* API mode: configured through the socket or the config file */
 	if (vm.cfg.api_sock || vm.cfg.config_file) {
@@ -562,11 +619,14 @@ int main(int argc, char **argv)
 			api_destroy(&api);
 			return MOTE_EXIT_USAGE;
 		}
-		if (api_wait_start(&api, &vm.cfg) < 0) {
+		if (vm.cfg.restore_state) /* mote restore --api-sock: the API serves the restored VM */
+			api_restore_started(&api);
+		else if (api_wait_start(&api, &vm.cfg) < 0) {
 			api_destroy(&api);
 			return MOTE_EXIT_USER;
 		}
 	}
+	vm.restoring = vm.cfg.restore_state != NULL;
 
 	int status = boot_and_run(&vm);
 	if (vm.api)

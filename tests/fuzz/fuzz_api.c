@@ -1,12 +1,14 @@
 /* libFuzzer target for the API's request-body parsers (src/api/api_config.c): the first byte
  * picks the endpoint, the rest is the body, fed through the same functions the server calls
  * (api_body_parse, then the endpoint's parser), then the GET /vm/config rendering of whatever
- * configuration resulted. A second pass feeds the bytes as a whole config file. */
+ * configuration resulted. A second pass feeds the bytes as a whole config file. The PATCH /vm
+ * case also feeds the snapshot bodies (src/api/api_snapshot.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_config.h"
+#include "api/api_snapshot.h"
 
 static struct api_config ac; /* large: static, re-initialised per input */
 
@@ -51,7 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					api_metrics_cfg_release(&m);
 				break;
 			case 8: api_parse_action(j, &act, err, sizeof(err)); break;
-			case 9: api_parse_vm_state(j, &paused, err, sizeof(err)); break;
+			case 9: { /* PATCH /vm, and the snapshot bodies (api_snapshot.c) */
+				static struct api_snapshot_create sc;
+				static struct api_snapshot_load sl;
+				api_parse_vm_state(j, &paused, err, sizeof(err));
+				if (api_parse_snapshot_create(j, &sc, err, sizeof(err)) == 0 &&
+				    (!sc.state[0] || !sc.mem[0]))
+					abort();
+				if (api_parse_snapshot_load(j, &sl, err, sizeof(err)) == 0 &&
+				    (!sl.state[0] || !sl.mem[0] || sl.nov > CONFIG_MAX_NETS))
+					abort();
+				break;
+			}
 			case 10:
 				api_put_drive(&ac, NULL, j, err, sizeof(err));
 				api_parse_drive_patch(&ac, "root", j, path, &idx, err, sizeof(err));

@@ -188,6 +188,42 @@ with open(os.path.join(d, "seed-session"), "wb") as f:
     f.write(bytes(seed))
 with open(os.path.join(d, "seed-framed"), "wb") as f:
     f.write(b"\xfdX10000,4:$#}*\xff\xfdG" + b"00" * 616 + b"\xff\x03")
+
+
+def snapshot_seed(rng):
+    """A state file as docs/snapshot.md lays it out: 1 vCPU, 64 MiB, legacy devices, and with
+    rng one virtio-rng slot with a ready queue. The KVM sections hold placeholders."""
+    def sec(t, inst, payload):
+        return struct.pack("<IIQ", t, inst, len(payload)) + payload
+    mem = 64 << 20
+    cfg = struct.pack("<IQIBBBI", 1, mem, 1, 0, 1 if rng else 0, 0, 1) + struct.pack("<QQ", 0, mem)
+    cfg += struct.pack("<II", 0, 0) + struct.pack("<BQH", 0, 0, 0) + struct.pack("<BIBIB", 0, 0, 0, 0, 0)
+    cfg += struct.pack("<I", 1 if rng else 0)
+    cpuid = struct.pack("<I", 1) + struct.pack("<7I", 1, 0, 0, 0x806f8, 0, 1, 1)
+    uart = struct.pack("<I", 1) + bytes([0, 3, 8, 0, 0, 12, 0, 0, 0, 0]) + bytes([2]) + b"hi"
+    kbd = struct.pack("<I", 1) + bytes([0, 0, 0, 0, 0, 0, 0, 1, 0x1d])
+    pm = struct.pack("<IB", 1, 0)
+    body = (sec(1, 0, cfg) + sec(4, 0, struct.pack("<I", 1)) + sec(2, 0, cpuid) +
+            sec(3, 0, struct.pack("<I", 1)) + sec(5, 0, uart) + sec(5, 1, kbd) + sec(5, 2, pm))
+    n = 7
+    if rng:
+        q = struct.pack("<HBQQQHHHBI", 8, 1, 0x1000, 0x2000, 0x3000, 3, 3, 0, 0, 0)
+        v = struct.pack("<IIIQIIIIIH", 1, 4, 15, 1 << 32, 0, 0, 0, 0, 0, 1) + q + struct.pack("<I", 0)
+        body += sec(6, 0, v)
+        n += 1
+    total = 48 + len(body) + 4
+    hdr = b"MOTESNAP" + struct.pack("<IIQII", 1, 48, total, n, 0x806f8) + b"TestVendorXY" + struct.pack("<I", 0)
+    data = hdr + body
+    return data + struct.pack("<I", zlib.crc32(data) & 0xffffffff)
+
+import zlib
+d = os.path.join(out, "fuzz_snapshot")
+os.makedirs(d, exist_ok=True)
+for name, rng in (("seed-plain", False), ("seed-rng", True)):
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(snapshot_seed(rng))
+
+
 # fuzz_snap_devices: one valid state per device (tests/fuzz/fuzz_snap_devices.c's layouts:
 # the device byte, then the stream as the save functions write it).
 d = os.path.join(out, "fuzz_snap_devices")

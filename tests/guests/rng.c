@@ -5,7 +5,10 @@
  * (default 0: ask for used-buffer interrupts, never taken), `qsize=N` (default 64), `quiet`.
  * Exit values: 0 ok, 1 no rng device, 2 init/queue setup
  * failed, 3 a request failed or timed out, 4 all-zero data, 5 the two reads are equal,
- * 6 the device wrote more than the buffer (used len > 64). */
+ * 6 the device wrote more than the buffer (used len > 64).
+ * With the word `loop`, it then goes on for ever: every spin= iterations (default 20000000)
+ * one 16-byte request, printed as `rng N <hex>` (the snapshot tests restore a VM whose
+ * queue is in use and watch the requests go on). */
 #include "virtio.h"
 
 static struct virtq q;
@@ -75,5 +78,17 @@ int main(void)
 	for (int k = 0; k < 8; k++)
 		rt_printf("%02x", buf[0][k]);
 	rt_puts("\n");
-	return 0;
+	if (!rt_cmdline_has("loop"))
+		return 0;
+	u64 spin = rt_cmdline_u64("spin", 20000000);
+	for (u64 n = 1;; n++) {
+		for (volatile u64 i = 0; i < spin; i++)
+			;
+		if ((r = fill(buf[0], 16, &requests)))
+			return r;
+		rt_printf("rng %llu ", n);
+		for (int k = 0; k < 4; k++)
+			rt_printf("%02x", buf[0][k]);
+		rt_puts("\n");
+	}
 }

@@ -267,7 +267,7 @@ want api-put-balloon-after-start 400 "before InstanceStart"
 api PUT /vsock "{\"guest_cid\":4,\"uds_path\":\"$TMP/v2.sock\"}"
 want api-put-vsock-after-start 400 "before InstanceStart"
 api PUT /snapshot/create '{"mem_file_path":"a","snapshot_path":"b"}'
-want api-unsupported-snapshot 400 "snapshots"
+want api-snapshot-create-while-running 400 "must be paused"
 api DELETE /vm
 want api-bad-method 400 "invalid request"
 api GET /nothing-here

@@ -128,6 +128,7 @@ rt_start_info: .quad 0            /* in .data: .bss is zeroed after entry */
 /* Identity map of 0-4 GiB with 2 MiB pages, all Present|Writable|User;
  * the top GiB (MMIO) also uncached. Built by the assembler, not at runtime. */
 	.balign 4096
+	.globl rt_pml4
 rt_pml4:
 	.quad rt_pdpt + 7
 	.fill 511, 8, 0
@@ -181,5 +182,66 @@ rt_tss_end:
 rt_kstack_top:
 	.skip 65536
 rt_ustack_top:
+
+/* Application-processor start (rt_start_ap): real-mode code the BSP copies to RT_AP_BASE and
+ * points a SIPI at. It enters protected mode with its own small GDT, then long mode on the
+ * BSP's page tables (rt_pml4), and jumps to the C entry at ring 0 with its own stack (the
+ * three quads at the end, filled in by rt_start_ap). Interrupts stay off. */
+#define RT_AP_BASE 0x3000
+	.section .rodata
+	.balign 16
+	.code16
+	.globl rt_ap_tramp, rt_ap_tramp_end, rt_ap_params
+rt_ap_tramp:
+	cli
+	movw %cs, %ax
+	movw %ax, %ds
+	lgdtl (ap_gdt_ptr - rt_ap_tramp)
+	movl %cr0, %eax
+	orl $1, %eax
+	movl %eax, %cr0
+	ljmpl $0x08, $(RT_AP_BASE + ap32 - rt_ap_tramp)
+	.code32
+ap32:
+	movl $0x10, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %ss
+	movl $0x20, %eax              /* CR4.PAE */
+	movl %eax, %cr4
+	movl (RT_AP_BASE + rt_ap_params - rt_ap_tramp), %eax
+	movl %eax, %cr3
+	movl $MSR_EFER, %ecx
+	movl $0x100, %eax             /* EFER.LME */
+	xorl %edx, %edx
+	wrmsr
+	movl %cr0, %eax
+	orl $0x80000001, %eax
+	movl %eax, %cr0
+	ljmp $0x18, $(RT_AP_BASE + ap64 - rt_ap_tramp)
+	.code64
+ap64:
+	movl $0x10, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %ss
+	movq (RT_AP_BASE + rt_ap_params + 16 - rt_ap_tramp), %rsp
+	movq (RT_AP_BASE + rt_ap_params + 8 - rt_ap_tramp), %rax
+	call *%rax
+1:	hlt
+	jmp 1b
+	.balign 8
+ap_gdt:
+	.quad 0
+	.quad 0x00cf9a000000ffff      /* 0x08 code, 32-bit */
+	.quad 0x00cf92000000ffff      /* 0x10 data */
+	.quad 0x00af9a000000ffff      /* 0x18 code, 64-bit */
+ap_gdt_ptr:
+	.word 31
+	.long RT_AP_BASE + ap_gdt - rt_ap_tramp
+	.balign 8
+rt_ap_params:                     /* cr3, entry, stack top */
+	.quad 0, 0, 0
+rt_ap_tramp_end:
 
 	.section .note.GNU-stack, "", @progbits

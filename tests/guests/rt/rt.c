@@ -312,3 +312,34 @@ int strcmp(const char *a, const char *b)
 		a++, b++;
 	return (u8)*a - (u8)*b;
 }
+
+extern const u8 rt_ap_tramp[], rt_ap_tramp_end[], rt_ap_params[];
+extern u8 rt_pml4[];
+
+#define AP_BASE 0x3000ul
+#define LAPIC_ICR_LO 0xfee00300ul
+#define LAPIC_ICR_HI 0xfee00310ul
+
+static void icr(unsigned apic_id, u32 lo)
+{
+	mmio_write32(LAPIC_ICR_HI, apic_id << 24);
+	mmio_write32(LAPIC_ICR_LO, lo);
+	for (volatile u32 i = 0; i < 200000; i++) /* the spec's delays, roughly */
+		;
+}
+
+void rt_start_ap(unsigned apic_id, void (*fn)(void), void *stack_top)
+{
+	u8 *dst = (u8 *)AP_BASE;
+	unsigned long n = (unsigned long)(rt_ap_tramp_end - rt_ap_tramp);
+	memcpy(dst, rt_ap_tramp, n);
+	u64 *params = (u64 *)(dst + (rt_ap_params - rt_ap_tramp));
+	params[0] = (u64)(uptr)rt_pml4;
+	params[1] = (u64)(uptr)fn;
+	params[2] = (u64)(uptr)stack_top;
+	__asm__ volatile("" ::: "memory");
+	mmio_write32(0xfee000f0ul, 0x1ff);          /* SVR: the local APIC software-enabled */
+	icr(apic_id, 0x4500);                      /* INIT, level assert */
+	icr(apic_id, 0x4600 | (u32)(AP_BASE >> 12)); /* SIPI at page 3 */
+	icr(apic_id, 0x4600 | (u32)(AP_BASE >> 12));
+}

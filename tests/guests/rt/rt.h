@@ -66,6 +66,12 @@ u32 rt_module_count(void);                      /* nr_modules from start info */
 int rt_module(u64 *paddr, u64 *size);           /* first module (initrd); 0 if none */
 u64 rt_start_info_paddr(void);                  /* EBX at entry */
 
+/* Starts the application processor with local APIC ID apic_id (INIT, then SIPI twice, through
+ * the local APIC at 0xfee00000; callable at ring 3, the page tables map it): it runs fn at
+ * ring 0, with interrupts off, on the stack ending at stack_top. Uses the low page at
+ * 0x3000 for its start-up code. One AP at a time (the page holds one set of parameters). */
+void rt_start_ap(unsigned apic_id, void (*fn)(void), void *stack_top);
+
 /* Tiny libc pieces the compiler may call on its own. */
 void *memset(void *d, int c, unsigned long n);
 void *memcpy(void *d, const void *s, unsigned long n);
