@@ -88,6 +88,7 @@ struct vm {
 	bool restoring;          /* mote restore / PUT /snapshot/load: state from a snapshot */
 	struct snap_image snap;  /* the snapshot being restored */
 	struct snap_vm snapvm;   /* what PUT /snapshot/create reads */
+	struct kvm_dirty dirty;  /* track_dirty_pages: Diff snapshots */
 	struct gdb_server gdb; /* --gdb-socket / --gdb-tcp */
 	bool gdb_ready;
 };
@@ -456,6 +457,11 @@ static int boot_and_run(struct vm *vm)
 			virtio_vsock_transport_reset(&vm->vsock);
 		log_info("restored %s: %u vCPUs, %llu MiB%s", vm->cfg.restore_state, vm->nvcpus,
 			 (unsigned long long)(vm->gm.size >> 20), vm->cfg.restore_paused ? ", paused" : "");
+	}
+	if (vm->cfg.track_dirty) { /* setup-time ioctls: before the sandbox and the vCPUs */
+		if (kvm_dirty_start(&vm->dirty, &vm->kvm, &vm->gm, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_HOST, err);
+		vm->snapvm.dirty = &vm->dirty;
 	}
 	if (vm->gdb_ready) { /* the VM waits for gdb before its first instruction */
 		int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
