@@ -32,6 +32,8 @@ void config_usage(FILE *out)
 		"--paused leaves the vCPUs stopped (resume with PATCH /vm through --api-sock);\n"
 		"--net-override gives interface IFACE (its iface_id, or net0, net1, ...) tap TAP.\n"
 		"Refused snapshots: status 4 (files), 6 (this host cannot run it). See docs/snapshot.md.\n"
+		"mote snapshot-merge BASE DIFF layers a Diff snapshot's memory file onto BASE (a copy of\n"
+		"the Full one), in place, for mote restore.\n"
 		"\n"
 		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
 		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"

@@ -30,6 +30,7 @@
 #include "devices/virtio_vsock.h"
 #include "vsock/uds.h"
 #include "hvt/hvt.h"
+#include "snapshot/merge.h"
 #include "snapshot/snapshot.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
@@ -592,6 +593,8 @@ int main(int argc, char **argv)
 
 	if (hvt_wanted(argc, argv, &hvt_shift)) /* `mote hvt ...` or a link named solo5-hvt */
 		return hvt_main(argc - hvt_shift, argv + hvt_shift);
+	if (snapshot_merge_wanted(argc, argv)) /* layering a Diff memory file (docs/snapshot.md) */
+		return snapshot_merge_main(argc, argv);
 
 	switch (config_parse(argc, argv, &vm.cfg, err, sizeof(err))) {
 	case CONFIG_HELP:

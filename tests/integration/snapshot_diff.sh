@@ -2,7 +2,7 @@
 # Diff snapshots end to end (docs/snapshot.md "Diff snapshots") through real KVM: the counter
 # guest booted with track_dirty_pages, paused, a Full snapshot, resumed a moment, paused, a
 # Diff snapshot: the Diff file holds far fewer allocated blocks than the Full one. The Diff is
-# layered onto a copy of the Full memory file (SEEK_DATA extents, as dirty_apply_diff does)
+# layered onto a copy of the Full memory file by `mote snapshot-merge` (and its refusals)
 # and the second state file restored from it: the count goes on from the second snapshot.
 # Refusals: track_dirty_pages not a boolean, Diff without tracking (snapshot.sh).
 source "$(dirname "$0")/lib.sh"
@@ -12,8 +12,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-if ! command -v curl >/dev/null || ! command -v python3 >/dev/null; then
-	skip snapshot-diff "curl or python3 is not installed"
+if ! command -v curl >/dev/null; then
+	skip snapshot-diff "curl is not installed (sh scripts/deps.sh)"
 	exit 0
 fi
 if [ ! -e /dev/kvm ]; then
@@ -87,21 +87,19 @@ echo "info snapshot-diff: Full memory file $((fb / 2)) KiB allocated, Diff $((db
 [ "$(stat -c %s "$TMP/diff.mem")" = $((64 << 20)) ] && [ "$db" -gt 0 ] && [ $((db * 2)) -lt "$fb" ] &&
 	pass snapdiff-diff-is-small || fail snapdiff-diff-is-small "Full $fb blocks, Diff $db blocks"
 
-# Layer the Diff onto a copy of the Full memory file: every data extent at its offset.
+# Layer the Diff onto a copy of the Full memory file: mote snapshot-merge BASE DIFF.
 cp --sparse=always "$TMP/full.mem" "$TMP/merged.mem"
-python3 - "$TMP/diff.mem" "$TMP/merged.mem" <<'PY'
-import os, sys
-d = os.open(sys.argv[1], os.O_RDONLY); m = os.open(sys.argv[2], os.O_WRONLY)
-size = os.fstat(d).st_size; off = 0
-while off < size:
-    try:
-        off = os.lseek(d, off, os.SEEK_DATA)
-    except OSError:
-        break
-    end = os.lseek(d, off, os.SEEK_HOLE)
-    os.pwrite(m, os.pread(d, end - off, off), off)
-    off = end
-PY
+"$MOTE" snapshot-merge "$TMP/merged.mem" "$TMP/diff.mem" >"$TMP/merge.out" 2>&1 &&
+	pass snapdiff-merge || fail snapdiff-merge "$(cat "$TMP/merge.out")"
+"$MOTE" snapshot-merge "$TMP/merged.mem" >"$TMP/m1" 2>&1
+[ $? = 2 ] && grep -q "usage: mote snapshot-merge BASE DIFF" "$TMP/m1" && pass snapdiff-merge-usage ||
+	fail snapdiff-merge-usage "$(cat "$TMP/m1")"
+head -c 4096 /dev/zero >"$TMP/small.mem"
+"$MOTE" snapshot-merge "$TMP/small.mem" "$TMP/diff.mem" >"$TMP/m2" 2>&1
+[ $? = 4 ] && grep -q "not memory files of one VM" "$TMP/m2" && pass snapdiff-merge-size-mismatch ||
+	fail snapdiff-merge-size-mismatch "$(cat "$TMP/m2")"
+"$MOTE" snapshot-merge "$TMP/merged.mem" "$TMP/nonexistent" >"$TMP/m3" 2>&1
+[ $? = 4 ] && grep -q "DIFF" "$TMP/m3" && pass snapdiff-merge-missing || fail snapdiff-merge-missing "$(cat "$TMP/m3")"
 cmp -s "$TMP/merged.mem" "$TMP/full.mem" && fail snapdiff-diff-changes-pages "the Diff changed nothing" ||
 	pass snapdiff-diff-changes-pages
 
