@@ -120,4 +120,18 @@ api PATCH /vm '{"state":"Paused"}'
 api PUT /snapshot/create "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$TMP/d2.state\",\"mem_file_path\":\"$TMP/d2.mem\"}"
 want snapdiff-diff-of-restored 204
 stop_api
+
+# mote restore --track-dirty-pages --api-sock: Diff snapshots of a VM restored from the command line.
+"$MOTE" restore --snapshot "$TMP/full.state" --mem-file "$TMP/full.mem" --track-dirty-pages >"$TMP/c1" 2>&1
+[ $? = 2 ] && grep -q "needs --api-sock" "$TMP/c1" && pass snapdiff-cli-track-needs-api ||
+	fail snapdiff-cli-track-needs-api "$(cat "$TMP/c1")"
+SOCK=$TMP/cli.sock
+"$MOTE" restore --snapshot "$TMP/full.state" --mem-file "$TMP/full.mem" --paused --track-dirty-pages \
+	--api-sock "$SOCK" </dev/null >"$TMP/cli.out" 2>"$TMP/cli.err" &
+PID=$!
+PIDS+=("$PID")
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.01; done
+api PUT /snapshot/create "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$TMP/c.state\",\"mem_file_path\":\"$TMP/c.mem\"}"
+want snapdiff-cli-restore-diff 204
+stop_api
 :
