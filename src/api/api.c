@@ -439,8 +439,9 @@ static void do_snapshot_create(struct api *a, const json_t *body, struct answer 
 	if (a->state != API_PAUSED || !a->view_valid || !a->view.snap)
 		return bad(ans, 400, "snapshot/create: the microVM must be paused first (PATCH /vm "
 			   "{\"state\": \"Paused\"}); it is %s", state_name(a->state));
-	if (snapshot_create(a->view.snap, c.state, c.mem,
-			    (const char (*)[SNAP_ID_MAX + 1])a->ac.net_id, err, sizeof(err)) < 0)
+	if (snapshot_create_type(a->view.snap, c.state, c.mem,
+				 (const char (*)[SNAP_ID_MAX + 1])a->ac.net_id, c.diff, err,
+				 sizeof(err)) < 0)
 		return bad(ans, 400, "snapshot/create: %s", err);
 	ans->status = 204;
 }
@@ -475,6 +476,7 @@ static void do_snapshot_load(struct api *a, const json_t *body, struct answer *a
 			 l.ov[i].tap);
 	a->nload_override = l.nov;
 	a->load_paused = !l.resume;
+	a->ac.cfg.track_dirty = l.track; /* Diff snapshots of the restored VM */
 	a->load_requested = true;
 	a->state = API_STARTING;
 	a->start_result = 0;

@@ -281,10 +281,16 @@ int api_put_machine_config(struct api_config *ac, const json_t *body, bool parti
 	    get_uint(body, what, "mem_size_mib", !partial, MACHINE_MEM_MIN / MIB,
 		     MACHINE_MEM_MAX / MIB, &mib, err, errlen) < 0 ||
 	    only_false(body, what, "smt", err, errlen) < 0 ||
-	    only_false(body, what, "track_dirty_pages", err, errlen) < 0 ||
 	    only_value(body, what, "cpu_template", "None", err, errlen) < 0 ||
 	    only_value(body, what, "huge_pages", "None", err, errlen) < 0)
 		return -1;
+	const json_t *td = json_object_get(body, "track_dirty_pages");
+	if (td && !json_is_null(td) && !json_is_boolean(td))
+		return err_set(err, errlen, "%s: track_dirty_pages must be true or false", what);
+	if (td && json_is_boolean(td))
+		ac->cfg.track_dirty = json_is_true(td);
+	else if (!partial)
+		ac->cfg.track_dirty = false;
 	ac->cfg.cpus = (unsigned)cpus;
 	ac->cfg.mem_size = mib * MIB;
 	if (gdb || !partial) /* the VM waits for gdb there (docs/debugging.md) */
@@ -791,7 +797,7 @@ json_t *api_machine_json(const struct api_config *ac)
 {
 	json_t *j = json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)ac->cfg.cpus,
 			      "mem_size_mib", (json_int_t)(ac->cfg.mem_size / MIB), "smt", 0,
-			      "track_dirty_pages", 0, "huge_pages", "None");
+			      "track_dirty_pages", ac->cfg.track_dirty, "huge_pages", "None");
 	if (j && ac->gdb_socket[0])
 		json_object_set_new(j, "gdb_socket_path", json_string(ac->gdb_socket));
 	return j;

@@ -68,9 +68,8 @@ int api_parse_snapshot_create(const json_t *body, struct api_snapshot_create *ou
 		if (!json_is_string(t))
 			return err_set(err, errlen, "%s: snapshot_type must be \"Full\" or \"Diff\"", what);
 		if (!strcmp(json_string_value(t), "Diff"))
-			return err_set(err, errlen, "%s: Diff snapshots are not supported yet (they need "
-				       "dirty page tracking): take a Full one", what);
-		if (strcmp(json_string_value(t), "Full") != 0)
+			out->diff = true;
+		else if (strcmp(json_string_value(t), "Full") != 0)
 			return err_set(err, errlen, "%s: snapshot_type '%.32s' is not Full or Diff", what,
 				       json_string_value(t));
 	}
@@ -130,9 +129,7 @@ int api_parse_snapshot_load(const json_t *body, struct api_snapshot_load *out, c
 	    get_flag(body, what, "track_dirty_pages", &track, err, errlen) < 0 ||
 	    get_flag(body, what, "clock_realtime", &realtime, err, errlen) < 0)
 		return -1;
-	if (diff || track)
-		return err_set(err, errlen, "%s: dirty page tracking (track_dirty_pages) is not supported "
-			       "yet", what);
+	out->track = track || diff; /* enable_diff_snapshots: the older name */
 	if (realtime)
 		return err_set(err, errlen, "%s: clock_realtime is not supported: the guest clock goes "
 			       "on from the snapshot", what);

@@ -15,12 +15,14 @@
 struct api_snapshot_create {
 	char state[CONFIG_PATH_MAX];
 	char mem[CONFIG_PATH_MAX];
+	bool diff; /* snapshot_type "Diff" */
 };
 
 struct api_snapshot_load {
 	char state[CONFIG_PATH_MAX];
 	char mem[CONFIG_PATH_MAX];
 	bool resume;
+	bool track; /* track_dirty_pages (or enable_diff_snapshots) */
 	struct snap_net_override ov[CONFIG_MAX_NETS];
 	unsigned nov;
 };

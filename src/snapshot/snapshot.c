@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "devices/virtio_blk.h"
+#include "core/dirty_log.h"
 #include "kvm/state.h"
 #include "virtio/snap.h"
 
@@ -403,6 +404,37 @@ out:
 	return rc;
 }
 
+/* With dirty logging on: the pages written since the last fetch. diff: they go into path as a
+ * sparse Diff file; else (a Full snapshot was just written) they are dropped, so that the next
+ * Diff starts here. The VM is paused and its devices locked. */
+static int write_dirty(const struct snap_vm *vm, const char *path, bool diff, char *err,
+		       size_t errlen)
+{
+	struct dirty_log dl;
+	if (dirty_log_init(&dl, vm->gm, err, errlen) < 0)
+		return -1;
+	int rc = kvm_dirty_fetch(vm->dirty, vm->kvm, vm->gm, &dl, err, errlen);
+	if (rc == 0 && diff) {
+		uint64_t bytes = 0;
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = err_set(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+		} else {
+			rc = dirty_write_diff(fd, vm->gm, &dl, &bytes, err, errlen);
+			if (rc == 0 && fsync(fd) < 0)
+				rc = err_set(err, errlen, "mem_file_path %s: fsync: %s", path,
+					     strerror(errno));
+			close(fd);
+		}
+		if (rc == 0)
+			log_info("snapshot: Diff of %llu dirty pages (%llu KiB) in %s",
+				 (unsigned long long)dirty_log_count(&dl),
+				 (unsigned long long)(bytes >> 10), path);
+	}
+	dirty_log_free(&dl);
+	return rc;
+}
+
 static int write_file(const char *path, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -494,6 +526,17 @@ static int build_state(const struct snap_vm *vm, struct snap_out *o,
 int snapshot_create(const struct snap_vm *vm, const char *state_path, const char *mem_path,
 		    const char (*net_ids)[SNAP_ID_MAX + 1], char *err, size_t errlen)
 {
+	return snapshot_create_type(vm, state_path, mem_path, net_ids, false, err, errlen);
+}
+
+int snapshot_create_type(const struct snap_vm *vm, const char *state_path, const char *mem_path,
+			 const char (*net_ids)[SNAP_ID_MAX + 1], bool diff, char *err,
+			 size_t errlen)
+{
+	if (diff && !vm->dirty)
+		return err_set(err, errlen, "a Diff snapshot needs dirty page tracking: set "
+			       "track_dirty_pages true in PUT /machine-config (or PUT /snapshot/load) "
+			       "before the microVM starts, and take a Full snapshot first");
 	if (quiesce(vm, err, errlen) < 0)
 		return -1;
 	/* The devices stay locked from their state to the last page of memory: the I/O thread
@@ -507,8 +550,10 @@ int snapshot_create(const struct snap_vm *vm, const char *state_path, const char
 	struct snap_out o;
 	snap_out_init(&o);
 	int rc = build_state(vm, &o, net_ids, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && !diff)
 		rc = write_memory(vm->gm, mem_path, err, errlen);
+	if (rc == 0 && vm->dirty)
+		rc = write_dirty(vm, mem_path, diff, err, errlen);
 	for (size_t i = vm->machine->nvirtio; i-- > 0;)
 		pthread_mutex_unlock(&vm->machine->virtio[i].dev->lock);
 	if (rc == 0)
@@ -517,8 +562,9 @@ int snapshot_create(const struct snap_vm *vm, const char *state_path, const char
 		(void)unlink(state_path);
 		(void)unlink(mem_path);
 	} else {
-		log_info("snapshot: %zu bytes of state in %s, %llu MiB of memory in %s", o.len,
-			 state_path, (unsigned long long)(vm->gm->size >> 20), mem_path);
+		log_info("snapshot: %zu bytes of state in %s, %llu MiB of %s memory in %s", o.len,
+			 state_path, (unsigned long long)(vm->gm->size >> 20), diff ? "Diff" : "Full",
+			 mem_path);
 	}
 	snap_out_free(&o);
 	return rc;

@@ -14,6 +14,7 @@
 
 #include "arch/x86/machine.h"
 #include "core/guest_mem.h"
+#include "kvm/dirty.h"
 #include "kvm/kvm.h"
 #include "snapshot/format.h"
 #include "vmm/config.h"
@@ -29,6 +30,7 @@ struct snap_vm {
 	struct machine *machine;
 	const struct vm_config *cfg; /* the devices and their host paths, as booted */
 	bool pit;                    /* the in-kernel PIT exists */
+	struct kvm_dirty *dirty;     /* dirty logging (track_dirty_pages) on, else NULL */
 };
 
 /* A network override: interface iface gets tap instead of the snapshot's. */
@@ -61,6 +63,13 @@ struct snap_image {
  * files are removed. Returns 0, or -1 with one line in err. */
 int snapshot_create(const struct snap_vm *vm, const char *state_path, const char *mem_path,
 		    const char (*net_ids)[SNAP_ID_MAX + 1], char *err, size_t errlen);
+/* As snapshot_create; diff: mem_path gets only the pages written since the last snapshot
+ * (or since tracking started), as a sparse file of the RAM span (holes elsewhere), layered
+ * onto the previous memory file with dirty_apply_diff (mote snapshot-merge). Needs vm->dirty
+ * (else -1). Every snapshot, Full or Diff, starts the next Diff's interval. */
+int snapshot_create_type(const struct snap_vm *vm, const char *state_path, const char *mem_path,
+			 const char (*net_ids)[SNAP_ID_MAX + 1], bool diff, char *err,
+			 size_t errlen);
 
 /* Reads and checks a state file and its memory file: framing and checksum, every section a
  * machine needs, the configuration, the CPU vendor, the vCPU count against kvm's limit (kvm:

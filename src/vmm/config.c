@@ -20,7 +20,7 @@ void config_usage(FILE *out)
 	fprintf(out,
 		"Usage: mote [-v|-q] run [options] KERNEL\n"
 		"   or: mote hvt [options] UNIKERNEL [ARGS...]\n"
-		"   or: mote [-v|-q] restore --snapshot FILE --mem-file FILE [--paused]\n"
+		"   or: mote [-v|-q] restore --snapshot FILE --mem-file FILE [--paused] [--track-dirty-pages]\n"
 		"                 [--net-override IFACE=TAP]... [--api-sock PATH [--id ID]]\n"
 		"   or: mote [-v|-q] --api-sock PATH [--id ID]\n"
 		"   or: mote [-v|-q] --config-file FILE [--api-sock PATH] [--id ID]\n"
@@ -30,8 +30,11 @@ void config_usage(FILE *out)
 		"mote restore resumes a snapshot taken with PUT /snapshot/create: FILE is the state file,\n"
 		"--mem-file its memory file (mapped copy-on-write: many restores may share it);\n"
 		"--paused leaves the vCPUs stopped (resume with PATCH /vm through --api-sock);\n"
+		"--track-dirty-pages (with --api-sock) allows Diff snapshots of the restored VM;\n"
 		"--net-override gives interface IFACE (its iface_id, or net0, net1, ...) tap TAP.\n"
 		"Refused snapshots: status 4 (files), 6 (this host cannot run it). See docs/snapshot.md.\n"
+		"mote snapshot-merge BASE DIFF layers a Diff snapshot's memory file onto BASE (a copy of\n"
+		"the Full one), in place, for mote restore.\n"
 		"\n"
 		"--api-sock serves a Firecracker-compatible REST API on a new Unix socket (mode 0600)\n"
 		"and boots on PUT /actions InstanceStart; --config-file boots at once from a JSON file of\n"
@@ -529,6 +532,10 @@ static enum config_action parse_restore(int argc, char *const argv[], int first,
 			cfg->restore_paused = true;
 			continue;
 		}
+		if (!strcmp(a, "--track-dirty-pages")) { /* Diff snapshots of it, through the API */
+			cfg->track_dirty = true;
+			continue;
+		}
 		static const char *const names[] = {"--snapshot", "--mem-file", "--api-sock", "--id",
 						    "--net-override"};
 		const char **slots[] = {&cfg->restore_state, &cfg->restore_mem, &cfg->api_sock,
@@ -565,6 +572,11 @@ static enum config_action parse_restore(int argc, char *const argv[], int first,
 	}
 	if (!cfg->restore_state || !cfg->restore_mem) {
 		snprintf(err, errlen, "mote restore needs --snapshot FILE and --mem-file FILE");
+		return CONFIG_ERROR;
+	}
+	if (cfg->track_dirty && !cfg->api_sock) {
+		snprintf(err, errlen, "--track-dirty-pages needs --api-sock PATH: Diff snapshots are "
+			 "taken through the API");
 		return CONFIG_ERROR;
 	}
 	if (cfg->restore_paused && !cfg->api_sock) {

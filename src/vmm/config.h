@@ -107,6 +107,7 @@ struct vm_config {
 	bool restore_paused;        /* --paused / resume_vm false: vCPUs wait for PATCH /vm */
 	const char *net_overrides[CONFIG_MAX_NETS]; /* --net-override IFACE=TAP */
 	unsigned nnet_overrides;
+	bool track_dirty;           /* track_dirty_pages: dirty logging for Diff snapshots */
 };
 
 enum config_action { CONFIG_RUN, CONFIG_HELP, CONFIG_VERSION, CONFIG_ERROR };

@@ -30,6 +30,7 @@
 #include "devices/virtio_vsock.h"
 #include "vsock/uds.h"
 #include "hvt/hvt.h"
+#include "snapshot/merge.h"
 #include "snapshot/snapshot.h"
 #include "core/event.h"
 #include "core/guest_mem.h"
@@ -88,6 +89,7 @@ struct vm {
 	bool restoring;          /* mote restore / PUT /snapshot/load: state from a snapshot */
 	struct snap_image snap;  /* the snapshot being restored */
 	struct snap_vm snapvm;   /* what PUT /snapshot/create reads */
+	struct kvm_dirty dirty;  /* track_dirty_pages: Diff snapshots */
 	struct gdb_server gdb; /* --gdb-socket / --gdb-tcp */
 	bool gdb_ready;
 };
@@ -457,6 +459,11 @@ static int boot_and_run(struct vm *vm)
 		log_info("restored %s: %u vCPUs, %llu MiB%s", vm->cfg.restore_state, vm->nvcpus,
 			 (unsigned long long)(vm->gm.size >> 20), vm->cfg.restore_paused ? ", paused" : "");
 	}
+	if (vm->cfg.track_dirty) { /* setup-time ioctls: before the sandbox and the vCPUs */
+		if (kvm_dirty_start(&vm->dirty, &vm->kvm, &vm->gm, err, sizeof(err)) < 0)
+			return fail(MOTE_EXIT_HOST, err);
+		vm->snapvm.dirty = &vm->dirty;
+	}
 	if (vm->gdb_ready) { /* the VM waits for gdb before its first instruction */
 		int r = gdb_server_accept(&vm->gdb, vm->sig_fd, err, sizeof(err));
 		if (r != 0)
@@ -586,6 +593,8 @@ int main(int argc, char **argv)
 
 	if (hvt_wanted(argc, argv, &hvt_shift)) /* `mote hvt ...` or a link named solo5-hvt */
 		return hvt_main(argc - hvt_shift, argv + hvt_shift);
+	if (snapshot_merge_wanted(argc, argv)) /* layering a Diff memory file (docs/snapshot.md) */
+		return snapshot_merge_main(argc, argv);
 
 	switch (config_parse(argc, argv, &vm.cfg, err, sizeof(err))) {
 	case CONFIG_HELP:

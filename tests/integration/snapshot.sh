@@ -2,7 +2,7 @@
 # Snapshots end to end (docs/snapshot.md) through real KVM: the counter guest (2 vCPUs) booted
 # through the API, paused, snapshotted, its process killed, then restored in a new process by
 # PUT /snapshot/load and by `mote restore`: its count goes on with no gap and no restart.
-# The refusals: create while running, Diff, load twice, load after configuring, and every
+# The refusals: create while running, Diff without track_dirty_pages, load twice, load after configuring, and every
 # damaged state file (truncated, wrong magic, wrong version, bad checksum, a section past the
 # end, a memory file of the wrong size, a CPUID this host cannot give) with its status and
 # one line. Every API exchange is checked against Firecracker's Swagger file at the end.
@@ -120,7 +120,7 @@ want snap-create-while-running 400 "must be paused"
 api PATCH /vm '{"state":"Paused"}'
 want snap-pause 204
 api PUT /snapshot/create "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\"}"
-want snap-create-diff-refused 400 "not supported yet"
+want snap-create-diff-without-tracking 400 "needs dirty page tracking"
 api PUT /snapshot/create "{\"snapshot_path\":\"$TMP/no/dir/st\",\"mem_file_path\":\"$MEM\"}"
 want snap-create-bad-path 400 "No such file"
 api PUT /snapshot/create "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"x\":1}"
@@ -144,8 +144,8 @@ cp "$TMP/orig.out" "$TMP/before.out"
 start_api load || fail snap-load-socket "no socket"
 api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$MEM\"}}"
 want snap-load-uffd-refused 400 "Uffd"
-api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"track_dirty_pages\":true}"
-want snap-load-dirty-tracking-refused 400 "not supported yet"
+api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"track_dirty_pages\":\"yes\"}"
+want snap-load-dirty-tracking-bad 400 "track_dirty_pages must be true or false"
 api PUT /snapshot/load "{\"snapshot_path\":\"$ST\"}"
 want snap-load-no-memory 400 "mem_backend"
 api PUT /snapshot/load "{\"snapshot_path\":\"$ST\",\"mem_file_path\":\"$MEM\",\"network_overrides\":[{\"iface_id\":\"eth9\",\"host_dev_name\":\"tap9\"}]}"

@@ -150,7 +150,14 @@ static void machine_config_unsupported_features(void)
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"cpu_template\":\"T2\"}", false), -1);
 	CHECK_STR_CONTAINS(err, "cpu_template 'T2' is not supported");
 	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"huge_pages\":\"2M\"}", false), -1);
-	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"track_dirty_pages\":true}", false), -1);
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"track_dirty_pages\":true}", false), 0);
+	CHECK(ac.cfg.track_dirty);
+	CHECK_EQ(machine("{\"vcpu_count\":2}", true), 0); /* PATCH keeps it */
+	CHECK(ac.cfg.track_dirty);
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64}", false), 0); /* PUT resets */
+	CHECK(!ac.cfg.track_dirty);
+	CHECK_EQ(machine("{\"vcpu_count\":1,\"mem_size_mib\":64,\"track_dirty_pages\":\"yes\"}", false), -1);
+	CHECK_STR_CONTAINS(err, "track_dirty_pages must be true or false");
 }
 
 static void machine_config_gdb_socket(void)
