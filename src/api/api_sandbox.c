@@ -2,11 +2,10 @@
  * metrics thread enters SANDBOX_METRICS itself when the VM runs; libmicrohttpd's thread, whose
  * code mote does not run, is given SANDBOX_API by the main thread (sandbox_enter_thread).
  * Must not: create threads (a thread inherits its creator's list). */
-#include <linux/kvm.h>
-
 #include "api/api.h"
 #include "core/sandbox.h"
 #include "core/status.h"
+#include "kvm/dirty.h"
 #include "kvm/state.h"
 
 int api_sandbox_threads(struct api *a, char *err, size_t errlen)
@@ -17,8 +16,8 @@ int api_sandbox_threads(struct api *a, char *err, size_t errlen)
 	size_t n = 0;
 	ioctls[n++] = kvm_irq_line_ioctl;
 	/* a Diff snapshot fetches and clears KVM's dirty bitmaps (kvm/dirty.h) */
-	ioctls[n++] = KVM_GET_DIRTY_LOG;
-	ioctls[n++] = KVM_CLEAR_DIRTY_LOG;
+	for (size_t i = 0; i < kvm_dirty_nfetch_ioctls && n < 3; i++)
+		ioctls[n++] = kvm_dirty_fetch_ioctls[i];
 	for (size_t i = 0; i < kvm_state_nsave_ioctls && n < sizeof(ioctls) / sizeof(ioctls[0]); i++)
 		ioctls[n++] = kvm_state_save_ioctls[i];
 

@@ -122,3 +122,7 @@ int kvm_dirty_stop(struct kvm_dirty *kd, struct kvm *k, struct guest_mem *gm, ch
 	kd->on = false;
 	return r;
 }
+
+const unsigned long kvm_dirty_fetch_ioctls[] = {KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG};
+const size_t kvm_dirty_nfetch_ioctls =
+	sizeof(kvm_dirty_fetch_ioctls) / sizeof(kvm_dirty_fetch_ioctls[0]);

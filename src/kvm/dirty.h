@@ -43,4 +43,9 @@ int kvm_dirty_fetch(struct kvm_dirty *kd, struct kvm *k, const struct guest_mem 
 int kvm_dirty_stop(struct kvm_dirty *kd, struct kvm *k, struct guest_mem *gm, char *err,
 		   size_t errlen);
 
+/* The ioctls kvm_dirty_fetch needs (KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG), for the seccomp
+ * list of the thread that takes Diff snapshots (api/api_sandbox.c). */
+extern const unsigned long kvm_dirty_fetch_ioctls[];
+extern const size_t kvm_dirty_nfetch_ioctls;
+
 #endif

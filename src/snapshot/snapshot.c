@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dirty_log.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "devices/virtio_blk.h"
-#include "core/dirty_log.h"
 #include "kvm/state.h"
 #include "virtio/snap.h"
 

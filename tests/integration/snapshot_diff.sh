@@ -131,6 +131,11 @@ SOCK=$TMP/cli.sock
 PID=$!
 PIDS+=("$PID")
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.01; done
+for _ in $(seq 200); do # the restore finishes after the socket exists
+	api GET /
+	grep -qF '"state":"Paused"' <<<"$body" && break
+	sleep 0.05
+done
 api PUT /snapshot/create "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$TMP/c.state\",\"mem_file_path\":\"$TMP/c.mem\"}"
 want snapdiff-cli-restore-diff 204
 stop_api
