@@ -445,6 +445,20 @@ static int take_value(const char *opt, int argc, char *const argv[], int *i, con
 	return 0;
 }
 
+/* -v/--verbose (once more each) and -q/--quiet, which every command takes: whether a was one. */
+static bool take_verbosity(const char *a, struct vm_config *cfg)
+{
+	if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+		cfg->verbosity++;
+		return true;
+	}
+	if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+		cfg->verbosity = -1;
+		return true;
+	}
+	return false;
+}
+
 static bool is_api_option(const char *a)
 {
 	static const char *const opts[] = {"--api-sock", "--config-file", "--id"};
@@ -463,14 +477,8 @@ static enum config_action parse_api_mode(int argc, char *const argv[], int first
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		int m;
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			cfg->verbosity++;
+		if (take_verbosity(a, cfg))
 			continue;
-		}
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			cfg->verbosity = -1;
-			continue;
-		}
 		const char **slot = NULL;
 		const char *names[] = {"--api-sock", "--config-file", "--id"};
 		const char **slots[] = {&cfg->api_sock, &cfg->config_file, &cfg->instance_id};
@@ -518,14 +526,8 @@ static enum config_action parse_restore(int argc, char *const argv[], int first,
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		int m;
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			cfg->verbosity++;
+		if (take_verbosity(a, cfg))
 			continue;
-		}
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			cfg->verbosity = -1;
-			continue;
-		}
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			return CONFIG_HELP;
 		if (!strcmp(a, "--paused")) {
@@ -669,14 +671,8 @@ enum config_action config_parse(int argc, char *const argv[], struct vm_config *
 		}
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			return CONFIG_HELP;
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			cfg->verbosity++;
+		if (take_verbosity(a, cfg))
 			continue;
-		}
-		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			cfg->verbosity = -1;
-			continue;
-		}
 		if (take_value("--mem", argc, argv, &i, &val, err, errlen, &m) < 0)
 			return CONFIG_ERROR;
 		if (m) {
