@@ -74,7 +74,7 @@ done
 sha() { sha256sum | cut -c1-16; }
 
 # The host binaries the VM runs, with their shared libraries (by the paths ldd gives).
-TOOLS="bash mke2fs debugfs ip curl"
+TOOLS="bash mke2fs debugfs e2fsck ip curl"
 BINS="$BUILD/mote"
 for f in $TOOLS; do command -v $f >/dev/null 2>&1 && BINS="$BINS $(command -v $f)"; done
 libs_of() {
