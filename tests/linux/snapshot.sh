@@ -17,6 +17,9 @@
 #                            tick (no DISK-BAD), the guest unmounted it; after mote exits the
 #                            host's debugfs reads 1..N in /log and e2fsck -fn finds it clean
 #   linux-snap-poweroff      the restored guest's poweroff ends mote with 0
+#   linux-snap-cli-*         the same snapshot restored again by `mote restore` (the disk image
+#                            copied back into the same inode, its mtime reset): counter, clock, disk,
+#                            poweroff as above
 # Hard limits: LTIMEOUT (300 s) for each boot/restore phase. Run directly on a host with
 # hardware virtualization, or through tests/nested/host.sh (make check-slow).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -100,6 +103,10 @@ pass $N
 N=linux-snap-create
 ST=$TMP/vm.state MEM=$TMP/vm.mem
 step $N pause PATCH /vm '{"state": "Paused"}' || exit 0
+# A whole-second mtime on the disk (the paused guest writes no more), which the snapshot
+# records and `cp -p` / `touch -r` below can give back: busybox's keep no nanoseconds.
+sleep 0.2
+touch -d "2026-01-01 00:00:00" "$TMP/disk.img"
 ts=$(cut -d" " -f1 /proc/uptime) # busybox date has no %N
 step $N create PUT /snapshot/create \
 	"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$ST\", \"mem_file_path\": \"$MEM\"}" || exit 0
@@ -107,8 +114,80 @@ echo "  linux-snap-create: $(awk -v t="$ts" '{ printf "%d", ($1 - t) * 1000 }' /
 kill -KILL "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 PID=""
+c=$(last_tick orig) # the last tick the guest printed before it was paused
+cp -p "$TMP/disk.img" "$TMP/disk.snap" # for the second restore (-p: its mtime too)
 pass $N
 sleep 2 # the stored VM's clock must not see these seconds
+
+# check PREFIX NAME: the restored run NAME (console $TMP/NAME.out, status $rc, $wall s) against
+# the run before the snapshot.
+check() {
+	ticks orig >"$TMP/before.t"
+	ticks $2 >"$TMP/after.t"
+	first=$(head -n 1 "$TMP/after.t" | cut -d' ' -f2)
+	if [ ! -s "$TMP/after.t" ]; then
+		fail $1-counter "no TICK after the restore: $(tail -n 5 "$TMP/$2.txt" | tr '\n' '|')"
+	elif [ "$first" != "$c" ] && [ "$first" != $((c + 1)) ]; then
+		fail $1-counter "the last tick before was $c, the first after $first"
+	elif ! awk -v f="$first" '{ if ($2 != f + NR - 1) { print "tick " $2 " at line " NR; exit 1 } }' "$TMP/after.t" >"$TMP/gap"; then
+		fail $1-counter "after the restore the ticks skip or repeat: $(cat "$TMP/gap")"
+	elif [ "$(last_tick $2)" != $NT ]; then
+		fail $1-counter "the loop stopped at $(last_tick $2), not $NT"
+	else
+		pass $1-counter
+	fi
+
+	# Clock: along before+after, uptime and date never go back; across the restore (last line
+	# before, first after) a small jump; after it, per tick >= 0.4 s and in total <= wall + 2 s.
+	why=$(cat "$TMP/before.t" "$TMP/after.t" | awk -v c="$c" -v nt=$NT -v wall="$wall" '
+		{ up = $3 + 0; d = $4 + 0 }
+		NR > 1 && (up < pu || d < pd) { print "went back at tick " $2 ": " pu " -> " up ", " pd " -> " d; bad = 1; exit }
+		!seen && NR > 1 && up - pu > mg { mg = up - pu }
+		$2 == c && !seen { bu = up; bd = d; seen = 1 }
+		seen && $2 > c && !fa { fa = 1; if (up - bu > 2 * mg + 1 || d - bd > 2 * mg + 2) { print "jumped across the restore: uptime " bu " -> " up ", date " bd " -> " d; bad = 1; exit }; au = up; ad = d; an = $2 }
+		{ pu = up; pd = d; ln = $2 }
+		END {
+			if (bad) exit 1
+			if (!fa) { print "no tick after " c; exit 1 }
+			if (ln > an) {
+				du = pu - au
+				if (du < 0.4 * (ln - an)) { print "uptime advanced " du " s over " ln - an " ticks (sleep 0.5 each)"; exit 1 }
+				if (du > wall + 2) { print "uptime advanced " du " s, the host saw " wall " s"; exit 1 }
+				if (pd - ad < 0.4 * (ln - an) - 1) { print "date advanced " pd - ad " s over " ln - an " ticks"; exit 1 }
+			}
+			printf "uptime %.2f -> %.2f across the restore, then +%.2f s over %d ticks (host %.1f s)\n", bu, au, du, ln - an, wall
+		}')
+	if [ $? = 0 ]; then
+		pass $1-clock
+		echo "  $1-clock: $why" >&2
+	else
+		fail $1-clock "$why"
+	fi
+
+	log=$(debugfs -R "cat /log" "$TMP/disk.img" 2>/dev/null | tr '\n' ' ')
+	want=$(seq 1 $NT | tr '\n' ' ')
+	fsck=ok
+	if command -v e2fsck >/dev/null 2>&1; then
+		e2fsck -fn "$TMP/disk.img" >"$TMP/fsck.out" 2>&1 || fsck="e2fsck -fn: $(tail -n 3 "$TMP/fsck.out" | tr '\n' '|')"
+	fi
+	if grep -q '^DISK-BAD\|^MOUNT-FAILED' "$TMP/$2.txt" "$TMP/orig.txt" 2>/dev/null; then
+		fail $1-disk "the guest's read-back: $(grep -h -m2 '^DISK-BAD\|^MOUNT-FAILED' "$TMP/orig.txt" "$TMP/$2.txt")"
+	elif ! grep -q '^UMOUNT-OK' "$TMP/$2.txt"; then
+		fail $1-disk "the restored guest did not unmount the disk"
+	elif [ "$log" != "$want" ]; then
+		fail $1-disk "after exit /log holds '$log', expected '$want'"
+	elif [ "$fsck" != ok ]; then
+		fail $1-disk "$fsck"
+	else
+		pass $1-disk
+	fi
+
+	if [ "$rc" = 0 ]; then pass $1-poweroff
+	else
+		show $2 >&2
+		fail $1-poweroff "mote status $rc (999: still running after $LTIMEOUT s), expected 0"
+	fi
+}
 
 N=linux-snap-load
 start_api load || exit 0
@@ -136,69 +215,17 @@ echo "  linux-snap-load: mote status $rc after $wall s" >&2
 clean load
 clean orig
 
-ticks orig >"$TMP/before.t"
-ticks load >"$TMP/after.t"
-first=$(head -n 1 "$TMP/after.t" | cut -d' ' -f2)
-if [ ! -s "$TMP/after.t" ]; then
-	fail linux-snap-counter "no TICK after the restore: $(tail -n 5 "$TMP/load.txt" | tr '\n' '|')"
-elif [ "$first" != "$c" ] && [ "$first" != $((c + 1)) ]; then
-	fail linux-snap-counter "the last tick before was $c, the first after $first"
-elif ! awk -v f="$first" '{ if ($2 != f + NR - 1) { print "tick " $2 " at line " NR; exit 1 } }' "$TMP/after.t" >"$TMP/gap"; then
-	fail linux-snap-counter "after the restore the ticks skip or repeat: $(cat "$TMP/gap")"
-elif [ "$(last_tick load)" != $NT ]; then
-	fail linux-snap-counter "the loop stopped at $(last_tick load), not $NT"
-else
-	pass linux-snap-counter
-fi
+check linux-snap load
 
-# Clock: along before+after, uptime and date never go back; across the restore (last line
-# before, first after) a small jump; after it, per tick >= 0.4 s and in total <= wall + 2 s.
-why=$(cat "$TMP/before.t" "$TMP/after.t" | awk -v c="$c" -v nt=$NT -v wall="$wall" '
-	{ up = $3 + 0; d = $4 + 0 }
-	NR > 1 && (up < pu || d < pd) { print "went back at tick " $2 ": " pu " -> " up ", " pd " -> " d; bad = 1; exit }
-	!seen && NR > 1 && up - pu > mg { mg = up - pu }
-	$2 == c && !seen { bu = up; bd = d; seen = 1 }
-	seen && $2 > c && !fa { fa = 1; if (up - bu > 2 * mg + 1 || d - bd > 2 * mg + 2) { print "jumped across the restore: uptime " bu " -> " up ", date " bd " -> " d; bad = 1; exit }; au = up; ad = d; an = $2 }
-	{ pu = up; pd = d; ln = $2 }
-	END {
-		if (bad) exit 1
-		if (!fa) { print "no tick after " c; exit 1 }
-		if (ln > an) {
-			du = pu - au
-			if (du < 0.4 * (ln - an)) { print "uptime advanced " du " s over " ln - an " ticks (sleep 0.5 each)"; exit 1 }
-			if (du > wall + 2) { print "uptime advanced " du " s, the host saw " wall " s"; exit 1 }
-			if (pd - ad < 0.4 * (ln - an) - 1) { print "date advanced " pd - ad " s over " ln - an " ticks"; exit 1 }
-		}
-		printf "uptime %.2f -> %.2f across the restore, then +%.2f s over %d ticks (host %.1f s)\n", bu, au, du, ln - an, wall
-	}')
-if [ $? = 0 ]; then
-	pass linux-snap-clock
-	echo "  linux-snap-clock: $why" >&2
-else
-	fail linux-snap-clock "$why"
-fi
-
-log=$(debugfs -R "cat /log" "$TMP/disk.img" 2>/dev/null | tr '\n' ' ')
-want=$(seq 1 $NT | tr '\n' ' ')
-fsck=ok
-if command -v e2fsck >/dev/null 2>&1; then
-	e2fsck -fn "$TMP/disk.img" >"$TMP/fsck.out" 2>&1 || fsck="e2fsck -fn: $(tail -n 3 "$TMP/fsck.out" | tr '\n' '|')"
-fi
-if grep -q '^DISK-BAD\|^MOUNT-FAILED' "$TMP/load.txt" "$TMP/orig.txt" 2>/dev/null; then
-	fail linux-snap-disk "the guest's read-back: $(grep -h -m2 '^DISK-BAD\|^MOUNT-FAILED' "$TMP/orig.txt" "$TMP/load.txt")"
-elif ! grep -q '^UMOUNT-OK' "$TMP/load.txt"; then
-	fail linux-snap-disk "the restored guest did not unmount the disk"
-elif [ "$log" != "$want" ]; then
-	fail linux-snap-disk "after exit /log holds '$log', expected '$want'"
-elif [ "$fsck" != ok ]; then
-	fail linux-snap-disk "$fsck"
-else
-	pass linux-snap-disk
-fi
-
-if [ "$rc" = 0 ]; then pass linux-snap-poweroff
-else
-	show load >&2
-	fail linux-snap-poweroff "mote status $rc (999: still running after $LTIMEOUT s), expected 0"
-fi
+# The same snapshot again, from the command line (mote restore), with the disk as it was.
+# The same inode and mtime as at the snapshot: mote checks both (virtio_blk_snap.c).
+cat "$TMP/disk.snap" >"$TMP/disk.img" && touch -r "$TMP/disk.snap" "$TMP/disk.img"
+tl=$(cut -d" " -f1 /proc/uptime)
+timeout -s KILL "$LTIMEOUT" "$MOTE" restore --snapshot "$ST" --mem-file "$MEM" </dev/null >"$TMP/cli.out" 2>"$TMP/cli.err"
+rc=$?
+te=$(cut -d" " -f1 /proc/uptime)
+wall=$(awk -v a="$tl" -v b="$te" 'BEGIN { printf "%.1f", b - a }')
+echo "  linux-snap-cli: mote status $rc after $wall s" >&2
+clean cli
+check linux-snap-cli cli
 exit 0
