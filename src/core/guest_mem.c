@@ -83,6 +83,23 @@ static int gm_map_ram(uint8_t *base, uint64_t total, bool hugepages, char *err, 
 	return fd;
 }
 
+/* Records a mapped layout in gm: each region's offset into the one host mapping, in order. */
+static void gm_adopt(struct guest_mem *gm, const struct gm_region *regions, size_t n,
+		     uint8_t *base, uint64_t total, void *map, size_t map_len)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		gm->regions[i] = regions[i];
+		gm->regions[i].offset = off;
+		off += regions[i].size;
+	}
+	gm->nregions = n;
+	gm->base = base;
+	gm->size = total;
+	gm->map = map;
+	gm->map_len = map_len;
+}
+
 int gm_create(struct guest_mem *gm, const struct gm_region *regions, size_t n, char *err,
 	      size_t errlen)
 {
@@ -125,18 +142,8 @@ int gm_create_opt(struct guest_mem *gm, const struct gm_region *regions, size_t 
 	(void)madvise(base, (size_t)total, MADV_DONTDUMP);
 	(void)madvise(base, (size_t)total, MADV_DONTFORK);
 
-	uint64_t off = 0;
-	for (size_t i = 0; i < n; i++) {
-		gm->regions[i] = regions[i];
-		gm->regions[i].offset = off;
-		off += regions[i].size;
-	}
-	gm->nregions = n;
-	gm->base = base;
-	gm->size = total;
+	gm_adopt(gm, regions, n, base, total, map, map_len);
 	gm->fd = fd >= 0 ? fd : -1;
-	gm->map = map;
-	gm->map_len = map_len;
 	return 0;
 }
 
@@ -399,17 +406,7 @@ int gm_create_from_file(struct guest_mem *gm, const struct gm_region *regions, s
 	}
 	(void)madvise(base, (size_t)total, MADV_DONTDUMP);
 	(void)madvise(base, (size_t)total, MADV_DONTFORK);
-	uint64_t off = 0;
-	for (size_t i = 0; i < n; i++) {
-		gm->regions[i] = regions[i];
-		gm->regions[i].offset = off;
-		off += regions[i].size;
-	}
-	gm->nregions = n;
-	gm->base = base;
-	gm->size = total;
-	gm->map = map;
-	gm->map_len = map_len;
+	gm_adopt(gm, regions, n, base, total, map, map_len);
 	gm->cow_file = true;
 	return 0;
 }
