@@ -156,6 +156,7 @@ static int read_dlopen_json(const char *json, size_t len, struct elfdeps *d, cha
 	json_t *f;
 	json_array_foreach(root, i, f) {
 		json_t *names = json_object_get(f, "soname"), *prio = json_object_get(f, "priority");
+		json_t *feat = json_object_get(f, "feature");
 		if (d->ndl == ELFDEPS_MAX_DLOPEN) {
 			jail_err(err, errlen, "ELF dlopen notes: more than %d features", ELFDEPS_MAX_DLOPEN);
 			goto out;
@@ -178,6 +179,8 @@ static int read_dlopen_json(const char *json, size_t len, struct elfdeps *d, cha
 			}
 			strcpy(dl->soname[dl->nsonames++], json_string_value(s)); /* checked: <= 255 */
 		}
+		if (json_is_string(feat) && strlen(json_string_value(feat)) <= ELFDEPS_FEATURE_MAX)
+			strcpy(dl->feature, json_string_value(feat)); /* checked: fits */
 		dl->required = prio && !strcmp(json_string_value(prio), "required");
 		if (!prio || strcmp(json_string_value(prio), "suggested")) /* suggested: not jailed */
 			d->ndl++;

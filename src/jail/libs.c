@@ -29,6 +29,7 @@ struct want {
 
 struct walk {
 	const char *sysroot;
+	const char *const *unused; /* dlopen features not to place (NULL-terminated, or NULL) */
 	struct jail_libs *out;
 	struct want queue[JAIL_MAX_LIBS * 2]; /* names found or still to find */
 	size_t nqueue, next;
@@ -126,6 +127,14 @@ static bool exists(const struct walk *w, const char *soname)
 	return false;
 }
 
+static bool unused_feature(const struct walk *w, const char *feature)
+{
+	for (const char *const *u = w->unused; u && *u && feature[0]; u++)
+		if (!strcmp(*u, feature))
+			return true;
+	return false;
+}
+
 /* The dependencies in w->deps go into the queue: every DT_NEEDED name, and for each dlopen
  * feature the first of its names that exists (a "required" one must). */
 static int take_deps(struct walk *w, const char *who, char *err, size_t errlen)
@@ -137,6 +146,8 @@ static int take_deps(struct walk *w, const char *who, char *err, size_t errlen)
 	for (size_t i = 0; i < d->ndl; i++) {
 		const struct elfdeps_dlopen *dl = &d->dl[i];
 		const char *pick = NULL;
+		if (!dl->required && unused_feature(w, dl->feature))
+			continue;
 		for (size_t k = 0; k < dl->nsonames && !pick; k++)
 			if (known(w, dl->soname[k]) || exists(w, dl->soname[k]))
 				pick = dl->soname[k];
@@ -182,14 +193,15 @@ static int walk(struct walk *w, const char *exec_file, char *err, size_t errlen)
 	return 0;
 }
 
-int jail_libs_resolve(const char *sysroot, const char *exec_file, struct jail_libs *out, char *err,
-		      size_t errlen)
+int jail_libs_resolve(const char *sysroot, const char *exec_file, const char *const *unused,
+		      struct jail_libs *out, char *err, size_t errlen)
 {
 	out->n = 0; /* entries are written whole as they are found */
 	struct walk *w = calloc(1, sizeof(*w)); /* ~100 KiB of names and headers */
 	if (!w)
 		return jail_err(err, errlen, "out of memory");
 	w->sysroot = sysroot;
+	w->unused = unused;
 	w->out = out;
 	int r = walk(w, exec_file, err, errlen);
 	free(w);

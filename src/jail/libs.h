@@ -20,9 +20,11 @@ struct jail_libs {
 };
 
 /* sysroot is "" on a real host; the unit tests give a directory that holds a fake one.
+ * unused: NULL, or a NULL-terminated list of dlopen features (their notes' "feature" names)
+ * the VMM's arguments will not use; their libraries are left out unless "required".
  * 0, or -1 with one line: JAIL_EXIT_FILE for a missing or malformed file. */
-int jail_libs_resolve(const char *sysroot, const char *exec_file, struct jail_libs *out, char *err,
-		      size_t errlen);
+int jail_libs_resolve(const char *sysroot, const char *exec_file, const char *const *unused,
+		      struct jail_libs *out, char *err, size_t errlen);
 
 /* The loader's system directories, in its search order (glibc on x86-64 Debian). */
 extern const char *const jail_lib_dirs[];

@@ -97,7 +97,10 @@ static int prepare(struct jailer *j, char *err, size_t errlen)
 	int s = check_files(j, err, errlen);
 	if (s)
 		return s;
-	if (jail_libs_resolve("", j->cfg.exec_file, &j->libs, err, errlen) < 0)
+	static const char *const no_api[] = {"api", NULL}; /* mote run: no libmicrohttpd */
+	if (jail_libs_resolve("", j->cfg.exec_file,
+			      jail_args_use_api(j->cfg.args, j->cfg.nargs) ? NULL : no_api, &j->libs,
+			      err, errlen) < 0)
 		return JAIL_EXIT_FILE;
 	if (jail_plan_make(&j->cfg, &j->libs, stat("/dev/vhost-net", &st) == 0, &j->plan, err,
 			   errlen) < 0)

@@ -27,6 +27,19 @@ bool jail_args_need_tun(char *const *args, int nargs)
 	return false;
 }
 
+bool jail_args_use_api(char *const *args, int nargs)
+{
+	for (int i = 0; i < nargs; i++) {
+		const char *a = args[i];
+		if (!strcmp(a, "--api-sock") || starts(a, "--api-sock=") || !strcmp(a, "--config-file") ||
+		    starts(a, "--config-file="))
+			return true;
+		if (!strcmp(a, "--"))
+			break;
+	}
+	return false;
+}
+
 static int set_paths(const struct jail_config *cfg, struct jail_plan *p, char *err, size_t errlen)
 {
 	if (jail_path_join(p->exec_dir, sizeof(p->exec_dir), cfg->base, cfg->exec_name) < 0 ||

@@ -60,4 +60,8 @@ int jail_plan_make(const struct jail_config *cfg, const struct jail_libs *libs,
  * file): then the jail gets /dev/net/tun. */
 bool jail_args_need_tun(char *const *args, int nargs);
 
+/* The VMM's arguments may start the REST API (--api-sock, --config-file): then the jail holds
+ * the libraries of mote's "api" dlopen feature (libmicrohttpd and its closure), else not. */
+bool jail_args_use_api(char *const *args, int nargs);
+
 #endif

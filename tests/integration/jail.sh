@@ -156,6 +156,9 @@ else
 		'/(mote|echo\.elf|dev|dev/kvm|lib|lib64|lib/x86_64-linux-gnu|lib/x86_64-linux-gnu/lib[^/]+\.so[.0-9]*|lib64/ld-linux-x86-64\.so\.2)')
 	if [ -z "$extra" ] && [ -e "/proc/$P/root/lib/x86_64-linux-gnu/libc.so.6" ]; then pass jailed-root-holds-only-the-jail
 	else fail jailed-root-holds-only-the-jail "unexpected: $(echo $extra | head -c 300)"; fi
+	# mote run starts no API: the libraries of its "api" dlopen feature stay out (section 4 has them)
+	if [ ! -e "/proc/$P/root/lib/x86_64-linux-gnu/libmicrohttpd.so.12" ]; then pass jailed-run-without-api-libraries
+	else fail jailed-run-without-api-libraries "$(ls "/proc/$P/root/lib/x86_64-linux-gnu" | tr '\n' ' ')"; fi
 	mounts=$(awk '{print $5, $6}' "/proc/$P/mountinfo")
 	if echo "$mounts" | awk '$2 !~ /nosuid/ {bad = 1} $1 ~ /^\/lib/ && $2 !~ /^ro/ {bad = 1} END {exit bad}' &&
 		[ "$(echo "$mounts" | grep -c '^/lib')" -ge 2 ]; then pass jailed-mounts-nosuid-libs-ro

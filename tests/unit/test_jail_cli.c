@@ -190,6 +190,10 @@ static void tun_from_args(void)
 	CHECK(jail_args_need_tun(av(a1), 3) && jail_args_need_tun(av(a2), 2));
 	CHECK(jail_args_need_tun(av(a3), 1) && !jail_args_need_tun(av(a4), 3));
 	CHECK(!jail_args_need_tun(av(a5), 4)); /* the unikernel's own argument */
+	const char *const a6[] = {"run", "--net", "tap=t0", "k"}, *const a7[] = {"--", "--api-sock"};
+	CHECK(jail_args_use_api(av(a2), 2) && jail_args_use_api(av(a3), 1));
+	CHECK(!jail_args_use_api(av(a4), 3) && !jail_args_use_api(av(a6), 4));
+	CHECK(!jail_args_use_api(av(a7), 2));
 }
 
 static void plan_mounts(void)

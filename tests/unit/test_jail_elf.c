@@ -86,6 +86,7 @@ static void reads_dependencies(void)
 	CHECK_EQ(d.ndl, 2u); /* "suggested" ones are not jailed */
 	CHECK(d.dl[0].required && d.dl[0].nsonames == 2 && !strcmp(d.dl[0].soname[1], "libx.so.1"));
 	CHECK(!d.dl[1].required && !strcmp(d.dl[1].soname[0], "liby.so")); /* default: recommended */
+	CHECK(!strcmp(d.dl[0].feature, "x") && !d.dl[1].feature[0]);
 	const struct spec stat_file = {NULL, {NULL}, NULL, 0};
 	CHECK_EQ(parse(&stat_file), 0);
 	CHECK(!d.interp[0] && d.nneeded == 0 && d.ndl == 0);
@@ -107,6 +108,7 @@ static void real_files(void)
 		libc |= !strcmp(d.needed[i], "libc.so.6");
 	CHECK(libc);
 	CHECK(d.ndl == 1 && !strcmp(d.dl[0].soname[0], "libmicrohttpd.so.12") && !d.dl[0].required);
+	CHECK(!strcmp(d.dl[0].feature, "api")); /* what mote-jailer leaves out for mote run */
 }
 
 #define BAD(frag, mutate)                                                                  \
@@ -184,12 +186,17 @@ static bool has(const char *jail_path)
 	return false;
 }
 
-static int resolve(void)
+static int resolve_without(const char *const *unused)
 {
 	char exec[128];
 	snprintf(exec, sizeof(exec), "%s/prog", root);
 	err[0] = '\0';
-	return jail_libs_resolve(root, exec, &libs, err, sizeof(err));
+	return jail_libs_resolve(root, exec, unused, &libs, err, sizeof(err));
+}
+
+static int resolve(void)
+{
+	return resolve_without(NULL);
 }
 
 static void closure(void)
@@ -211,6 +218,21 @@ static void closure(void)
 	CHECK(has("/usr/lib/x86_64-linux-gnu/libc.so.6") && has("/lib/libdl.so.3"));
 	CHECK(!has("/lib/x86_64-linux-gnu/libb.so.1")); /* the i386 one */
 	CHECK(strstr(libs.lib[0].host_path, root) == libs.lib[0].host_path);
+
+	/* A feature the VMM will not use: its recommended library stays out, a required one not. */
+	put("/prog", &(struct spec){"/lib64/ld.so.2", {"libc.so.6"},
+				    "[{\"feature\":\"api\",\"soname\":[\"libdl.so.3\"]},"
+				    "{\"feature\":\"other\",\"soname\":[\"liba.so.1\"]}]", 0});
+	static const char *const no_api[] = {"api", NULL};
+	CHECK_EQ(resolve_without(no_api), 0);
+	CHECK(!has("/lib/libdl.so.3") && has("/lib/x86_64-linux-gnu/liba.so.1"));
+	CHECK_EQ(resolve(), 0);
+	CHECK(has("/lib/libdl.so.3"));
+	put("/prog", &(struct spec){"/lib64/ld.so.2", {"libc.so.6"},
+				    "[{\"feature\":\"api\",\"soname\":[\"libdl.so.3\"],"
+				    "\"priority\":\"required\"}]", 0});
+	CHECK_EQ(resolve_without(no_api), 0);
+	CHECK(has("/lib/libdl.so.3"));
 
 	/* A missing DT_NEEDED library, a required dlopen one, a missing interpreter. */
 	put("/prog", &(struct spec){"/lib64/ld.so.2", {"liba.so.1", "libnope.so.9"}, NULL, 0});
