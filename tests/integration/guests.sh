@@ -53,8 +53,9 @@ check bad-port-quiet 1 "badport: survived" "" run -q "$G/badport.elf"
 [ -s "$TMP/bad-port-quiet.err" ] && fail bad-port-quiet-silent "-q still printed: $(cat "$TMP/bad-port-quiet.err")" || pass bad-port-quiet-silent
 # The absent COM2-COM4 (Linux's 8250 driver probes them on every boot) read as all ones and say
 # nothing, even with -v; the first and last register of each. So does the absent CMOS/RTC
-# (0x70-0x77), where Linux writes its warm-reset code before starting each secondary vCPU.
-for p in 0x2f8 0x2fc 0x3e8 0x3ec 0x2e8 0x2ec 0x70 0x74; do
+# (0x70-0x77), where Linux writes its warm-reset code before starting each secondary vCPU, and
+# the ISA DMA page registers (0x81-0x8f), where a kernel with ISA DMA support looks for an 8237.
+for p in 0x2f8 0x2fc 0x3e8 0x3ec 0x2e8 0x2ec 0x70 0x74 0x81 0x87; do
 	check "absent-com-$p" 1 "badport: inb 0xff inl 0xffffffff" "" -v run --cmdline "port=$p" "$G/badport.elf"
 	if grep -q 'guest error\|unhandled' "$TMP/absent-com-$p.err"; then
 		fail "absent-com-$p-quiet" "probing port $p printed: $(grep 'guest error' "$TMP/absent-com-$p.err" | head -n 2)"

@@ -77,7 +77,9 @@ int machine_init(struct machine *m, struct vm_stop *stop,
 	    reg(&m->pio, MACHINE_COM2_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM2 (absent)", err, errlen) ||
 	    reg(&m->pio, MACHINE_COM3_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM3 (absent)", err, errlen) ||
 	    reg(&m->pio, MACHINE_COM4_PORT, UART_REG_COUNT, &absent_ops, NULL, "COM4 (absent)", err, errlen) ||
-	    reg(&m->pio, MACHINE_CMOS_PORT, 8, &absent_ops, NULL, "CMOS/RTC (absent)", err, errlen)) {
+	    reg(&m->pio, MACHINE_CMOS_PORT, 8, &absent_ops, NULL, "CMOS/RTC (absent)", err, errlen) ||
+	    reg(&m->pio, MACHINE_DMA_PAGE_PORT, MACHINE_DMA_PAGE_PORTS, &absent_ops, NULL,
+		"DMA page registers (absent)", err, errlen)) {
 		machine_destroy(m);
 		return -1;
 	}

@@ -34,6 +34,10 @@
 /* The CMOS/RTC ports (0x70-0x77, with the extended bank) are absent too: Linux writes the warm-reset code there
  * before starting each secondary vCPU (SMP boot), and reads nothing it needs. */
 #define MACHINE_CMOS_PORT 0x70
+/* The ISA DMA page registers (0x81-0x8f; 0x80 is the POST port) are absent: a kernel built with
+ * ISA DMA support reads 0x87 once to find the 8237 (all ones: none, as on chipsets since 2015). */
+#define MACHINE_DMA_PAGE_PORT 0x81
+#define MACHINE_DMA_PAGE_PORTS 15
 /* The VM generation ID's Generic Event Device (devices/vmgenid.h): ISA line 3, which no device
  * of this board uses (COM2's by convention; there is no COM2). */
 #define MACHINE_VMGENID_GSI 3
