@@ -176,14 +176,17 @@ param() {
 }
 
 quiet=$(param quiet)
-while read -r m; do
-	[ -n "$m" ] || continue
-	if insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
-		[ "$quiet" = 1 ] || echo "mote-init: loaded ${m%.ko}"
-	else
-		echo "mote-init: insmod $m failed: $(cat /tmp/insmod.err)"
-	fi
-done </lib/modules/load
+# A kernel without module support (mote's own, guest/build-kernel.sh) has its drivers built in.
+if [ -e /proc/modules ]; then
+	while read -r m; do
+		[ -n "$m" ] || continue
+		if insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
+			[ "$quiet" = 1 ] || echo "mote-init: loaded ${m%.ko}"
+		else
+			echo "mote-init: insmod $m failed: $(cat /tmp/insmod.err)"
+		fi
+	done </lib/modules/load
+fi
 
 echo MOTE-INIT-OK
 

@@ -20,7 +20,8 @@
 # when the VM does not come up or runs past the time limit (it is killed by PID then).
 # Environment: MOTE_SLOW=1 (make check-slow) is passed on to the tests; MOTE_NESTED_TIMEOUT (seconds for the whole VM, 600), MOTE_NESTED_SMP (2),
 # MOTE_NESTED_MEM (3072, MiB), MOTE_NESTED_LOG (keep the VM's console log at this path),
-# MOTE_CACHE, BUILD, QEMU (qemu-system-x86_64), MOTE_NESTED_DEMO (below).
+# MOTE_CACHE, BUILD, QEMU (qemu-system-x86_64), MOTE_NESTED_DEMO (below), MOTE_NESTED_KERNEL
+# (debian: the tests boot the outer Debian kernel, the default; own: mote's own kernel, below).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -58,6 +59,19 @@ command -v "$QEMU" >/dev/null 2>&1 || skip "no $QEMU (apt-get install qemu-syste
 kout=$(sh guest/kernel.sh 2>"$TMP/kernel.err") ||
 	skip "cannot fetch Debian's cloud kernel (guest/kernel.sh: $(tail -n 1 "$TMP/kernel.err"))"
 eval "$kout"
+# The payload, the kernel the tests boot under mote: by default the outer kernel itself;
+# MOTE_NESTED_KERNEL=own takes mote's own kernel (guest/build-kernel.sh, built if not cached: about
+# 20 minutes). The outer VM always runs Debian's kernel, whose KVM modules it needs.
+p_vmlinuz=$vmlinuz p_vmlinux=$vmlinux p_release=$release
+case ${MOTE_NESTED_KERNEL:-debian} in
+debian) ;;
+own)
+	bout=$(sh guest/build-kernel.sh 2>"$TMP/bk.err") ||
+		fail "cannot build mote's own kernel (guest/build-kernel.sh: $(tail -n 1 "$TMP/bk.err"))"
+	eval "$(echo "$bout" | sed -n 's/^\(release\|vmlinuz\|vmlinux\)=/p_\1=/p')"
+	;;
+*) fail "MOTE_NESTED_KERNEL must be debian or own, not '$MOTE_NESTED_KERNEL'" ;;
+esac
 iout=$(sh guest/initramfs.sh 2>"$TMP/initramfs.err") ||
 	skip "cannot build the guest initramfs (guest/initramfs.sh: $(tail -n 1 "$TMP/initramfs.err"))"
 eval "$iout"
@@ -104,7 +118,7 @@ dirs_of() {
 base_key=$({
 	echo "base 1 $release $package_version"
 	cat tests/nested/host.sh tests/nested/init.sh guest/cpio.sh
-	sha256sum "$BUSYBOX" "$vmlinuz" "$vmlinux" "$initramfs"
+	sha256sum "$BUSYBOX" "$vmlinuz" "$p_vmlinuz" "$p_vmlinux" "$initramfs"
 	for m in $MODS; do sha256sum "$modules/$m"; done
 } | sha)
 top_key=$({
@@ -133,10 +147,10 @@ build_base() {
 		c_file init 0755 tests/nested/init.sh
 		for m in $MODS; do c_file "lib/modules/$(basename "$m")" 0644 "$modules/$m"; done
 		c_text lib/modules/load 0644 "$(for m in $MODS; do basename "$m"; done)"
-		c_file mote/payload/vmlinuz 0644 "$vmlinuz"
-		c_file mote/payload/vmlinux 0644 "$vmlinux"
+		c_file mote/payload/vmlinuz 0644 "$p_vmlinuz"
+		c_file mote/payload/vmlinux 0644 "$p_vmlinux"
 		c_file mote/payload/initramfs.cpio.gz 0644 "$initramfs"
-		c_text mote/payload/release 0644 "$release"
+		c_text mote/payload/release 0644 "$p_release"
 		c_trailer
 	} >"$t" && mv "$t" "$BASE" || { rm -f "$t"; return 1; }
 }
@@ -206,7 +220,7 @@ RESULTS=$TMP/results.txt
 # The tests and the build directory travel on the kernel command line; init.sh reads them.
 LIST=$(IFS=,; echo "${TESTS[*]}")
 APPEND="console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off mote.tests=$LIST mote.slow=${MOTE_SLOW:-0}"
-note "booting $release under QEMU TCG (-cpu max, $((${MOTE_NESTED_SMP:-2})) vCPUs); limit $TIMEOUT s"
+note "booting $release under QEMU TCG (-cpu max, $((${MOTE_NESTED_SMP:-2})) vCPUs), payload $p_release; limit $TIMEOUT s"
 t0=$(date +%s.%N)
 "$QEMU" -accel tcg -cpu max -m "${MOTE_NESTED_MEM:-3072}" -smp "${MOTE_NESTED_SMP:-2}" \
 	-nographic -no-reboot -nodefaults -serial "file:$CONSOLE" -serial "file:$RESULTS" \
