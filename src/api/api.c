@@ -41,13 +41,22 @@
 
 /* libmicrohttpd is opened with dlopen in API mode only: Debian's build links GnuTLS and six
  * more libraries whose loading and constructors would add milliseconds and MiBs to every
- * `mote run` (measured in docs/performance.md). The headers still come from pkg-config. */
+ * `mote run` (measured in docs/performance.md). The headers still come from pkg-config.
+ *
+ * mote is a static executable, so the library and its libc.so come into their own namespace,
+ * as glibc's NSS modules do in static programs. Two rules follow: libmicrohttpd creates no
+ * thread (a thread made by that libc could not run mote's code, whose thread-local storage
+ * belongs to the static libc): it runs in mote's own HTTP thread (http_thread), without an
+ * internal thread; and memory never changes hands between the two libcs' allocators (a
+ * response's buffer is given back through a callback to mote's free). */
 static struct {
 	void *lib;
 	__typeof__(MHD_start_daemon) *start_daemon;
 	__typeof__(MHD_stop_daemon) *stop_daemon;
 	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_run_wait) *run_wait;
 	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_create_response_from_buffer_with_free_callback) *create_response_from_buffer_with_free_callback;
 	__typeof__(MHD_add_response_header) *add_response_header;
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
@@ -80,7 +89,9 @@ static int mhd_load(char *err, size_t errlen)
 	SYM(start_daemon)
 	SYM(stop_daemon)
 	SYM(lookup_connection_value)
+	SYM(run_wait)
 	SYM(create_response_from_buffer)
+	SYM(create_response_from_buffer_with_free_callback)
 	SYM(add_response_header)
 	SYM(queue_response)
 	SYM(destroy_response)
@@ -184,8 +195,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	struct MHD_Response *r = text ? mhd.create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-				      : mhd.create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+		text ? mhd.create_response_from_buffer_with_free_callback(strlen(text), text, free)
+		     : mhd.create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		free(text);
 		return MHD_NO;
@@ -775,6 +787,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle (main thread) ------------------------------------------------------------ */
 
+/* The HTTP thread: libmicrohttpd without a thread of its own (see mhd above) waits in its own
+ * loop (MHD_run_wait: epoll, timeouts of idle connections, the listening socket taken out of the
+ * set at the connection limit and put back) until api_destroy sets http_quit and interrupts the
+ * wait with HTTP_WAKE_SIGNAL, whose handler does nothing. */
+#define HTTP_WAKE_SIGNAL (SIGRTMIN + 2)
+
+static void on_http_wake(int sig)
+{
+	(void)sig;
+}
+
+static void *http_thread(void *arg)
+{
+	struct api *a = arg;
+
+	while (!atomic_load(&a->http_quit))
+		if (mhd.run_wait(a->mhd, -1) != MHD_YES)
+			break;
+	return NULL;
+}
+
 int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
@@ -814,7 +847,7 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 			return -1;
 		a->state = API_STARTING;
 	}
-	/* The metrics thread blocks SANDBOX_SIGNAL: only libmicrohttpd's answers the probe below. */
+	/* The metrics thread blocks SANDBOX_SIGNAL: only the HTTP thread answers the probe below. */
 	sigset_t sbx, old;
 	sigemptyset(&sbx);
 	sigaddset(&sbx, SANDBOX_SIGNAL);
@@ -836,7 +869,7 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 	 * load the time zone (/etc/localtime, for the Date header). */
 	json_object_seed(0);
 	tzset();
-	a->mhd = mhd.start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, a,
+	a->mhd = mhd.start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_request, a,
 				  MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_S,
@@ -844,6 +877,12 @@ int api_init(struct api *a, const struct vm_config *cli, char *err, size_t errle
 				  MHD_OPTION_END);
 	if (!a->mhd)
 		return err_set(err, errlen, "--api-sock %s: cannot start the HTTP server", a->sock_path);
+	struct sigaction sa = {.sa_handler = on_http_wake}; /* no SA_RESTART: the wait returns */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(HTTP_WAKE_SIGNAL, &sa, NULL) < 0 ||
+	    pthread_create(&a->http_thread, NULL, http_thread, a) != 0)
+		return err_set(err, errlen, "--api-sock %s: cannot start the HTTP thread", a->sock_path);
+	a->http_thread_started = true;
 	if (sandbox_enabled() && (a->http_tid = sandbox_probe_thread()) <= 0)
 		return err_set(err, errlen, "--api-sock %s: cannot find the HTTP server's thread for "
 			       "its seccomp list", a->sock_path);
@@ -944,6 +983,23 @@ void api_destroy(struct api *a)
 	if (a->metrics_thread_started) {
 		pthread_join(a->metrics_thread, NULL);
 		a->metrics_thread_started = false;
+	}
+	if (a->http_thread_started) {
+		/* Again every 10 ms: a signal just before the thread enters its wait is lost. */
+		atomic_store(&a->http_quit, true);
+		int r;
+		do {
+			struct timespec dl;
+			pthread_kill(a->http_thread, HTTP_WAKE_SIGNAL);
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += 10 * 1000 * 1000;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000L;
+			}
+			r = pthread_timedjoin_np(a->http_thread, NULL, &dl);
+		} while (r == ETIMEDOUT);
+		a->http_thread_started = false;
 	}
 	if (a->mhd) {
 		mhd.stop_daemon(a->mhd); /* closes the listening socket too */

@@ -9,6 +9,7 @@
 #define MOTE_API_API_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -52,6 +53,9 @@ struct api {
 	int sig_fd;               /* SIGINT/SIGTERM/SIGHUP before the boot */
 	int start_efd;            /* signalled when InstanceStart was accepted */
 	struct MHD_Daemon *mhd;
+	pthread_t http_thread;    /* runs libmicrohttpd (api.c, http_thread) */
+	bool http_thread_started;
+	atomic_bool http_quit;    /* api_destroy ends the HTTP thread with it */
 	struct timespec t0;       /* process start, for uptime and the startup metric */
 
 	pthread_mutex_t lock;     /* everything below */
@@ -68,7 +72,7 @@ struct api {
 	pthread_t metrics_thread;
 	bool metrics_thread_started;
 	bool metrics_sandboxed;   /* the metrics thread took its own list (api_sandbox.c) */
-	pid_t http_tid;           /* libmicrohttpd's thread (0: no socket), for its list */
+	pid_t http_tid;           /* the HTTP thread (0: no socket), for its list */
 	bool quit;
 	uint64_t requests, errors, metrics_flushes;
 	struct api_metrics_state mstate; /* per-interval metrics, request counts (api_metrics.h) */

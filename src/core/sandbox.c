@@ -101,6 +101,8 @@ static const struct rule api_rules[] = {
 	R(unlink, "the API socket is removed at exit"), R(unlinkat, "same"),
 	R(ftruncate, "PUT /snapshot/create sizes the memory file (sparse: holes stay holes)"),
 	R(lseek, "PUT /snapshot/create finds guest RAM's data in its memfd (SEEK_DATA/SEEK_HOLE)"),
+	R(time, "libmicrohttpd's clock: its libc.so, dlopen()ed by the static mote, has no vDSO"),
+	R(gettimeofday, "same"),
 };
 
 /* SANDBOX_X_UNIX_SOCKETS, for the process list and the I/O thread's: the vsock device maps
@@ -228,6 +230,8 @@ static const struct rule api_thread_rules[] = {
 	R(ftruncate, "PUT /snapshot/create sizes the memory file (sparse: holes stay holes)"),
 	R(lseek, "PUT /snapshot/create finds guest RAM's data in its memfd (SEEK_DATA/SEEK_HOLE)"),
 	R(unlink, "PUT /snapshot/create removes both files when it fails"), R(unlinkat, "same"),
+	R(time, "libmicrohttpd's clock: its libc.so, dlopen()ed by the static mote, has no vDSO"),
+	R(gettimeofday, "same"),
 };
 
 /* SANDBOX_GDB: the debugger's thread (src/gdb/server.c). The connection was accepted before

@@ -166,17 +166,20 @@ static int walk(struct walk *w, const char *exec_file, char *err, size_t errlen)
 	if (read_deps(w, exec_file, why, sizeof(why)) < 0)
 		return jail_err(err, errlen, "--exec-file %s: %s", exec_file, why);
 	if (!w->deps.interp[0]) {
+		/* static: only what its dlopen notes name (build/mote's libmicrohttpd, which
+		 * brings its own libc.so); a shared library has DT_NEEDED but no interpreter */
 		if (w->deps.nneeded)
 			return jail_err(err, errlen, "--exec-file %s: a shared library, not a program "
 				       "(no PT_INTERP)", exec_file);
-		return 0; /* static: nothing to place */
+	} else {
+		if (snprintf(host, sizeof(host), "%s%s", w->sysroot, w->deps.interp) >= (int)sizeof(host) ||
+		    access(host, F_OK) < 0)
+			return jail_err(err, errlen, "--exec-file %s: its interpreter %s does not exist",
+					exec_file, w->deps.interp);
+		if (add(w, w->deps.interp, host, err, errlen) < 0) /* add() leaves w->deps alone */
+			return -1;
 	}
-	if (snprintf(host, sizeof(host), "%s%s", w->sysroot, w->deps.interp) >= (int)sizeof(host) ||
-	    access(host, F_OK) < 0)
-		return jail_err(err, errlen, "--exec-file %s: its interpreter %s does not exist",
-				exec_file, w->deps.interp);
-	if (add(w, w->deps.interp, host, err, errlen) < 0 || /* add() leaves w->deps alone */
-	    take_deps(w, jail_path_base(exec_file), err, errlen) < 0)
+	if (take_deps(w, jail_path_base(exec_file), err, errlen) < 0)
 		return -1;
 	while (w->next < w->nqueue) {
 		const struct want *q = &w->queue[w->next++];
