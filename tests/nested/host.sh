@@ -96,7 +96,10 @@ libs_of() {
 }
 # mote's API mode dlopen()s libmicrohttpd (src/api/api.c): it and its own libraries too.
 MHD=$(ldconfig -p 2>/dev/null | sed -n 's/^[[:space:]]*libmicrohttpd\.so\.12 (libc6,x86-64) => //p' | head -n 1)
-LIBS=$( { libs_of $BINS; [ -n "$MHD" ] && echo "$MHD" && libs_of "$MHD"; } | sort -u)
+# mote is static: its dlopen() looks for libc.so.6's own dependency, the loader, in the system
+# directory (ldd names it by the /lib64 path of the interpreter).
+LDSO=/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+LIBS=$( { libs_of $BINS; [ -n "$MHD" ] && echo "$MHD" && libs_of "$MHD"; [ -e "$LDSO" ] && echo "$LDSO"; } | sort -u)
 GUESTS=$(ls "$BUILD"/guests/*.elf 2>/dev/null)
 # Static helpers for the Linux tests (tests/linux/linux.mk), e.g. vsockt for tests/linux/vsock.sh.
 LTOOLS=$(ls "$BUILD"/linux/* 2>/dev/null)
