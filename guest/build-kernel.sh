@@ -150,6 +150,9 @@ sums() {
 }
 
 [ -f "$OUT/.complete" ] || [ "$cached" = 0 ] || not_built
+# One build of a key at a time (a second caller waits, then finds it complete).
+exec 9>"$CACHE/kernel/.lock-$key"
+flock 9 || die "cannot lock $CACHE/kernel/.lock-$key"
 if [ ! -f "$OUT/.complete" ]; then
 	B=$CACHE/kernel/.build-$key
 	t0=$(date +%s)
