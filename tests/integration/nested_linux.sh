@@ -4,9 +4,9 @@
 #   - otherwise through the nested test host (tests/nested/host.sh: a Debian kernel with
 #     kvm-amd under QEMU's software SVM, mote and the tests inside). Timings there are
 #     functional only.
-# make check runs boot.sh, devices.sh, net.sh and api.sh (about 100 s per kernel through the
-# nested host on a quiet 2-core machine, several times that when it is shared); MOTE_SLOW=1
-# (make check-slow) runs all of tests/linux/ (bad input, balloon, vsock, snapshot, --cpus 4 too).
+# make check runs boot.sh, devices.sh, net.sh, api.sh and bad.sh (about 110 s per kernel through
+# the nested host on a quiet 2-core machine, several times that when it is shared); MOTE_SLOW=1
+# (make check-slow) runs all of tests/linux/ (rate limits, balloon, vsock, snapshot too).
 # MOTE_LINUX_VIA=direct|nested forces one; MOTE_LINUX_TESTS="tests/linux/boot.sh ..." picks tests.
 # Skips (one line) without QEMU or when the Debian packages cannot be fetched.
 # Then the same tests again with mote's own kernel as the guest (guest/build-kernel.sh), their
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 # shellcheck disable=SC2206 # a list of paths, split on purpose
 if [ "${MOTE_SLOW:-0}" = 1 ]; then DEFAULT="tests/linux/*.sh"
-else DEFAULT="tests/linux/boot.sh tests/linux/devices.sh tests/linux/net.sh tests/linux/api.sh"; fi
+else DEFAULT="tests/linux/boot.sh tests/linux/devices.sh tests/linux/net.sh tests/linux/api.sh tests/linux/bad.sh"; fi
 # shellcheck disable=SC2206
 TESTS=(${MOTE_LINUX_TESTS:-$DEFAULT})
 TESTS=("${TESTS[@]/tests\/linux\/lib.sh/}")
